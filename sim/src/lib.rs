@@ -1,0 +1,1 @@
+//! The simulated cluster (see ../shared/docs/architecture.md).

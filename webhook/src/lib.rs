@@ -1,0 +1,12 @@
+//! Image assurance for Kubernetes: decides whether a pod-creating resource may be admitted,
+//! according to `ContainerAdmissionPolicy` objects and image scan results.
+//!
+//! The library never reads global state: the clock, the scan source and the policy set are
+//! passed in, so every decision can be reproduced offline (see `image-assurance evaluate`).
+
+pub mod image;
+pub mod policy;
+pub mod scan;
+pub mod selector;
+pub mod timestamp;
+pub mod workload;
