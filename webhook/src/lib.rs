@@ -5,6 +5,7 @@
 //! passed in, so every decision can be reproduced offline (see `image-assurance evaluate`).
 
 pub mod image;
+pub mod manifest;
 pub mod policy;
 pub mod scan;
 pub mod selector;
