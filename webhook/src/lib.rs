@@ -4,6 +4,7 @@
 //! The library never reads global state: the clock, the scan source and the policy set are
 //! passed in, so every decision can be reproduced offline (see `image-assurance evaluate`).
 
+pub mod admission;
 pub mod image;
 pub mod manifest;
 pub mod policy;

@@ -1,1 +1,68 @@
-fn main() {}
+//! Project automation, run as `cargo xtask TASK` (the rust-analyzer pattern: plain Rust, no
+//! shell scripts). Tasks:
+//!   crd [--check]   regenerate webhook/deploy/crd.yaml from the Rust types (--check: fail if stale)
+//!   bench [ARGS]    run the criterion benchmarks of the policy engine (`cargo bench -p image-assurance`)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const CRD_PATH: &str = "webhook/deploy/crd.yaml";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match task.as_deref() {
+        Some("crd") => crd(rest.iter().any(|arg| arg == "--check")),
+        Some("bench") => bench(&rest),
+        Some(other) => Err(format!("unknown task {other:?}\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [ARGS]    run the policy-engine benchmarks";
+
+fn workspace_root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn crd(check: bool) -> Result<(), String> {
+    let path = workspace_root().join(CRD_PATH);
+    let generated = image_assurance::policy::crd::crd_yaml().map_err(|error| format!("cannot render the CRD: {error}"))?;
+    if check {
+        let current = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        if current != generated {
+            return Err(format!("{CRD_PATH} is out of date: run `cargo xtask crd`"));
+        }
+        println!("{CRD_PATH} is up to date");
+        return Ok(());
+    }
+    std::fs::write(&path, generated).map_err(|error| format!("{}: {error}", path.display()))?;
+    println!("wrote {CRD_PATH}");
+    Ok(())
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["bench", "-p", "image-assurance", "--bench", "decisions", "--"])
+        .args(args)
+        .status()
+        .map_err(|error| format!("cannot run cargo bench: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo bench failed: {status}"))
+    }
+}

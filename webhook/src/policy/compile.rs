@@ -1,0 +1,303 @@
+//! Turning `ContainerAdmissionPolicy` objects into their evaluable form once, when they are
+//! loaded: selectors parsed, regular expressions compiled, time criteria checked. Nothing here
+//! runs per admission request.
+
+use std::cmp::Ordering;
+
+use jiff::Timestamp;
+use regex::RegexSet;
+
+use super::crd::{
+    Action, CalendarDuration, ContainerAdmissionPolicy, SetOperator, StringValueMatch, TimeMatch,
+    TimeOperator,
+};
+use crate::scan::ScanStatus;
+use crate::selector::Selector;
+use crate::timestamp::parse_rfc3339;
+
+/// What is wrong with a policy: which policy, which field, why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("ContainerAdmissionPolicy {policy}: field `{field}`: {message}")]
+pub struct PolicyError {
+    pub policy: String,
+    pub field: String,
+    pub message: String,
+}
+
+/// A policy ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct CompiledPolicy {
+    pub name: String,
+    pub order: Option<f64>,
+    pub selector: Selector,
+    pub namespace_selector: Selector,
+    pub rules: Vec<CompiledRule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompiledRule {
+    pub action: Action,
+    pub image_path: Option<PathCriterion>,
+    pub scan_status: Option<StatusCriterion>,
+    pub last_scan: Option<LastScanCriterion>,
+}
+
+impl CompiledRule {
+    /// Whether deciding this rule needs the image's scan result.
+    pub fn needs_scan(&self) -> bool {
+        self.scan_status.is_some() || self.last_scan.is_some()
+    }
+}
+
+/// `imagePath`: one RegexSet per rule, so a rule costs one pass over the subject.
+#[derive(Clone, Debug)]
+pub struct PathCriterion {
+    pub operator: SetOperator,
+    pub patterns: RegexSet,
+}
+
+impl PathCriterion {
+    pub fn matches(&self, subject: &str) -> bool {
+        let any = self.patterns.is_match(subject);
+        match self.operator {
+            SetOperator::IsOneOf => any,
+            SetOperator::IsNoneOf => !any,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StatusCriterion {
+    pub operator: SetOperator,
+    pub values: Vec<ScanStatus>,
+}
+
+impl StatusCriterion {
+    pub fn matches(&self, status: ScanStatus) -> bool {
+        let any = self.values.contains(&status);
+        match self.operator {
+            SetOperator::IsOneOf => any,
+            SetOperator::IsNoneOf => !any,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanTimeBound {
+    /// `now − months − days`, computed at evaluation time (years are folded into months).
+    Ago { months: i64, days: i64 },
+    At(Timestamp),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastScanCriterion {
+    pub operator: TimeOperator,
+    pub bound: ScanTimeBound,
+}
+
+/// A policy that failed to compile. It is kept, not dropped: requests it could apply to are
+/// rejected until it is fixed (policy-semantics §7).
+#[derive(Clone, Debug)]
+pub struct InvalidPolicy {
+    pub name: String,
+    pub error: PolicyError,
+    /// The selectors, when both parsed; `None` means the policy could apply to any request.
+    pub selectors: Option<(Selector, Selector)>,
+}
+
+/// Every policy of the cluster (or of an offline run), compiled and in evaluation order.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySet {
+    policies: Vec<CompiledPolicy>,
+    invalid: Vec<InvalidPolicy>,
+}
+
+impl PolicySet {
+    pub fn compile<'a>(policies: impl IntoIterator<Item = &'a ContainerAdmissionPolicy>) -> Self {
+        let mut set = PolicySet::default();
+        for policy in policies {
+            match compile_policy(policy) {
+                Ok(compiled) => set.policies.push(compiled),
+                Err(error) => set.invalid.push(InvalidPolicy {
+                    name: policy_name(policy).to_string(),
+                    selectors: compile_selectors(policy).ok(),
+                    error,
+                }),
+            }
+        }
+        set.policies.sort_by(evaluation_order);
+        set.invalid.sort_by(|a, b| a.name.cmp(&b.name));
+        set
+    }
+
+    /// Valid policies in evaluation order.
+    pub fn policies(&self) -> &[CompiledPolicy] {
+        &self.policies
+    }
+
+    pub fn invalid(&self) -> &[InvalidPolicy] {
+        &self.invalid
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty() && self.invalid.is_empty()
+    }
+}
+
+/// Ascending `order`; a policy without one after all that have one; ties by name.
+fn evaluation_order(a: &CompiledPolicy, b: &CompiledPolicy) -> Ordering {
+    let by_order = match (a.order, b.order) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    by_order.then_with(|| a.name.cmp(&b.name))
+}
+
+fn policy_name(policy: &ContainerAdmissionPolicy) -> &str {
+    policy.metadata.name.as_deref().unwrap_or("<unnamed>")
+}
+
+/// Compiles one policy; the first error found is reported with its field path.
+pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolicy, PolicyError> {
+    let name = policy_name(policy);
+    let error = |field: String, message: String| PolicyError {
+        policy: name.to_string(),
+        field,
+        message,
+    };
+    if policy.metadata.name.as_deref().is_none_or(str::is_empty) {
+        return Err(error("metadata.name".into(), "a name is required".into()));
+    }
+    let spec = &policy.spec;
+    if let Some(order) = spec.order
+        && !order.is_finite()
+    {
+        return Err(error("spec.order".into(), format!("must be a finite number, got {order}")));
+    }
+    let (selector, namespace_selector) = compile_selectors(policy)?;
+    let mut rules = Vec::with_capacity(spec.rules.len());
+    for (index, rule) in spec.rules.iter().enumerate() {
+        let field = |name: &str| format!("spec.rules[{index}].{name}");
+        let image_path = match &rule.image_path {
+            Some(criterion) => Some(
+                compile_path(criterion)
+                    .map_err(|(sub, message)| error(format!("{}{sub}", field("imagePath")), message))?,
+            ),
+            None => None,
+        };
+        let scan_status = match &rule.image_scan_status {
+            Some(criterion) if criterion.values.is_empty() => {
+                return Err(error(field("imageScanStatus.values"), EMPTY_VALUES.into()));
+            }
+            Some(criterion) => Some(StatusCriterion {
+                operator: criterion.operator,
+                values: criterion.values.clone(),
+            }),
+            None => None,
+        };
+        let last_scan = match &rule.image_last_scan {
+            Some(criterion) => Some(
+                compile_last_scan(criterion)
+                    .map_err(|(sub, message)| error(format!("{}{sub}", field("imageLastScan")), message))?,
+            ),
+            None => None,
+        };
+        rules.push(CompiledRule {
+            action: rule.action,
+            image_path,
+            scan_status,
+            last_scan,
+        });
+    }
+    Ok(CompiledPolicy {
+        name: name.to_string(),
+        order: spec.order,
+        selector,
+        namespace_selector,
+        rules,
+    })
+}
+
+/// An empty value list is almost certainly a mistake (`IsNoneOf: []` would match everything),
+/// so we refuse it rather than guess.
+const EMPTY_VALUES: &str = "must list at least one value";
+
+fn compile_selectors(policy: &ContainerAdmissionPolicy) -> Result<(Selector, Selector), PolicyError> {
+    let parse = |field: &str, text: &Option<String>| match text {
+        None => Ok(Selector::all()),
+        Some(text) => Selector::parse(text).map_err(|error| PolicyError {
+            policy: policy_name(policy).to_string(),
+            field: field.to_string(),
+            message: format!("invalid selector {text:?}: {error}"),
+        }),
+    };
+    Ok((
+        parse("spec.selector", &policy.spec.selector)?,
+        parse("spec.namespaceSelector", &policy.spec.namespace_selector)?,
+    ))
+}
+
+type FieldError = (String, String);
+
+fn compile_path(criterion: &StringValueMatch<String>) -> Result<PathCriterion, FieldError> {
+    if criterion.values.is_empty() {
+        return Err((".values".into(), EMPTY_VALUES.into()));
+    }
+    for (index, pattern) in criterion.values.iter().enumerate() {
+        // Compiled one by one first so the error names the offending value.
+        if let Err(error) = regex::Regex::new(pattern) {
+            return Err((
+                format!(".values[{index}]"),
+                format!("invalid regular expression {pattern:?}: {error}"),
+            ));
+        }
+    }
+    let patterns = RegexSet::new(&criterion.values)
+        .map_err(|error| (".values".to_string(), format!("invalid regular expressions: {error}")))?;
+    Ok(PathCriterion {
+        operator: criterion.operator,
+        patterns,
+    })
+}
+
+fn compile_last_scan(criterion: &TimeMatch) -> Result<LastScanCriterion, FieldError> {
+    let bound = match (&criterion.duration, &criterion.time) {
+        (Some(_), Some(_)) => {
+            return Err((
+                String::new(),
+                "set either `duration` or `time`, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err((String::new(), "set one of `duration` or `time`".into()));
+        }
+        (Some(duration), None) => duration_bound(duration)?,
+        (None, Some(time)) => ScanTimeBound::At(
+            parse_rfc3339(time).map_err(|error| (".time".to_string(), error.to_string()))?,
+        ),
+    };
+    Ok(LastScanCriterion {
+        operator: criterion.operator,
+        bound,
+    })
+}
+
+fn duration_bound(duration: &CalendarDuration) -> Result<ScanTimeBound, FieldError> {
+    let part = |name: &str, value: Option<i64>| match value {
+        Some(value) if value < 0 => Err((
+            format!(".duration.{name}"),
+            format!("must not be negative, got {value}"),
+        )),
+        value => Ok(value.unwrap_or(0)),
+    };
+    let days = part("days", duration.days)?;
+    let months = part("months", duration.months)?;
+    let years = part("years", duration.years)?;
+    let months = years
+        .checked_mul(12)
+        .and_then(|year_months| year_months.checked_add(months))
+        .ok_or_else(|| (".duration".to_string(), "is too long".to_string()))?;
+    Ok(ScanTimeBound::Ago { months, days })
+}
