@@ -177,12 +177,12 @@ impl Workload {
     pub fn pod_spec(&self) -> Option<&PodSpec> {
         match self {
             Workload::Pod(o) => o.spec.as_ref(),
-            Workload::Deployment(o) => o.spec.as_ref()?.template.spec.as_ref(),
-            Workload::ReplicaSet(o) => o.spec.as_ref()?.template.as_ref()?.spec.as_ref(),
-            Workload::StatefulSet(o) => o.spec.as_ref()?.template.spec.as_ref(),
-            Workload::DaemonSet(o) => o.spec.as_ref()?.template.spec.as_ref(),
+            Workload::Deployment(o) => o.spec.template.spec.as_ref(),
+            Workload::ReplicaSet(o) => o.spec.template.as_ref()?.spec.as_ref(),
+            Workload::StatefulSet(o) => o.spec.template.spec.as_ref(),
+            Workload::DaemonSet(o) => o.spec.template.spec.as_ref(),
             Workload::Job(o) => o.spec.as_ref()?.template.spec.as_ref(),
-            Workload::CronJob(o) => o.spec.as_ref()?.job_template.spec.as_ref()?.template.spec.as_ref(),
+            Workload::CronJob(o) => o.spec.job_template.spec.as_ref()?.template.spec.as_ref(),
             Workload::ReplicationController(o) => o.spec.as_ref()?.template.as_ref()?.spec.as_ref(),
         }
     }

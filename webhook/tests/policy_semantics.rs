@@ -1,7 +1,6 @@
 //! One or more tests for every rule of `policy-semantics.md` §1–§7. Each test's name starts with
 //! the section it covers (`s3_…` is §3).
 
-use std::collections::BTreeMap;
 
 use image_assurance::admission::{self, Assessment, Context, Subject};
 use image_assurance::image::ImageRef;

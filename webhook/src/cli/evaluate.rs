@@ -9,7 +9,7 @@ use image_assurance::admission::review::{self, is_evaluated};
 use image_assurance::admission::{self, Assessment, Context, Subject};
 use image_assurance::manifest::{self, Document, Origin};
 use image_assurance::policy::evaluate::{Verdict, applicable_policies};
-use image_assurance::policy::{PolicySet, read_policies};
+use image_assurance::policy::read_policies;
 use image_assurance::scan::file::load_scan_file;
 use image_assurance::scan::thresholds::SeverityThresholds;
 use image_assurance::scan::{NoScanData, ScanIndex, ScanSource};
@@ -118,6 +118,7 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
 /// What one document asks: an object, under an operation, by a user, in a namespace.
 struct Request {
     kind: String,
+    name: Option<String>,
     object: Option<serde_json::Value>,
     namespace: Option<String>,
     user: Option<String>,
@@ -130,6 +131,7 @@ fn read_request(document: &Document) -> Result<Request, CliError> {
     if !review::is_review(api_version, kind) {
         return Ok(Request {
             kind: kind.to_string(),
+            name: document.name().map(str::to_string),
             object: Some(document.value.clone()),
             namespace: None,
             user: None,
@@ -137,8 +139,10 @@ fn read_request(document: &Document) -> Result<Request, CliError> {
         });
     }
     let request = review::read_request(&document.value).map_err(|error| at(&error))?;
-    let skipped = (!is_evaluated(&request.operation))
-        .then(|| format!("{:?} requests create no containers", request.operation).to_uppercase());
+    let skipped = (!is_evaluated(&request.operation)).then(|| {
+        let operation = format!("{:?}", request.operation).to_uppercase();
+        format!("{operation} requests create no containers")
+    });
     let object = match (&skipped, request.object) {
         (Some(_), _) => None,
         (None, Some(object)) => {
@@ -148,6 +152,7 @@ fn read_request(document: &Document) -> Result<Request, CliError> {
     };
     Ok(Request {
         kind: request.kind.kind,
+        name: Some(request.name).filter(|name| !name.is_empty()),
         object,
         namespace: request.namespace.filter(|namespace| !namespace.is_empty()),
         user: Some(request.user_info.username.unwrap_or_default()),
@@ -182,7 +187,7 @@ fn evaluate_document(
         .and_then(|object| object.pointer("/metadata/name"))
         .and_then(serde_json::Value::as_str)
         .map(str::to_string)
-        .or_else(|| document.name().map(str::to_string));
+        .or(request.name);
     let mut report = DocumentReport {
         document: document.origin.index,
         kind: request.kind.clone(),
@@ -308,6 +313,7 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image_assurance::policy::PolicySet;
 
     #[test]
     fn the_default_user_is_not_a_controller() {
@@ -317,7 +323,7 @@ mod tests {
     #[test]
     fn an_empty_policy_set_reports_no_applicable_policies() {
         let policies = PolicySet::default();
-        let labels = BTreeMap::new();
+        let labels: BTreeMap<String, String> = BTreeMap::new();
         assert!(applicable_policies(&policies, &labels, &labels).is_empty());
     }
 }
