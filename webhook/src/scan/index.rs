@@ -1,0 +1,318 @@
+//! An in-memory set of scan results with the lookup rules of policy-semantics §6: digest first,
+//! then the normalised tagged reference; the newest scan wins a key.
+
+use std::collections::HashMap;
+
+use super::{ScanRecord, ScanResult, ScanSource, ScanStatus, ScanUnavailable};
+use crate::image::ImageRef;
+
+/// Scan results keyed for allocation-free lookup.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanIndex {
+    /// `sha256:…` → result. A digest names content, so the registry and tag do not matter.
+    by_digest: HashMap<String, ScanResult>,
+    /// `registry/path:tag` (`ImageRef::tagged`) → result.
+    by_tag: HashMap<String, ScanResult>,
+    records: usize,
+}
+
+impl ScanIndex {
+    pub fn new() -> ScanIndex {
+        ScanIndex::default()
+    }
+
+    pub fn from_records(records: impl IntoIterator<Item = ScanRecord>) -> ScanIndex {
+        let mut index = ScanIndex::default();
+        index.extend(records);
+        index
+    }
+
+    /// Indexes a record under its digest and under its tagged reference (each when present).
+    pub fn insert(&mut self, record: ScanRecord) {
+        if let Some(digest) = record.image.digest() {
+            keep_newest(&mut self.by_digest, digest, record.result);
+        }
+        if let Some(tagged) = record.image.tagged() {
+            keep_newest(&mut self.by_tag, tagged, record.result);
+        }
+        self.records += 1;
+    }
+
+    /// The result for `image`: by digest first, then by `registry/path:tag`.
+    pub fn get(&self, image: &ImageRef) -> Option<ScanResult> {
+        let by_digest = image.digest().and_then(|digest| self.by_digest.get(digest));
+        let by_tag = || image.tagged().and_then(|tagged| self.by_tag.get(tagged));
+        by_digest.or_else(by_tag).copied()
+    }
+
+    /// How many records were inserted, including those superseded by newer scans.
+    pub fn len(&self) -> usize {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+}
+
+impl ScanSource for ScanIndex {
+    fn lookup(&self, image: &ImageRef) -> Result<Option<ScanResult>, ScanUnavailable> {
+        Ok(self.get(image))
+    }
+}
+
+impl Extend<ScanRecord> for ScanIndex {
+    fn extend<T: IntoIterator<Item = ScanRecord>>(&mut self, records: T) {
+        for record in records {
+            self.insert(record);
+        }
+    }
+}
+
+impl FromIterator<ScanRecord> for ScanIndex {
+    fn from_iter<T: IntoIterator<Item = ScanRecord>>(records: T) -> Self {
+        ScanIndex::from_records(records)
+    }
+}
+
+fn keep_newest(map: &mut HashMap<String, ScanResult>, key: &str, result: ScanResult) {
+    match map.get_mut(key) {
+        Some(existing) => {
+            if supersedes(&result, existing) {
+                *existing = result;
+            }
+        }
+        None => {
+            map.insert(key.to_string(), result);
+        }
+    }
+}
+
+/// Newer scans win; no scan time is older than any. Equal times go to the more severe status so
+/// that the outcome does not depend on the order in which reports arrive.
+fn supersedes(new: &ScanResult, old: &ScanResult) -> bool {
+    (new.last_scan, severity_rank(new.status)) > (old.last_scan, severity_rank(old.status))
+}
+
+fn severity_rank(status: ScanStatus) -> u8 {
+    match status {
+        ScanStatus::Pass => 0,
+        ScanStatus::Unknown => 1,
+        ScanStatus::Warn => 2,
+        ScanStatus::Fail => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const OTHER_DIGEST: &str =
+        "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+
+    fn image(reference: &str) -> ImageRef {
+        ImageRef::parse(reference).unwrap()
+    }
+
+    fn at(text: &str) -> Option<jiff::Timestamp> {
+        Some(text.parse().unwrap())
+    }
+
+    fn record(
+        reference: &str,
+        status: ScanStatus,
+        last_scan: Option<jiff::Timestamp>,
+    ) -> ScanRecord {
+        ScanRecord {
+            image: image(reference),
+            result: ScanResult { status, last_scan },
+        }
+    }
+
+    fn status_of(index: &ScanIndex, reference: &str) -> Option<ScanStatus> {
+        index
+            .lookup(&image(reference))
+            .unwrap()
+            .map(|result| result.status)
+    }
+
+    #[test]
+    fn a_never_scanned_image_has_no_result() {
+        let index = ScanIndex::from_records([record("nginx:1.25", ScanStatus::Pass, None)]);
+        assert_eq!(index.lookup(&image("nginx:1.26")), Ok(None));
+        assert_eq!(ScanIndex::new().lookup(&image("nginx")), Ok(None));
+    }
+
+    #[test]
+    fn lookup_uses_the_normalised_reference() {
+        let index = ScanIndex::from_records([record(
+            "index.docker.io/library/nginx:1.25",
+            ScanStatus::Warn,
+            None,
+        )]);
+        assert_eq!(status_of(&index, "nginx:1.25"), Some(ScanStatus::Warn));
+        assert_eq!(
+            status_of(&index, "docker.io/nginx:1.25"),
+            Some(ScanStatus::Warn)
+        );
+        assert_eq!(status_of(&index, "nginx"), None);
+    }
+
+    #[test]
+    fn a_bare_name_matches_a_latest_record() {
+        let index = ScanIndex::from_records([record("nginx:latest", ScanStatus::Pass, None)]);
+        assert_eq!(status_of(&index, "nginx"), Some(ScanStatus::Pass));
+    }
+
+    #[test]
+    fn a_digest_result_matches_whatever_tag_the_reference_carries() {
+        let index = ScanIndex::from_records([record(
+            &format!("gcr.io/a/api@{DIGEST}"),
+            ScanStatus::Fail,
+            None,
+        )]);
+        assert_eq!(
+            status_of(&index, &format!("gcr.io/a/api:9.9@{DIGEST}")),
+            Some(ScanStatus::Fail)
+        );
+        assert_eq!(
+            status_of(&index, &format!("gcr.io/a/api@{DIGEST}")),
+            Some(ScanStatus::Fail)
+        );
+        assert_eq!(status_of(&index, "gcr.io/a/api:9.9"), None);
+    }
+
+    #[test]
+    fn digest_wins_over_tag() {
+        let index = ScanIndex::from_records([
+            record(
+                "gcr.io/a/api:1.2",
+                ScanStatus::Pass,
+                at("2026-01-02T00:00:00Z"),
+            ),
+            record(
+                &format!("gcr.io/a/api@{DIGEST}"),
+                ScanStatus::Fail,
+                at("2026-01-01T00:00:00Z"),
+            ),
+        ]);
+        // The digest record is older, but a digest match is exact.
+        assert_eq!(
+            status_of(&index, &format!("gcr.io/a/api:1.2@{DIGEST}")),
+            Some(ScanStatus::Fail)
+        );
+    }
+
+    #[test]
+    fn an_unknown_digest_falls_back_to_the_tag() {
+        let index = ScanIndex::from_records([record("gcr.io/a/api:1.2", ScanStatus::Pass, None)]);
+        assert_eq!(
+            status_of(&index, &format!("gcr.io/a/api:1.2@{OTHER_DIGEST}")),
+            Some(ScanStatus::Pass)
+        );
+    }
+
+    #[test]
+    fn a_digest_only_reference_does_not_fall_back_to_latest() {
+        let index =
+            ScanIndex::from_records([record("gcr.io/a/api:latest", ScanStatus::Pass, None)]);
+        assert_eq!(status_of(&index, &format!("gcr.io/a/api@{DIGEST}")), None);
+    }
+
+    #[test]
+    fn a_record_with_tag_and_digest_is_found_by_either() {
+        let index = ScanIndex::from_records([record(
+            &format!("gcr.io/a/api:1.2@{DIGEST}"),
+            ScanStatus::Warn,
+            None,
+        )]);
+        assert_eq!(
+            status_of(&index, "gcr.io/a/api:1.2"),
+            Some(ScanStatus::Warn)
+        );
+        assert_eq!(
+            status_of(&index, &format!("other.io/b@{DIGEST}")),
+            Some(ScanStatus::Warn)
+        );
+    }
+
+    #[test]
+    fn the_newest_scan_wins_regardless_of_order() {
+        let older = record("app:1", ScanStatus::Fail, at("2026-01-01T00:00:00Z"));
+        let newer = record("app:1", ScanStatus::Pass, at("2026-01-02T00:00:00Z"));
+        for records in [[older.clone(), newer.clone()], [newer, older]] {
+            let index = ScanIndex::from_records(records);
+            assert_eq!(status_of(&index, "app:1"), Some(ScanStatus::Pass));
+            assert_eq!(index.len(), 2);
+        }
+    }
+
+    #[test]
+    fn a_record_without_scan_time_is_older_than_any_with_one() {
+        let timed = record("app:1", ScanStatus::Pass, at("1970-01-01T00:00:00Z"));
+        let untimed = record("app:1", ScanStatus::Fail, None);
+        for records in [[timed.clone(), untimed.clone()], [untimed, timed]] {
+            let index = ScanIndex::from_records(records);
+            assert_eq!(status_of(&index, "app:1"), Some(ScanStatus::Pass));
+        }
+    }
+
+    #[test]
+    fn equal_scan_times_go_to_the_more_severe_status() {
+        let time = at("2026-01-01T00:00:00Z");
+        let pass = record("app:1", ScanStatus::Pass, time);
+        let warn = record("app:1", ScanStatus::Warn, time);
+        for records in [[pass.clone(), warn.clone()], [warn, pass]] {
+            let index = ScanIndex::from_records(records);
+            assert_eq!(status_of(&index, "app:1"), Some(ScanStatus::Warn));
+        }
+    }
+
+    #[test]
+    fn newest_wins_per_digest_key_too() {
+        let index: ScanIndex = [
+            record(
+                &format!("a@{DIGEST}"),
+                ScanStatus::Pass,
+                at("2026-01-02T00:00:00Z"),
+            ),
+            record(
+                &format!("b:1@{DIGEST}"),
+                ScanStatus::Fail,
+                at("2026-01-01T00:00:00Z"),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            status_of(&index, &format!("c@{DIGEST}")),
+            Some(ScanStatus::Pass)
+        );
+        // The older record still owns its tag key.
+        assert_eq!(status_of(&index, "b:1"), Some(ScanStatus::Fail));
+    }
+
+    #[test]
+    fn the_result_carries_the_scan_time() {
+        let time = at("2026-11-25T10:00:00Z");
+        let index = ScanIndex::from_records([record("app:1", ScanStatus::Pass, time)]);
+        assert_eq!(
+            index.lookup(&image("app:1")),
+            Ok(Some(ScanResult {
+                status: ScanStatus::Pass,
+                last_scan: time
+            }))
+        );
+    }
+
+    #[test]
+    fn len_counts_inserted_records() {
+        let mut index = ScanIndex::default();
+        assert!(index.is_empty());
+        index.insert(record("app:1", ScanStatus::Pass, None));
+        index.insert(record("app:2", ScanStatus::Pass, None));
+        assert_eq!(index.len(), 2);
+        assert!(!index.is_empty());
+    }
+}
