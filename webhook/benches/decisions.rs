@@ -17,15 +17,20 @@ use image_assurance::selector::Selector;
 use image_assurance::timestamp::parse_rfc3339;
 use image_assurance::workload::{ControllerIdentities, Workload, WorkloadKind};
 
-const SELECTOR: &str = "! has(my-label) || my-label starts with 'prod' && role in {'frontend','business'}";
+const SELECTOR: &str =
+    "! has(my-label) || my-label starts with 'prod' && role in {'frontend','business'}";
 
 fn selector(c: &mut Criterion) {
     let mut labels = BTreeMap::new();
     labels.insert("my-label".to_string(), "production".to_string());
     labels.insert("role".to_string(), "business".to_string());
     let parsed = Selector::parse(SELECTOR).expect("valid selector");
-    c.bench_function("selector/parse", |b| b.iter(|| Selector::parse(black_box(SELECTOR))));
-    c.bench_function("selector/match", |b| b.iter(|| parsed.matches(black_box(&labels))));
+    c.bench_function("selector/parse", |b| {
+        b.iter(|| Selector::parse(black_box(SELECTOR)))
+    });
+    c.bench_function("selector/match", |b| {
+        b.iter(|| parsed.matches(black_box(&labels)))
+    });
 }
 
 /// A policy that applies to the benchmark's workload and namespace but whose rules match none
@@ -85,19 +90,26 @@ fn deployment() -> Workload {
 
 fn scan_index(count: usize) -> ScanIndex {
     let scanned = parse_rfc3339("2026-11-25T10:00:00Z").ok();
-    ScanIndex::from_records((0..count).map(|index| ScanRecord {
-        image: ImageRef::parse(&format!("registry.example.com/team-{}/service-{index}:1.{}", index % 97, index % 13))
+    ScanIndex::from_records((0..count).map(|index| {
+        ScanRecord {
+            image: ImageRef::parse(&format!(
+                "registry.example.com/team-{}/service-{index}:1.{}",
+                index % 97,
+                index % 13
+            ))
             .expect("valid reference"),
-        result: ScanResult {
-            status: ScanStatus::Pass,
-            last_scan: scanned,
-        },
+            result: ScanResult {
+                status: ScanStatus::Pass,
+                last_scan: scanned,
+            },
+        }
     }))
 }
 
 fn evaluation(c: &mut Criterion) {
     let workload = deployment();
-    let namespace_labels = admission::namespace_labels("shop", [("env".to_string(), "production".to_string())]);
+    let namespace_labels =
+        admission::namespace_labels("shop", [("env".to_string(), "production".to_string())]);
     let scans = scan_index(1_000);
     let identities = ControllerIdentities::default();
     let now = parse_rfc3339("2026-11-26T12:00:00Z").expect("valid time");
@@ -119,7 +131,13 @@ fn evaluation(c: &mut Criterion) {
         };
         // The benchmark only means something if every image reaches the default allow.
         let assessment = admission::assess(&context, &subject).expect("valid workload");
-        assert!(assessment.decision.images.iter().all(|image| image.rule_index.is_none()));
+        assert!(
+            assessment
+                .decision
+                .images
+                .iter()
+                .all(|image| image.rule_index.is_none())
+        );
         group.bench_with_input(BenchmarkId::new("policies", count), &count, |b, _| {
             b.iter(|| admission::assess(black_box(&context), black_box(&subject)))
         });
@@ -131,9 +149,15 @@ fn scan_lookup(c: &mut Criterion) {
     let mut group = c.benchmark_group("scan-lookup");
     for count in [1_000, 1_000_000] {
         let index = scan_index(count);
-        let present = ImageRef::parse(&format!("registry.example.com/team-{}/service-{}:1.{}", 500 % 97, 500, 500 % 13))
+        let present = ImageRef::parse(&format!(
+            "registry.example.com/team-{}/service-{}:1.{}",
+            500 % 97,
+            500,
+            500 % 13
+        ))
+        .expect("valid reference");
+        let absent = ImageRef::parse("registry.example.com/team-1/never-scanned:1.0")
             .expect("valid reference");
-        let absent = ImageRef::parse("registry.example.com/team-1/never-scanned:1.0").expect("valid reference");
         assert!(matches!(index.lookup(&present), Ok(Some(_))));
         group.bench_with_input(BenchmarkId::new("hit", count), &count, |b, _| {
             b.iter(|| index.lookup(black_box(&present)))

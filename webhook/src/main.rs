@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "image-assurance", version, about = "Image-assurance admission control for Kubernetes")]
+#[command(
+    name = "image-assurance",
+    version,
+    about = "Image-assurance admission control for Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

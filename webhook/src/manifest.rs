@@ -43,7 +43,10 @@ pub enum ManifestError {
         source: std::io::Error,
     },
     #[error("{source_name}: not valid YAML or JSON: {message}")]
-    Syntax { source_name: String, message: String },
+    Syntax {
+        source_name: String,
+        message: String,
+    },
     #[error("{origin}: not a Kubernetes object: {message}")]
     NotAnObject { origin: Origin, message: String },
     #[error("{origin}: field `{field}`: {message}")]
@@ -157,7 +160,8 @@ fn split_yaml_documents(text: &str) -> Vec<&str> {
     }
     documents.push(&text[start..]);
     // A leading separator opens the first document rather than ending an empty one.
-    if documents.len() > 1 && documents[0].trim().is_empty() && text.trim_start().starts_with("---") {
+    if documents.len() > 1 && documents[0].trim().is_empty() && text.trim_start().starts_with("---")
+    {
         documents.remove(0);
     }
     documents
@@ -225,12 +229,19 @@ impl Document {
 }
 
 /// Decodes a JSON value into `T`, naming the path of the offending field on error.
-pub fn decode_value<T: DeserializeOwned>(origin: &Origin, value: &Value) -> Result<T, ManifestError> {
+pub fn decode_value<T: DeserializeOwned>(
+    origin: &Origin,
+    value: &Value,
+) -> Result<T, ManifestError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
         ManifestError::Field {
             origin: origin.clone(),
-            field: if field == "." { "(document)".into() } else { field },
+            field: if field == "." {
+                "(document)".into()
+            } else {
+                field
+            },
             message: error.into_inner().to_string(),
         }
     })
@@ -273,7 +284,12 @@ mod tests {
     #[test]
     fn malformed_yaml_names_the_file() {
         let error = parse_documents("bad.yaml", "a: [1, 2\n").unwrap_err();
-        assert!(error.to_string().starts_with("bad.yaml document 0: not valid YAML"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("bad.yaml document 0: not valid YAML"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -301,6 +317,9 @@ mod tests {
         let documents = parse_documents("p.yaml", "spec:\n  order: high\n").unwrap();
         let error = documents[0].decode::<Object>().unwrap_err();
         let text = error.to_string();
-        assert!(text.starts_with("p.yaml document 0: field `spec.order`:"), "{text}");
+        assert!(
+            text.starts_with("p.yaml document 0: field `spec.order`:"),
+            "{text}"
+        );
     }
 }

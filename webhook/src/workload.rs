@@ -83,17 +83,17 @@ impl fmt::Display for WorkloadKind {
     }
 }
 
-/// A pod-creating object, as the typed Kubernetes object it is.
+/// A pod-creating object, as the typed Kubernetes object it is (boxed: each is kilobytes).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Workload {
-    Pod(Pod),
-    Deployment(Deployment),
-    ReplicaSet(ReplicaSet),
-    StatefulSet(StatefulSet),
-    DaemonSet(DaemonSet),
-    Job(Job),
-    CronJob(CronJob),
-    ReplicationController(ReplicationController),
+    Pod(Box<Pod>),
+    Deployment(Box<Deployment>),
+    ReplicaSet(Box<ReplicaSet>),
+    StatefulSet(Box<StatefulSet>),
+    DaemonSet(Box<DaemonSet>),
+    Job(Box<Job>),
+    CronJob(Box<CronJob>),
+    ReplicationController(Box<ReplicationController>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,7 +122,10 @@ pub struct ContainerImage {
 impl Workload {
     /// Decodes `value` as the typed object for `kind`.
     pub fn from_value(kind: WorkloadKind, value: &Value) -> Result<Workload, WorkloadError> {
-        fn decode<T: serde::de::DeserializeOwned>(kind: WorkloadKind, value: &Value) -> Result<T, WorkloadError> {
+        fn decode<T: serde::de::DeserializeOwned>(
+            kind: WorkloadKind,
+            value: &Value,
+        ) -> Result<T, WorkloadError> {
             serde_path_to_error::deserialize(value).map_err(|error| WorkloadError::Malformed {
                 kind,
                 field: error.path().to_string(),
@@ -137,7 +140,9 @@ impl Workload {
             WorkloadKind::DaemonSet => Workload::DaemonSet(decode(kind, value)?),
             WorkloadKind::Job => Workload::Job(decode(kind, value)?),
             WorkloadKind::CronJob => Workload::CronJob(decode(kind, value)?),
-            WorkloadKind::ReplicationController => Workload::ReplicationController(decode(kind, value)?),
+            WorkloadKind::ReplicationController => {
+                Workload::ReplicationController(decode(kind, value)?)
+            }
         })
     }
 
@@ -193,30 +198,41 @@ impl Workload {
             return Ok(Vec::new());
         };
         let base = self.kind().pod_spec_path();
+        let init = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(|c| ("initContainers", &c.name, &c.image));
+        let main = spec
+            .containers
+            .iter()
+            .map(|c| ("containers", &c.name, &c.image));
+        let ephemeral = spec
+            .ephemeral_containers
+            .iter()
+            .flatten()
+            .map(|c| ("ephemeralContainers", &c.name, &c.image));
         let mut images = Vec::new();
-        let init = spec.init_containers.iter().flatten().map(|c| (&c.name, &c.image));
-        let main = spec.containers.iter().map(|c| (&c.name, &c.image));
-        let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| (&c.name, &c.image));
-        let groups: [(&str, Vec<(&String, &Option<String>)>); 3] = [
-            ("initContainers", init.collect()),
-            ("containers", main.collect()),
-            ("ephemeralContainers", ephemeral.collect()),
-        ];
-        for (list, containers) in groups {
-            for (index, (name, image)) in containers.into_iter().enumerate() {
-                let field = format!("{base}.{list}[{index}].image");
-                let image = match image.as_deref() {
-                    Some(image) if !image.is_empty() => image,
-                    _ => return Err(WorkloadError::MissingImage { field }),
-                };
-                let reference = ImageRef::parse(image)
-                    .map_err(|error| WorkloadError::InvalidImage { field, error })?;
-                images.push(ContainerImage {
-                    container: name.clone(),
-                    image: image.to_string(),
-                    reference,
-                });
-            }
+        let mut position = (None, 0);
+        for (list, name, image) in init.chain(main).chain(ephemeral) {
+            // The index within its own list, for the field path in errors.
+            position = if position.0 == Some(list) {
+                (Some(list), position.1 + 1)
+            } else {
+                (Some(list), 0)
+            };
+            let field = format!("{base}.{list}[{}].image", position.1);
+            let image = match image.as_deref() {
+                Some(image) if !image.is_empty() => image,
+                _ => return Err(WorkloadError::MissingImage { field }),
+            };
+            let reference = ImageRef::parse(image)
+                .map_err(|error| WorkloadError::InvalidImage { field, error })?;
+            images.push(ContainerImage {
+                container: name.clone(),
+                image: image.to_string(),
+                reference,
+            });
         }
         Ok(images)
     }
@@ -229,7 +245,10 @@ impl Workload {
         let init = spec.init_containers.iter().flatten().map(|c| &c.image);
         let main = spec.containers.iter().map(|c| &c.image);
         let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| &c.image);
-        init.chain(main).chain(ephemeral).filter_map(|image| image.as_deref()).collect()
+        init.chain(main)
+            .chain(ephemeral)
+            .filter_map(|image| image.as_deref())
+            .collect()
     }
 }
 
@@ -246,7 +265,10 @@ impl Default for ControllerIdentities {
     fn default() -> Self {
         ControllerIdentities {
             exact: vec!["system:kube-controller-manager".into()],
-            patterns: vec![("system:serviceaccount:kube-system:".into(), "-controller".into())],
+            patterns: vec![(
+                "system:serviceaccount:kube-system:".into(),
+                "-controller".into(),
+            )],
         }
     }
 }
@@ -270,7 +292,9 @@ impl ControllerIdentities {
     pub fn contains(&self, user: &str) -> bool {
         self.exact.iter().any(|name| name == user)
             || self.patterns.iter().any(|(prefix, suffix)| {
-                user.len() > prefix.len() + suffix.len() && user.starts_with(prefix.as_str()) && user.ends_with(suffix.as_str())
+                user.len() > prefix.len() + suffix.len()
+                    && user.starts_with(prefix.as_str())
+                    && user.ends_with(suffix.as_str())
             })
     }
 }
@@ -281,7 +305,10 @@ pub enum ChildCheck {
     /// No controller ownerReference: an object created directly, evaluated as usual.
     NotAChild,
     /// Made by an admitted controller: not re-evaluated.
-    Approved { owner_kind: WorkloadKind, owner_name: String },
+    Approved {
+        owner_kind: WorkloadKind,
+        owner_name: String,
+    },
     /// Claims an owner but a condition failed: evaluated, with this warning.
     Refused { warning: String },
 }
@@ -321,14 +348,21 @@ pub fn check_child(
         ));
     };
     let Some(owner) = owner else {
-        return refused(format!("the owner does not exist in namespace {child_namespace:?}"));
+        return refused(format!(
+            "the owner does not exist in namespace {child_namespace:?}"
+        ));
     };
     let owner_meta = owner.metadata();
     let same_object = owner.kind() == owner_kind
         && owner_meta.name.as_deref() == Some(reference.name.as_str())
-        && owner_meta.namespace.as_deref().is_none_or(|namespace| namespace == child_namespace);
+        && owner_meta
+            .namespace
+            .as_deref()
+            .is_none_or(|namespace| namespace == child_namespace);
     if !same_object {
-        return refused(format!("the owner does not exist in namespace {child_namespace:?}"));
+        return refused(format!(
+            "the owner does not exist in namespace {child_namespace:?}"
+        ));
     }
     if owner_meta.uid.as_deref() != Some(reference.uid.as_str()) {
         return refused(format!(
@@ -338,8 +372,14 @@ pub fn check_child(
         ));
     }
     let template_images = owner.image_strings();
-    if let Some(stray) = child.image_strings().into_iter().find(|image| !template_images.contains(image)) {
-        return refused(format!("image {stray:?} is not in the owner's pod template"));
+    if let Some(stray) = child
+        .image_strings()
+        .into_iter()
+        .find(|image| !template_images.contains(image))
+    {
+        return refused(format!(
+            "image {stray:?} is not in the owner's pod template"
+        ));
     }
     if !identities.contains(user) {
         return refused(format!("user {user:?} is not a Kubernetes controller"));

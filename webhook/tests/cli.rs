@@ -43,7 +43,17 @@ fn evaluate(policy: &str, resource: &str, extra: &[&str]) -> Output {
     let resource = fixture(resource);
     let scans = fixture("scans/scan-results.yaml");
     let mut args = vec![
-        "evaluate", "--policy", &policy, "--resource", &resource, "--scans", &scans, "--now", NOW, "--output", "json",
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &resource,
+        "--scans",
+        &scans,
+        "--now",
+        NOW,
+        "--output",
+        "json",
     ];
     args.extend_from_slice(extra);
     run(&args)
@@ -59,7 +69,11 @@ fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
 
 #[test]
 fn seed_policy_1_rejects_an_image_outside_the_repository_with_rule_index_0() {
-    let output = evaluate("policies/reject-failed-and-non-gcr.yaml", "workloads/pod.yaml", &[]);
+    let output = evaluate(
+        "policies/reject-failed-and-non-gcr.yaml",
+        "workloads/pod.yaml",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = &json_lines(&output)[0];
     assert_eq!(report["document"], 0);
@@ -83,12 +97,21 @@ fn seed_policy_1_rejects_an_image_outside_the_repository_with_rule_index_0() {
 
 #[test]
 fn seed_policy_1_allows_a_pass_image_inside_the_repository() {
-    let output = evaluate("policies/reject-failed-and-non-gcr.yaml", "workloads/deployment.yaml", &[]);
+    let output = evaluate(
+        "policies/reject-failed-and-non-gcr.yaml",
+        "workloads/deployment.yaml",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = &json_lines(&output)[0];
     assert_eq!(report["allowed"], true);
     assert_eq!(report["message"], Value::Null);
-    let api = report["images"].as_array().unwrap().iter().find(|i| i["container"] == "api").unwrap();
+    let api = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["container"] == "api")
+        .unwrap();
     assert_eq!(api["status"], "Pass");
     assert_eq!(api["lastScan"], "2026-11-25T10:00:00Z");
     assert_eq!(api["decision"], "allowed");
@@ -97,7 +120,11 @@ fn seed_policy_1_allows_a_pass_image_inside_the_repository() {
 
 #[test]
 fn seed_policy_1_rejects_a_fail_image_inside_the_repository_with_rule_index_2() {
-    let output = evaluate("policies/reject-failed-and-non-gcr.yaml", "workloads/statefulset.yaml", &[]);
+    let output = evaluate(
+        "policies/reject-failed-and-non-gcr.yaml",
+        "workloads/statefulset.yaml",
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1));
     let image = &json_lines(&output)[0]["images"][0];
     assert_eq!(image["status"], "Fail");
@@ -106,15 +133,28 @@ fn seed_policy_1_rejects_a_fail_image_inside_the_repository_with_rule_index_2() 
 
 #[test]
 fn seed_policy_2_rejects_a_scan_4_days_old_with_rule_index_1_and_allows_2_days() {
-    let labels = ["--namespace", "production", "--namespace-labels", "apply-container-policies=true"];
-    let old = evaluate("policies/reject-outdated-scans.yaml", "workloads/job.yaml", &labels);
+    let labels = [
+        "--namespace",
+        "production",
+        "--namespace-labels",
+        "apply-container-policies=true",
+    ];
+    let old = evaluate(
+        "policies/reject-outdated-scans.yaml",
+        "workloads/job.yaml",
+        &labels,
+    );
     assert_eq!(old.status.code(), Some(1), "{}", stderr(&old));
     let image = &json_lines(&old)[0]["images"][0];
     assert_eq!(image["lastScan"], "2026-11-22T12:00:00Z");
     assert_eq!(image["policy"], "reject-outdated-scans");
     assert_eq!(image["ruleIndex"], 1);
 
-    let recent = evaluate("policies/reject-outdated-scans.yaml", "workloads/cronjob.yaml", &labels);
+    let recent = evaluate(
+        "policies/reject-outdated-scans.yaml",
+        "workloads/cronjob.yaml",
+        &labels,
+    );
     assert_eq!(recent.status.code(), Some(0), "{}", stderr(&recent));
     let image = &json_lines(&recent)[0]["images"][0];
     assert_eq!(image["decision"], "allowed");
@@ -123,19 +163,35 @@ fn seed_policy_2_rejects_a_scan_4_days_old_with_rule_index_1_and_allows_2_days()
 
 #[test]
 fn seed_policy_2_does_not_apply_outside_labelled_namespaces() {
-    let output = evaluate("policies/reject-outdated-scans.yaml", "workloads/job.yaml", &["--namespace", "production"]);
+    let output = evaluate(
+        "policies/reject-outdated-scans.yaml",
+        "workloads/job.yaml",
+        &["--namespace", "production"],
+    );
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(json_lines(&output)[0]["images"][0]["ruleIndex"], Value::Null);
+    assert_eq!(
+        json_lines(&output)[0]["images"][0]["ruleIndex"],
+        Value::Null
+    );
 }
 
 #[test]
 fn a_directory_of_workloads_gives_one_line_per_document_and_exit_1_if_any_is_rejected() {
-    let output = evaluate("policies", "workloads", &["--namespace-labels", "apply-container-policies=true"]);
+    let output = evaluate(
+        "policies",
+        "workloads",
+        &["--namespace-labels", "apply-container-policies=true"],
+    );
     assert_eq!(output.status.code(), Some(1));
     let reports = json_lines(&output);
     let verdicts: Vec<(String, bool)> = reports
         .iter()
-        .map(|r| (r["kind"].as_str().unwrap().to_string(), r["allowed"].as_bool().unwrap()))
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_string(),
+                r["allowed"].as_bool().unwrap(),
+            )
+        })
         .collect();
     // Sorted by file name, as kubectl reads a directory.
     assert_eq!(
@@ -157,20 +213,50 @@ fn a_directory_of_workloads_gives_one_line_per_document_and_exit_1_if_any_is_rej
 fn text_output_names_the_object_and_explain_shows_the_subject() {
     let policy = fixture("policies/reject-failed-and-non-gcr.yaml");
     let resource = fixture("workloads/pod.yaml");
-    let output = run(&["evaluate", "--policy", &policy, "--resource", &resource, "--now", NOW, "--explain"]);
+    let output = run(&[
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &resource,
+        "--now",
+        NOW,
+        "--explain",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    assert!(text.starts_with("Pod/nginx (namespace default): rejected\n"), "{text}");
-    assert!(text.contains("subject:  docker.io/library/nginx:1.27"), "{text}");
-    assert!(text.contains("applicable policies in order: reject-failed-and-non-gcr (order 10)"), "{text}");
+    assert!(
+        text.starts_with("Pod/nginx (namespace default): rejected\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("subject:  docker.io/library/nginx:1.27"),
+        "{text}"
+    );
+    assert!(
+        text.contains("applicable policies in order: reject-failed-and-non-gcr (order 10)"),
+        "{text}"
+    );
 }
 
 #[test]
 fn kinds_that_create_no_pods_are_allowed_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let service = write(&dir, "svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n");
+    let service = write(
+        &dir,
+        "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n",
+    );
     let policy = fixture("policies/reject-failed-and-non-gcr.yaml");
-    let output = run(&["evaluate", "--policy", &policy, "--resource", &service, "--output", "json"]);
+    let output = run(&[
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &service,
+        "--output",
+        "json",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(json_lines(&output)[0]["images"], serde_json::json!([]));
 }
@@ -181,7 +267,15 @@ fn kinds_that_create_no_pods_are_allowed_untouched() {
 fn an_admission_review_is_evaluated_with_its_namespace_and_user() {
     let policy = fixture("policies/reject-failed-and-non-gcr.yaml");
     let review = fixture("admission-reviews/pod-create.json");
-    let output = run(&["evaluate", "--policy", &policy, "--resource", &review, "--output", "json"]);
+    let output = run(&[
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &review,
+        "--output",
+        "json",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = &json_lines(&output)[0];
     assert_eq!(report["kind"], "Pod");
@@ -206,15 +300,38 @@ fn a_child_with_its_owner_and_a_controller_user_is_not_re_evaluated() {
     let owner = fixture("owners/deployment-api.yaml");
     let controller = "system:serviceaccount:kube-system:replicaset-controller";
     // No scan data: evaluated, the images would be Unknown and rejected by rule index 2.
-    let direct = run(&["evaluate", "--policy", &policy, "--resource", &child, "--output", "json"]);
+    let direct = run(&[
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &child,
+        "--output",
+        "json",
+    ]);
     assert_eq!(direct.status.code(), Some(1));
     let approved = run(&[
-        "evaluate", "--policy", &policy, "--resource", &child, "--owner", &owner, "--user", controller, "--output", "json",
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &child,
+        "--owner",
+        &owner,
+        "--user",
+        controller,
+        "--output",
+        "json",
     ]);
     assert_eq!(approved.status.code(), Some(0), "{}", stderr(&approved));
     let report = &json_lines(&approved)[0];
     assert_eq!(report["images"][0]["policy"], Value::Null);
-    assert!(report["images"][0]["reason"].as_str().unwrap().contains("admitted Deployment \"api\""));
+    assert!(
+        report["images"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("admitted Deployment \"api\"")
+    );
 }
 
 #[test]
@@ -224,11 +341,26 @@ fn a_forged_owner_reference_is_evaluated_with_a_warning() {
     let owner = fixture("owners/deployment-api.yaml");
     let controller = "system:serviceaccount:kube-system:replicaset-controller";
     let output = run(&[
-        "evaluate", "--policy", &policy, "--resource", &forged, "--owner", &owner, "--user", controller, "--output", "json",
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &forged,
+        "--owner",
+        &owner,
+        "--user",
+        controller,
+        "--output",
+        "json",
     ]);
     assert_eq!(output.status.code(), Some(1));
     let report = &json_lines(&output)[0];
-    assert!(report["warnings"][0].as_str().unwrap().contains("\"busybox:1.36\" is not in the owner's pod template"));
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("\"busybox:1.36\" is not in the owner's pod template")
+    );
 }
 
 #[test]
@@ -236,9 +368,24 @@ fn vulnerability_reports_are_accepted_as_scan_data() {
     let policy = fixture("policies/reject-failed-and-non-gcr.yaml");
     let resource = fixture("workloads/deployment.yaml");
     let reports = fixture("scans/vulnerability-reports.yaml");
-    let output = run(&["evaluate", "--policy", &policy, "--resource", &resource, "--scans", &reports, "--output", "json"]);
+    let output = run(&[
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &resource,
+        "--scans",
+        &reports,
+        "--output",
+        "json",
+    ]);
     let report = &json_lines(&output)[0];
-    let api = report["images"].as_array().unwrap().iter().find(|i| i["container"] == "api").unwrap();
+    let api = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["container"] == "api")
+        .unwrap();
     assert_eq!(api["status"], "Pass");
     assert_eq!(api["lastScan"], "2026-11-25T10:00:00Z");
 }
@@ -247,14 +394,24 @@ fn vulnerability_reports_are_accepted_as_scan_data() {
 
 #[test]
 fn selector_prints_match_and_exits_0() {
-    let output = run(&["selector", "has(a) && b in {'x','y'}", "--labels", "a=1,b=x"]);
+    let output = run(&[
+        "selector",
+        "has(a) && b in {'x','y'}",
+        "--labels",
+        "a=1,b=x",
+    ]);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(stdout(&output), "match\n");
 }
 
 #[test]
 fn selector_prints_no_match_and_exits_1() {
-    let output = run(&["selector", "has(a) && b in {'x','y'}", "--labels", "a=1,b=z"]);
+    let output = run(&[
+        "selector",
+        "has(a) && b in {'x','y'}",
+        "--labels",
+        "a=1,b=z",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(stdout(&output), "no match\n");
 }
@@ -284,8 +441,17 @@ fn the_checked_in_crd_equals_the_generated_one() {
 // ---------- bad input: exit 2 naming file, document and field ----------
 
 fn assert_bad_input(output: &Output, expected: &[&str]) {
-    assert_eq!(output.status.code(), Some(2), "stdout: {}\nstderr: {}", stdout(output), stderr(output));
-    assert!(stdout(output).is_empty(), "nothing is printed on stdout for bad input");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    assert!(
+        stdout(output).is_empty(),
+        "nothing is printed on stdout for bad input"
+    );
     let error = stderr(output);
     for part in expected {
         assert!(error.contains(part), "expected {part:?} in: {error}");
@@ -301,35 +467,67 @@ const GOOD_POLICY: &str = "apiVersion: containersecurity.tigera.io/v1beta1\nkind
 #[test]
 fn bad_input_malformed_yaml() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write(&dir, "p.yaml", &format!("{GOOD_POLICY}---\nspec: [unclosed\n"));
-    assert_bad_input(&evaluate_files(&policy, &fixture("workloads/pod.yaml")), &["p.yaml document 1", "not valid YAML"]);
+    let policy = write(
+        &dir,
+        "p.yaml",
+        &format!("{GOOD_POLICY}---\nspec: [unclosed\n"),
+    );
+    assert_bad_input(
+        &evaluate_files(&policy, &fixture("workloads/pod.yaml")),
+        &["p.yaml document 1", "not valid YAML"],
+    );
 }
 
 #[test]
 fn bad_input_wrong_field_type() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write(&dir, "p.yaml", &GOOD_POLICY.replace("spec:\n", "spec:\n  order: first\n"));
-    assert_bad_input(&evaluate_files(&policy, &fixture("workloads/pod.yaml")), &["p.yaml document 0", "spec.order"]);
+    let policy = write(
+        &dir,
+        "p.yaml",
+        &GOOD_POLICY.replace("spec:\n", "spec:\n  order: first\n"),
+    );
+    assert_bad_input(
+        &evaluate_files(&policy, &fixture("workloads/pod.yaml")),
+        &["p.yaml document 0", "spec.order"],
+    );
 }
 
 #[test]
 fn bad_input_invalid_selector_in_a_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = write(&dir, "p.yaml", &GOOD_POLICY.replace("spec:\n", "spec:\n  selector: \"app === 'x'\"\n"));
+    let policy = write(
+        &dir,
+        "p.yaml",
+        &GOOD_POLICY.replace("spec:\n", "spec:\n  selector: \"app === 'x'\"\n"),
+    );
     assert_bad_input(
         &evaluate_files(&policy, &fixture("workloads/pod.yaml")),
-        &["p.yaml document 0", "ContainerAdmissionPolicy ok", "spec.selector", "position"],
+        &[
+            "p.yaml document 0",
+            "ContainerAdmissionPolicy ok",
+            "spec.selector",
+            "position",
+        ],
     );
 }
 
 #[test]
 fn bad_input_invalid_regex() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = "  rules:\n  - action: Reject\n    imagePath: {operator: IsOneOf, values: ['[a-']}\n";
-    let policy = write(&dir, "p.yaml", &GOOD_POLICY.replace("  rules: [{action: Reject}]\n", rules));
+    let rules =
+        "  rules:\n  - action: Reject\n    imagePath: {operator: IsOneOf, values: ['[a-']}\n";
+    let policy = write(
+        &dir,
+        "p.yaml",
+        &GOOD_POLICY.replace("  rules: [{action: Reject}]\n", rules),
+    );
     assert_bad_input(
         &evaluate_files(&policy, &fixture("workloads/pod.yaml")),
-        &["p.yaml document 0", "spec.rules[0].imagePath.values[0]", "invalid regular expression"],
+        &[
+            "p.yaml document 0",
+            "spec.rules[0].imagePath.values[0]",
+            "invalid regular expression",
+        ],
     );
 }
 
@@ -337,10 +535,18 @@ fn bad_input_invalid_regex() {
 fn bad_input_duration_and_time_together() {
     let dir = tempfile::tempdir().unwrap();
     let rules = "  rules:\n  - action: Allow\n    imageLastScan: {operator: gt, duration: {days: 3}, time: '2026-01-01T00:00:00Z'}\n";
-    let policy = write(&dir, "p.yaml", &GOOD_POLICY.replace("  rules: [{action: Reject}]\n", rules));
+    let policy = write(
+        &dir,
+        "p.yaml",
+        &GOOD_POLICY.replace("  rules: [{action: Reject}]\n", rules),
+    );
     assert_bad_input(
         &evaluate_files(&policy, &fixture("workloads/pod.yaml")),
-        &["p.yaml document 0", "spec.rules[0].imageLastScan", "not both"],
+        &[
+            "p.yaml document 0",
+            "spec.rules[0].imageLastScan",
+            "not both",
+        ],
     );
 }
 
@@ -353,23 +559,44 @@ fn bad_input_unparsable_image_reference() {
         "pod.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: nginx}, {name: b, image: 'My Image'}]\n",
     );
-    assert_bad_input(&evaluate_files(&policy, &pod), &["pod.yaml document 0", "spec.containers[1].image", "My Image"]);
+    assert_bad_input(
+        &evaluate_files(&policy, &pod),
+        &[
+            "pod.yaml document 0",
+            "spec.containers[1].image",
+            "My Image",
+        ],
+    );
 }
 
 #[test]
 fn bad_input_a_document_that_is_not_a_kubernetes_object() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write(&dir, "p.yaml", GOOD_POLICY);
-    let resource = write(&dir, "r.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n---\n- just\n- a list\n");
-    assert_bad_input(&evaluate_files(&policy, &resource), &["r.yaml document 1", "not a Kubernetes object"]);
+    let resource = write(
+        &dir,
+        "r.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n---\n- just\n- a list\n",
+    );
+    assert_bad_input(
+        &evaluate_files(&policy, &resource),
+        &["r.yaml document 1", "not a Kubernetes object"],
+    );
 }
 
 #[test]
 fn bad_input_a_workload_field_of_the_wrong_type() {
     let dir = tempfile::tempdir().unwrap();
     let policy = write(&dir, "p.yaml", GOOD_POLICY);
-    let resource = write(&dir, "d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: many\n");
-    assert_bad_input(&evaluate_files(&policy, &resource), &["d.yaml document 0", "spec.replicas"]);
+    let resource = write(
+        &dir,
+        "d.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: many\n",
+    );
+    assert_bad_input(
+        &evaluate_files(&policy, &resource),
+        &["d.yaml document 0", "spec.replicas"],
+    );
 }
 
 #[test]
@@ -377,18 +604,44 @@ fn bad_input_a_policy_file_holding_another_kind() {
     let policy = fixture("workloads/pod.yaml");
     assert_bad_input(
         &evaluate_files(&policy, &fixture("workloads/pod.yaml")),
-        &["pod.yaml document 0", "expected a ContainerAdmissionPolicy", "found Pod"],
+        &[
+            "pod.yaml document 0",
+            "expected a ContainerAdmissionPolicy",
+            "found Pod",
+        ],
     );
 }
 
 #[test]
 fn bad_input_missing_file_and_bad_flags() {
-    assert_bad_input(&evaluate_files("/nonexistent/p.yaml", &fixture("workloads/pod.yaml")), &["/nonexistent/p.yaml", "cannot read"]);
+    assert_bad_input(
+        &evaluate_files("/nonexistent/p.yaml", &fixture("workloads/pod.yaml")),
+        &["/nonexistent/p.yaml", "cannot read"],
+    );
     let policy = fixture("policies/reject-failed-and-non-gcr.yaml");
     let pod = fixture("workloads/pod.yaml");
-    assert_bad_input(&run(&["evaluate", "--policy", &policy, "--resource", &pod, "--now", "yesterday"]), &["--now"]);
     assert_bad_input(
-        &run(&["evaluate", "--policy", &policy, "--resource", &pod, "--namespace-labels", "novalue"]),
+        &run(&[
+            "evaluate",
+            "--policy",
+            &policy,
+            "--resource",
+            &pod,
+            "--now",
+            "yesterday",
+        ]),
+        &["--now"],
+    );
+    assert_bad_input(
+        &run(&[
+            "evaluate",
+            "--policy",
+            &policy,
+            "--resource",
+            &pod,
+            "--namespace-labels",
+            "novalue",
+        ]),
         &["--namespace-labels"],
     );
 }
@@ -396,11 +649,23 @@ fn bad_input_missing_file_and_bad_flags() {
 #[test]
 fn bad_input_in_the_scan_file_names_file_document_and_field() {
     let dir = tempfile::tempdir().unwrap();
-    let scans = write(&dir, "s.yaml", "images:\n  - image: nginx\n    status: pass\n");
+    let scans = write(
+        &dir,
+        "s.yaml",
+        "images:\n  - image: nginx\n    status: pass\n",
+    );
     let policy = fixture("policies/reject-failed-and-non-gcr.yaml");
     let pod = fixture("workloads/pod.yaml");
     assert_bad_input(
-        &run(&["evaluate", "--policy", &policy, "--resource", &pod, "--scans", &scans]),
+        &run(&[
+            "evaluate",
+            "--policy",
+            &policy,
+            "--resource",
+            &pod,
+            "--scans",
+            &scans,
+        ]),
         &["s.yaml document 0", "images[0].status"],
     );
 }

@@ -1,7 +1,6 @@
 //! One or more tests for every rule of `policy-semantics.md` §1–§7. Each test's name starts with
 //! the section it covers (`s3_…` is §3).
 
-
 use image_assurance::admission::{self, Assessment, Context, Subject};
 use image_assurance::image::ImageRef;
 use image_assurance::manifest::parse_documents;
@@ -46,7 +45,10 @@ fn pod(images: &[&str], labels: &[(&str, &str)]) -> Workload {
         .enumerate()
         .map(|(index, image)| format!("    - {{name: c{index}, image: \"{image}\"}}"))
         .collect();
-    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}: \"{v}\"")).collect();
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}: \"{v}\""))
+        .collect();
     workload(&format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {{{}}}\nspec:\n  containers:\n{}\n",
         labels.join(", "),
@@ -139,7 +141,10 @@ fn s1_crd_schema_enumerates_action_operators_and_scan_statuses() {
         &["Pass", "Warn", "Fail", "Unknown"],
     ] {
         for value in values {
-            assert!(yaml.contains(&format!("- {value}\n")), "enum value {value} missing from CRD schema");
+            assert!(
+                yaml.contains(&format!("- {value}\n")),
+                "enum value {value} missing from CRD schema"
+            );
         }
     }
 }
@@ -177,11 +182,18 @@ fn s1_invalid_regex_is_refused_naming_the_value() {
 fn s1_unknown_fields_are_refused_so_a_typo_cannot_turn_a_rule_into_a_catch_all() {
     let documents = parse_documents(
         "typo.yaml",
-        &one_rule_policy("typo", "order: 1", "    - action: Allow\n      imagepath: {operator: IsOneOf, values: ['^x']}"),
+        &one_rule_policy(
+            "typo",
+            "order: 1",
+            "    - action: Allow\n      imagepath: {operator: IsOneOf, values: ['^x']}",
+        ),
     )
     .unwrap();
     let error = decode_policy(&documents[0]).unwrap_err().to_string();
-    assert!(error.contains("spec.rules[0]") && error.contains("imagepath"), "{error}");
+    assert!(
+        error.contains("spec.rules[0]") && error.contains("imagepath"),
+        "{error}"
+    );
 }
 
 // ---------- §2 Which policies apply ----------
@@ -204,11 +216,20 @@ fn s2_policy_applies_only_when_namespace_selector_and_selector_both_match() {
 
 #[test]
 fn s2_selector_matches_the_objects_own_labels_not_its_pod_template_labels() {
-    let set = policy_set(&one_rule_policy("p", "selector: \"app == 'web'\"", "    - action: Reject"));
+    let set = policy_set(&one_rule_policy(
+        "p",
+        "selector: \"app == 'web'\"",
+        "    - action: Reject",
+    ));
     let deployment = workload(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
     );
-    assert!(Case::new(&set, &NoScanData).assess(&deployment).decision.allowed);
+    assert!(
+        Case::new(&set, &NoScanData)
+            .assess(&deployment)
+            .decision
+            .allowed
+    );
 }
 
 #[test]
@@ -218,7 +239,12 @@ fn s2_namespace_selector_sees_the_kubernetes_metadata_name_label() {
         "namespaceSelector: \"kubernetes.io/metadata.name == 'team-a'\"",
         "    - action: Reject",
     ));
-    assert!(!Case::new(&set, &NoScanData).assess(&pod(&["nginx"], &[])).decision.allowed);
+    assert!(
+        !Case::new(&set, &NoScanData)
+            .assess(&pod(&["nginx"], &[]))
+            .decision
+            .allowed
+    );
 }
 
 #[test]
@@ -228,7 +254,12 @@ fn s2_global_is_treated_as_all_in_both_selectors() {
         "selector: global()\n  namespaceSelector: global()",
         "    - action: Reject",
     ));
-    assert!(!Case::new(&set, &NoScanData).assess(&pod(&["nginx"], &[])).decision.allowed);
+    assert!(
+        !Case::new(&set, &NoScanData)
+            .assess(&pod(&["nginx"], &[]))
+            .decision
+            .allowed
+    );
 }
 
 #[test]
@@ -242,9 +273,24 @@ fn s2_policies_apply_in_ascending_order_unordered_last_ties_by_name() {
     ]
     .join("---\n");
     let set = policy_set(&yaml);
-    let names: Vec<&str> = set.policies().iter().map(|policy| policy.name.as_str()).collect();
-    assert_eq!(names, ["c-order-1.5", "a-order-5", "b-order-5", "a-unordered", "z-unordered"]);
-    let decision = Case::new(&set, &NoScanData).assess(&pod(&["nginx"], &[])).decision;
+    let names: Vec<&str> = set
+        .policies()
+        .iter()
+        .map(|policy| policy.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "c-order-1.5",
+            "a-order-5",
+            "b-order-5",
+            "a-unordered",
+            "z-unordered"
+        ]
+    );
+    let decision = Case::new(&set, &NoScanData)
+        .assess(&pod(&["nginx"], &[]))
+        .decision;
     assert_eq!(decision.images[0].policy.as_deref(), Some("c-order-1.5"));
 }
 
@@ -254,29 +300,59 @@ fn s2_policies_apply_in_ascending_order_unordered_last_ties_by_name() {
 fn s3_first_matching_rule_decides_seed_policy_1() {
     let set = policy_set(SEED_POLICY_1);
     let data = scans(&[
-        ("gcr.io/company/production-repository/api:1.2", ScanStatus::Pass, None),
-        ("gcr.io/company/production-repository/ledger:0.9", ScanStatus::Fail, None),
+        (
+            "gcr.io/company/production-repository/api:1.2",
+            ScanStatus::Pass,
+            None,
+        ),
+        (
+            "gcr.io/company/production-repository/ledger:0.9",
+            ScanStatus::Fail,
+            None,
+        ),
     ]);
     let case = Case::new(&set, &data);
     let outside = case.assess(&pod(&["nginx:1.27"], &[])).decision;
-    assert_eq!((outside.allowed, outside.images[0].rule_index), (false, Some(0)));
-    let passing = case.assess(&pod(&["gcr.io/company/production-repository/api:1.2"], &[])).decision;
-    assert_eq!((passing.allowed, passing.images[0].rule_index), (true, Some(1)));
-    let failing = case.assess(&pod(&["gcr.io/company/production-repository/ledger:0.9"], &[])).decision;
-    assert_eq!((failing.allowed, failing.images[0].rule_index), (false, Some(2)));
+    assert_eq!(
+        (outside.allowed, outside.images[0].rule_index),
+        (false, Some(0))
+    );
+    let passing = case
+        .assess(&pod(&["gcr.io/company/production-repository/api:1.2"], &[]))
+        .decision;
+    assert_eq!(
+        (passing.allowed, passing.images[0].rule_index),
+        (true, Some(1))
+    );
+    let failing = case
+        .assess(&pod(
+            &["gcr.io/company/production-repository/ledger:0.9"],
+            &[],
+        ))
+        .decision;
+    assert_eq!(
+        (failing.allowed, failing.images[0].rule_index),
+        (false, Some(2))
+    );
 }
 
 #[test]
 fn s3_a_rule_without_criteria_matches_every_image() {
     let set = policy_set(&one_rule_policy("p", "order: 1", "    - action: Reject"));
-    let decision = Case::new(&set, &NoScanData).assess(&pod(&["anything:1"], &[])).decision;
+    let decision = Case::new(&set, &NoScanData)
+        .assess(&pod(&["anything:1"], &[]))
+        .decision;
     assert_eq!(decision.images[0].rule_index, Some(0));
 }
 
 #[test]
 fn s3_a_policy_with_no_matching_rule_passes_the_image_to_the_next_policy() {
     let yaml = [
-        one_rule_policy("first", "order: 1", "    - action: Allow\n      imagePath: {operator: IsOneOf, values: ['^quay.io/']}"),
+        one_rule_policy(
+            "first",
+            "order: 1",
+            "    - action: Allow\n      imagePath: {operator: IsOneOf, values: ['^quay.io/']}",
+        ),
         one_rule_policy("second", "order: 2", "    - action: Reject"),
     ]
     .join("---\n");
@@ -296,13 +372,20 @@ fn s3_no_rule_matched_anywhere_allows_the_image() {
         "order: 1",
         "    - action: Reject\n      imagePath: {operator: IsOneOf, values: ['^quay.io/']}",
     ));
-    let decision = Case::new(&set, &NoScanData).assess(&pod(&["nginx"], &[])).decision;
+    let decision = Case::new(&set, &NoScanData)
+        .assess(&pod(&["nginx"], &[]))
+        .decision;
     assert!(decision.allowed);
     assert_eq!(decision.images[0].policy, None);
     assert_eq!(decision.images[0].rule_index, None);
     // And with no policy at all.
     let empty = PolicySet::default();
-    assert!(Case::new(&empty, &NoScanData).assess(&pod(&["nginx"], &[])).decision.allowed);
+    assert!(
+        Case::new(&empty, &NoScanData)
+            .assess(&pod(&["nginx"], &[]))
+            .decision
+            .allowed
+    );
 }
 
 #[test]
@@ -312,7 +395,10 @@ fn s3_criteria_in_one_rule_are_anded() {
         "order: 1",
         "    - action: Allow\n      imagePath: {operator: IsOneOf, values: ['^gcr.io/']}\n      imageScanStatus: {operator: IsOneOf, values: [Pass]}\n    - action: Reject",
     ));
-    let data = scans(&[("gcr.io/a/b:1", ScanStatus::Pass, None), ("gcr.io/a/c:1", ScanStatus::Fail, None)]);
+    let data = scans(&[
+        ("gcr.io/a/b:1", ScanStatus::Pass, None),
+        ("gcr.io/a/c:1", ScanStatus::Fail, None),
+    ]);
     let case = Case::new(&set, &data);
     assert!(case.assess(&pod(&["gcr.io/a/b:1"], &[])).decision.allowed);
     assert!(!case.assess(&pod(&["gcr.io/a/c:1"], &[])).decision.allowed);
@@ -325,24 +411,41 @@ fn s3_image_path_is_an_unanchored_regex_on_the_normalised_reference() {
         policy_set(&one_rule_policy(
             "p",
             "order: 1",
-            &format!("    - action: Reject\n      imagePath: {{operator: IsOneOf, values: ['{pattern}']}}"),
+            &format!(
+                "    - action: Reject\n      imagePath: {{operator: IsOneOf, values: ['{pattern}']}}"
+            ),
         ))
     };
     let rejected = |pattern: &str, image: &str| {
         let set = policy(pattern);
-        !Case::new(&set, &NoScanData).assess(&pod(&[image], &[])).decision.allowed
+        !Case::new(&set, &NoScanData)
+            .assess(&pod(&[image], &[]))
+            .decision
+            .allowed
     };
     // Unanchored: a match anywhere counts.
     assert!(rejected("library/nginx", "nginx"));
     // The subject is normalised: Docker Hub defaults and :latest.
     assert!(rejected("^docker.io/library/nginx:latest$", "nginx"));
     assert!(rejected("^docker.io/foo/bar:1$", "foo/bar:1"));
-    assert!(rejected("^docker.io/library/x:latest$", "index.docker.io/x"));
-    assert!(rejected("^localhost:5000/app:latest$", "localhost:5000/app"));
-    assert!(rejected("^registry.hub.docker.com/regisftm/website:v1.1.0$", "registry.hub.docker.com/regisftm/website:v1.1.0"));
+    assert!(rejected(
+        "^docker.io/library/x:latest$",
+        "index.docker.io/x"
+    ));
+    assert!(rejected(
+        "^localhost:5000/app:latest$",
+        "localhost:5000/app"
+    ));
+    assert!(rejected(
+        "^registry.hub.docker.com/regisftm/website:v1.1.0$",
+        "registry.hub.docker.com/regisftm/website:v1.1.0"
+    ));
     // A digest without a tag gets no :latest.
     let digest = format!("sha256:{}", "a".repeat(64));
-    assert!(rejected(&format!("^gcr.io/p/app@{digest}$"), &format!("gcr.io/p/app@{digest}")));
+    assert!(rejected(
+        &format!("^gcr.io/p/app@{digest}$"),
+        &format!("gcr.io/p/app@{digest}")
+    ));
     // Users anchor with ^ themselves.
     assert!(!rejected("^library/nginx", "nginx"));
 }
@@ -363,11 +466,18 @@ fn s3_image_path_is_none_of_matches_when_no_value_matches() {
 fn s3_scan_status_values_are_case_sensitive_and_other_values_are_invalid() {
     let documents = parse_documents(
         "lower.yaml",
-        &one_rule_policy("p", "order: 1", "    - action: Allow\n      imageScanStatus: {operator: IsOneOf, values: [pass]}"),
+        &one_rule_policy(
+            "p",
+            "order: 1",
+            "    - action: Allow\n      imageScanStatus: {operator: IsOneOf, values: [pass]}",
+        ),
     )
     .unwrap();
     let error = decode_policy(&documents[0]).unwrap_err().to_string();
-    assert!(error.contains("spec.rules[0].imageScanStatus.values[0]"), "{error}");
+    assert!(
+        error.contains("spec.rules[0].imageScanStatus.values[0]"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -377,7 +487,9 @@ fn s3_an_image_never_scanned_has_status_unknown() {
         "order: 1",
         "    - action: Reject\n      imageScanStatus: {operator: IsOneOf, values: [Unknown]}",
     ));
-    let decision = Case::new(&set, &scans(&[])).assess(&pod(&["nginx"], &[])).decision;
+    let decision = Case::new(&set, &scans(&[]))
+        .assess(&pod(&["nginx"], &[]))
+        .decision;
     assert!(!decision.allowed);
     assert_eq!(decision.images[0].status, ScanStatus::Unknown);
 }
@@ -392,7 +504,10 @@ fn last_scan_policy(criterion: &str) -> PolicySet {
 
 fn allowed_when_scanned_at(set: &PolicySet, scanned_at: &str) -> bool {
     let data = scans(&[("nginx", ScanStatus::Pass, Some(scanned_at))]);
-    Case::new(set, &data).assess(&pod(&["nginx"], &[])).decision.allowed
+    Case::new(set, &data)
+        .assess(&pod(&["nginx"], &[]))
+        .decision
+        .allowed
 }
 
 #[test]
@@ -412,10 +527,22 @@ fn s3_last_scan_lt_duration_matches_scans_older_than_the_window() {
 #[test]
 fn s3_last_scan_boundaries_are_strict() {
     let boundary = "2026-11-23T12:00:00Z";
-    assert!(!allowed_when_scanned_at(&last_scan_policy("{operator: gt, duration: {days: 3}}"), boundary));
-    assert!(!allowed_when_scanned_at(&last_scan_policy("{operator: lt, duration: {days: 3}}"), boundary));
-    assert!(!allowed_when_scanned_at(&last_scan_policy("{operator: gt, time: '2026-11-23T12:00:00Z'}"), boundary));
-    assert!(!allowed_when_scanned_at(&last_scan_policy("{operator: lt, time: '2026-11-23T12:00:00Z'}"), boundary));
+    assert!(!allowed_when_scanned_at(
+        &last_scan_policy("{operator: gt, duration: {days: 3}}"),
+        boundary
+    ));
+    assert!(!allowed_when_scanned_at(
+        &last_scan_policy("{operator: lt, duration: {days: 3}}"),
+        boundary
+    ));
+    assert!(!allowed_when_scanned_at(
+        &last_scan_policy("{operator: gt, time: '2026-11-23T12:00:00Z'}"),
+        boundary
+    ));
+    assert!(!allowed_when_scanned_at(
+        &last_scan_policy("{operator: lt, time: '2026-11-23T12:00:00Z'}"),
+        boundary
+    ));
 }
 
 #[test]
@@ -432,13 +559,28 @@ fn s3_last_scan_absolute_time_as_in_calicos_example() {
 
 #[test]
 fn s3_durations_subtract_months_then_days_clamping_the_day_of_month() {
-    assert_eq!(subtract_calendar(ts("2026-03-31T10:00:00Z"), 1, 0), ts("2026-02-28T10:00:00Z"));
-    assert_eq!(subtract_calendar(ts("2024-03-31T10:00:00Z"), 1, 0), ts("2024-02-29T10:00:00Z"));
-    assert_eq!(subtract_calendar(ts("2024-02-29T00:00:00Z"), 13, 0), ts("2023-01-29T00:00:00Z"));
+    assert_eq!(
+        subtract_calendar(ts("2026-03-31T10:00:00Z"), 1, 0),
+        ts("2026-02-28T10:00:00Z")
+    );
+    assert_eq!(
+        subtract_calendar(ts("2024-03-31T10:00:00Z"), 1, 0),
+        ts("2024-02-29T10:00:00Z")
+    );
+    assert_eq!(
+        subtract_calendar(ts("2024-02-29T00:00:00Z"), 13, 0),
+        ts("2023-01-29T00:00:00Z")
+    );
     // Months first, then days: 31 March − (1 month, 1 day) = 28 Feb − 1 day = 27 Feb.
-    assert_eq!(subtract_calendar(ts("2026-03-31T00:00:00Z"), 1, 1), ts("2026-02-27T00:00:00Z"));
+    assert_eq!(
+        subtract_calendar(ts("2026-03-31T00:00:00Z"), 1, 1),
+        ts("2026-02-27T00:00:00Z")
+    );
     // Absurd lengths saturate instead of failing.
-    assert_eq!(subtract_calendar(ts(NOW), 12 * 1_000_000, 0), Timestamp::MIN);
+    assert_eq!(
+        subtract_calendar(ts(NOW), 12 * 1_000_000, 0),
+        Timestamp::MIN
+    );
 }
 
 #[test]
@@ -454,8 +596,14 @@ fn s3_an_image_without_scan_time_matches_no_last_scan_criterion() {
     let data = scans(&[("nginx", ScanStatus::Pass, None)]);
     for operator in ["gt", "lt"] {
         let set = last_scan_policy(&format!("{{operator: {operator}, duration: {{days: 3}}}}"));
-        let decision = Case::new(&set, &data).assess(&pod(&["nginx"], &[])).decision;
-        assert_eq!(decision.images[0].rule_index, Some(1), "operator {operator}");
+        let decision = Case::new(&set, &data)
+            .assess(&pod(&["nginx"], &[]))
+            .decision;
+        assert_eq!(
+            decision.images[0].rule_index,
+            Some(1),
+            "operator {operator}"
+        );
     }
 }
 
@@ -465,7 +613,11 @@ fn s3_both_or_neither_of_duration_and_time_make_the_policy_invalid() {
         "{operator: gt, duration: {days: 1}, time: '2026-01-01T00:00:00Z'}",
         "{operator: gt}",
     ] {
-        let yaml = one_rule_policy("p", "order: 1", &format!("    - action: Allow\n      imageLastScan: {criterion}"));
+        let yaml = one_rule_policy(
+            "p",
+            "order: 1",
+            &format!("    - action: Allow\n      imageLastScan: {criterion}"),
+        );
         let error = compile_policy(&policies_from(&yaml)[0]).unwrap_err();
         assert_eq!(error.field, "spec.rules[0].imageLastScan", "{criterion}");
     }
@@ -473,10 +625,24 @@ fn s3_both_or_neither_of_duration_and_time_make_the_policy_invalid() {
 
 #[test]
 fn s3_negative_durations_and_bad_times_are_invalid() {
-    let yaml = one_rule_policy("p", "order: 1", "    - action: Allow\n      imageLastScan: {operator: gt, duration: {days: -1}}");
-    assert_eq!(compile_policy(&policies_from(&yaml)[0]).unwrap_err().field, "spec.rules[0].imageLastScan.duration.days");
-    let yaml = one_rule_policy("p", "order: 1", "    - action: Allow\n      imageLastScan: {operator: gt, time: '2022-01-02 00:00:00Z'}");
-    assert_eq!(compile_policy(&policies_from(&yaml)[0]).unwrap_err().field, "spec.rules[0].imageLastScan.time");
+    let yaml = one_rule_policy(
+        "p",
+        "order: 1",
+        "    - action: Allow\n      imageLastScan: {operator: gt, duration: {days: -1}}",
+    );
+    assert_eq!(
+        compile_policy(&policies_from(&yaml)[0]).unwrap_err().field,
+        "spec.rules[0].imageLastScan.duration.days"
+    );
+    let yaml = one_rule_policy(
+        "p",
+        "order: 1",
+        "    - action: Allow\n      imageLastScan: {operator: gt, time: '2022-01-02 00:00:00Z'}",
+    );
+    assert_eq!(
+        compile_policy(&policies_from(&yaml)[0]).unwrap_err().field,
+        "spec.rules[0].imageLastScan.time"
+    );
 }
 
 // ---------- §4 Deciding a request ----------
@@ -486,7 +652,12 @@ fn s4_images_come_from_containers_init_and_ephemeral_containers() {
     let with_all = workload(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  initContainers: [{name: init, image: 'busybox:1'}]\n  containers: [{name: main, image: 'nginx:1'}]\n  ephemeralContainers: [{name: debug, image: 'alpine:3'}]\n",
     );
-    let images: Vec<String> = with_all.images().unwrap().into_iter().map(|image| image.container).collect();
+    let images: Vec<String> = with_all
+        .images()
+        .unwrap()
+        .into_iter()
+        .map(|image| image.container)
+        .collect();
     assert_eq!(images, ["init", "main", "debug"]);
     let set = policy_set(&one_rule_policy(
         "p",
@@ -497,7 +668,9 @@ fn s4_images_come_from_containers_init_and_ephemeral_containers() {
     assert!(!decision.allowed);
     assert_eq!(
         decision.message.as_deref(),
-        Some("image \"alpine:3\" (container \"debug\"): Action 'Reject' enforced by ContainerPolicy p rule index 0")
+        Some(
+            "image \"alpine:3\" (container \"debug\"): Action 'Reject' enforced by ContainerPolicy p rule index 0"
+        )
     );
 }
 
@@ -505,18 +678,39 @@ fn s4_images_come_from_containers_init_and_ephemeral_containers() {
 fn s4_the_pod_spec_of_every_pod_creating_kind_is_found() {
     for (file, expected) in [
         ("pod.yaml", "nginx:1.27"),
-        ("deployment.yaml", "gcr.io/company/production-repository/api:1.2"),
+        (
+            "deployment.yaml",
+            "gcr.io/company/production-repository/api:1.2",
+        ),
         ("replicaset.yaml", "redis:7.4"),
-        ("statefulset.yaml", "gcr.io/company/production-repository/ledger:0.9"),
-        ("daemonset.yaml", "gcr.io/company/production-repository/worker:3.1"),
+        (
+            "statefulset.yaml",
+            "gcr.io/company/production-repository/ledger:0.9",
+        ),
+        (
+            "daemonset.yaml",
+            "gcr.io/company/production-repository/worker:3.1",
+        ),
         ("job.yaml", "gcr.io/company/production-repository/web:2.0"),
-        ("cronjob.yaml", "gcr.io/company/production-repository/web:2.1"),
-        ("replicationcontroller.yaml", "gcr.io/company/production-repository/web:2.1"),
+        (
+            "cronjob.yaml",
+            "gcr.io/company/production-repository/web:2.1",
+        ),
+        (
+            "replicationcontroller.yaml",
+            "gcr.io/company/production-repository/web:2.1",
+        ),
     ] {
-        let path = format!("{}/../fixtures/workloads/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../fixtures/workloads/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let images = workload(&text).images().unwrap();
-        assert!(images.iter().any(|image| image.image == expected), "{file}: {images:?}");
+        assert!(
+            images.iter().any(|image| image.image == expected),
+            "{file}: {images:?}"
+        );
     }
 }
 
@@ -525,17 +719,37 @@ fn s4_kinds_that_create_no_pods_are_not_workloads() {
     assert_eq!(WorkloadKind::from_type("v1", "Service"), None);
     assert_eq!(WorkloadKind::from_type("v1", "ConfigMap"), None);
     // Same kind name in a foreign group is not ours.
-    assert_eq!(WorkloadKind::from_type("example.com/v1", "Deployment"), None);
-    assert_eq!(WorkloadKind::from_type("apps/v1", "Deployment"), Some(WorkloadKind::Deployment));
-    assert_eq!(WorkloadKind::from_type("batch/v1", "CronJob"), Some(WorkloadKind::CronJob));
+    assert_eq!(
+        WorkloadKind::from_type("example.com/v1", "Deployment"),
+        None
+    );
+    assert_eq!(
+        WorkloadKind::from_type("apps/v1", "Deployment"),
+        Some(WorkloadKind::Deployment)
+    );
+    assert_eq!(
+        WorkloadKind::from_type("batch/v1", "CronJob"),
+        Some(WorkloadKind::CronJob)
+    );
 }
 
 #[test]
 fn s4_one_rejected_image_rejects_the_request_and_messages_are_joined() {
     let set = policy_set(SEED_POLICY_1);
-    let data = scans(&[("gcr.io/company/production-repository/api:1.2", ScanStatus::Pass, None)]);
+    let data = scans(&[(
+        "gcr.io/company/production-repository/api:1.2",
+        ScanStatus::Pass,
+        None,
+    )]);
     let decision = Case::new(&set, &data)
-        .assess(&pod(&["gcr.io/company/production-repository/api:1.2", "nginx", "redis:7"], &[]))
+        .assess(&pod(
+            &[
+                "gcr.io/company/production-repository/api:1.2",
+                "nginx",
+                "redis:7",
+            ],
+            &[],
+        ))
         .decision;
     assert!(!decision.allowed);
     assert_eq!(
@@ -550,7 +764,9 @@ fn s4_one_rejected_image_rejects_the_request_and_messages_are_joined() {
 
 #[test]
 fn s4_an_unparsable_image_is_an_error_never_an_allow() {
-    let bad = workload("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: 'Nginx:1'}]\n");
+    let bad = workload(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: 'Nginx:1'}]\n",
+    );
     let error = bad.images().unwrap_err().to_string();
     assert!(error.contains("spec.containers[0].image"), "{error}");
 }
@@ -585,7 +801,11 @@ const DEPLOYMENT_CONTROLLER: &str = "system:serviceaccount:kube-system:deploymen
 
 #[test]
 fn s5_a_child_of_an_admitted_controller_is_not_re_evaluated() {
-    let set = policy_set(&one_rule_policy("deny-all", "order: 1", "    - action: Reject"));
+    let set = policy_set(&one_rule_policy(
+        "deny-all",
+        "order: 1",
+        "    - action: Reject",
+    ));
     let owner = owner_deployment();
     let mut case = Case::new(&set, &NoScanData);
     case.user = DEPLOYMENT_CONTROLLER;
@@ -594,22 +814,37 @@ fn s5_a_child_of_an_admitted_controller_is_not_re_evaluated() {
     assert!(assessment.decision.allowed);
     assert!(assessment.warnings.is_empty());
     assert_eq!(assessment.decision.images[0].policy, None);
-    assert!(assessment.decision.images[0].reason.contains("Deployment \"web\""));
+    assert!(
+        assessment.decision.images[0]
+            .reason
+            .contains("Deployment \"web\"")
+    );
     // The controller-manager itself is a controller identity too.
     case.user = "system:kube-controller-manager";
-    assert!(case.assess(&child_replicaset("nginx:1.27", OWNER_UID, true)).decision.allowed);
+    assert!(
+        case.assess(&child_replicaset("nginx:1.27", OWNER_UID, true))
+            .decision
+            .allowed
+    );
 }
 
 fn refused_warning(case: &Case<'_>, child: &Workload) -> String {
     let assessment = case.assess(child);
-    assert!(!assessment.decision.allowed, "the child must be evaluated (and rejected by deny-all)");
+    assert!(
+        !assessment.decision.allowed,
+        "the child must be evaluated (and rejected by deny-all)"
+    );
     assert_eq!(assessment.warnings.len(), 1);
     assessment.warnings[0].clone()
 }
 
 #[test]
 fn s5_condition_1_a_non_controller_or_foreign_owner_reference_is_not_trusted() {
-    let set = policy_set(&one_rule_policy("deny-all", "order: 1", "    - action: Reject"));
+    let set = policy_set(&one_rule_policy(
+        "deny-all",
+        "order: 1",
+        "    - action: Reject",
+    ));
     let owner = owner_deployment();
     let mut case = Case::new(&set, &NoScanData);
     case.user = DEPLOYMENT_CONTROLLER;
@@ -626,42 +861,70 @@ fn s5_condition_1_a_non_controller_or_foreign_owner_reference_is_not_trusted() {
 
 #[test]
 fn s5_condition_2_the_owner_must_exist_with_the_same_uid() {
-    let set = policy_set(&one_rule_policy("deny-all", "order: 1", "    - action: Reject"));
+    let set = policy_set(&one_rule_policy(
+        "deny-all",
+        "order: 1",
+        "    - action: Reject",
+    ));
     let owner = owner_deployment();
     let mut case = Case::new(&set, &NoScanData);
     case.user = DEPLOYMENT_CONTROLLER;
-    assert!(refused_warning(&case, &child_replicaset("nginx:1.27", OWNER_UID, true)).contains("does not exist"));
+    assert!(
+        refused_warning(&case, &child_replicaset("nginx:1.27", OWNER_UID, true))
+            .contains("does not exist")
+    );
     case.owner = Some(&owner);
-    assert!(refused_warning(&case, &child_replicaset("nginx:1.27", "other-uid", true)).contains("uid"));
+    assert!(
+        refused_warning(&case, &child_replicaset("nginx:1.27", "other-uid", true)).contains("uid")
+    );
 }
 
 #[test]
 fn s5_condition_3_every_image_of_the_child_must_be_in_the_owners_template() {
-    let set = policy_set(&one_rule_policy("deny-all", "order: 1", "    - action: Reject"));
+    let set = policy_set(&one_rule_policy(
+        "deny-all",
+        "order: 1",
+        "    - action: Reject",
+    ));
     let owner = owner_deployment();
     let mut case = Case::new(&set, &NoScanData);
     case.user = DEPLOYMENT_CONTROLLER;
     case.owner = Some(&owner);
     let warning = refused_warning(&case, &child_replicaset("busybox:1.36", OWNER_UID, true));
-    assert!(warning.contains("busybox:1.36") && warning.contains("pod template"), "{warning}");
+    assert!(
+        warning.contains("busybox:1.36") && warning.contains("pod template"),
+        "{warning}"
+    );
 }
 
 #[test]
 fn s5_condition_4_only_controller_identities_are_trusted() {
-    let set = policy_set(&one_rule_policy("deny-all", "order: 1", "    - action: Reject"));
+    let set = policy_set(&one_rule_policy(
+        "deny-all",
+        "order: 1",
+        "    - action: Reject",
+    ));
     let owner = owner_deployment();
     let mut case = Case::new(&set, &NoScanData);
     case.owner = Some(&owner);
-    for user in ["jane", "system:serviceaccount:team-a:deployment-controller", "system:serviceaccount:kube-system:-controller"] {
+    for user in [
+        "jane",
+        "system:serviceaccount:team-a:deployment-controller",
+        "system:serviceaccount:kube-system:-controller",
+    ] {
         case.user = user;
         let warning = refused_warning(&case, &child_replicaset("nginx:1.27", OWNER_UID, true));
-        assert!(warning.contains("not a Kubernetes controller"), "{user}: {warning}");
+        assert!(
+            warning.contains("not a Kubernetes controller"),
+            "{user}: {warning}"
+        );
     }
 }
 
 #[test]
 fn s5_the_controller_identity_list_is_configurable() {
-    let identities = ControllerIdentities::from_patterns(["system:serviceaccount:ops:*-operator", "argo"]);
+    let identities =
+        ControllerIdentities::from_patterns(["system:serviceaccount:ops:*-operator", "argo"]);
     assert!(identities.contains("system:serviceaccount:ops:rollout-operator"));
     assert!(identities.contains("argo"));
     assert!(!identities.contains(DEPLOYMENT_CONTROLLER));
@@ -687,14 +950,19 @@ fn s6_an_unavailable_scan_source_fails_closed_with_a_message() {
         .decision;
     assert!(!decision.allowed);
     let message = decision.message.unwrap();
-    assert!(message.contains("scan data is unavailable: VulnerabilityReports not synced"), "{message}");
+    assert!(
+        message.contains("scan data is unavailable: VulnerabilityReports not synced"),
+        "{message}"
+    );
     assert_eq!(decision.images[0].rule_index, Some(1));
 }
 
 #[test]
 fn s6_rules_that_decide_before_any_scan_criterion_still_decide() {
     let set = policy_set(SEED_POLICY_1);
-    let decision = Case::new(&set, &Unavailable).assess(&pod(&["nginx"], &[])).decision;
+    let decision = Case::new(&set, &Unavailable)
+        .assess(&pod(&["nginx"], &[]))
+        .decision;
     assert_eq!(decision.images[0].rule_index, Some(0));
     assert!(decision.message.unwrap().contains("Action 'Reject'"));
 }
@@ -713,8 +981,14 @@ fn s6_without_scan_data_every_image_is_unknown_and_nothing_fails_closed() {
 #[test]
 fn s6_a_digest_result_matches_whatever_tag_the_reference_carries() {
     let digest = format!("sha256:{}", "b".repeat(64));
-    let data = scans(&[(&format!("gcr.io/p/app@{digest}"), ScanStatus::Pass, Some("2026-11-25T00:00:00Z"))]);
-    let found = data.lookup(&ImageRef::parse(&format!("gcr.io/p/app:v9@{digest}")).unwrap()).unwrap();
+    let data = scans(&[(
+        &format!("gcr.io/p/app@{digest}"),
+        ScanStatus::Pass,
+        Some("2026-11-25T00:00:00Z"),
+    )]);
+    let found = data
+        .lookup(&ImageRef::parse(&format!("gcr.io/p/app:v9@{digest}")).unwrap())
+        .unwrap();
     assert_eq!(found.map(|result| result.status), Some(ScanStatus::Pass));
 }
 
@@ -734,7 +1008,9 @@ fn s7_an_invalid_policy_rejects_the_requests_it_could_apply_to() {
     let set = policy_set(&yaml);
     assert_eq!(set.invalid().len(), 1);
     let case = Case::new(&set, &NoScanData);
-    let decision = case.assess(&pod(&["nginx"], &[("team", "payments")])).decision;
+    let decision = case
+        .assess(&pod(&["nginx"], &[("team", "payments")]))
+        .decision;
     assert!(!decision.allowed);
     assert!(
         decision.message.as_deref().unwrap().starts_with(
@@ -744,18 +1020,33 @@ fn s7_an_invalid_policy_rejects_the_requests_it_could_apply_to() {
         decision.message
     );
     // Requests its selector does not match are unaffected.
-    assert!(case.assess(&pod(&["nginx"], &[("team", "web")])).decision.allowed);
+    assert!(
+        case.assess(&pod(&["nginx"], &[("team", "web")]))
+            .decision
+            .allowed
+    );
 }
 
 #[test]
 fn s7_an_invalid_selector_rejects_every_request() {
     let yaml = [
         one_rule_policy("allow-all", "order: 1", "    - action: Allow"),
-        one_rule_policy("broken-selector", "selector: \"team = 'payments'\"", "    - action: Reject"),
+        one_rule_policy(
+            "broken-selector",
+            "selector: \"team = 'payments'\"",
+            "    - action: Reject",
+        ),
     ]
     .join("---\n");
     let set = policy_set(&yaml);
-    let decision = Case::new(&set, &NoScanData).assess(&pod(&["nginx"], &[("team", "web")])).decision;
+    let decision = Case::new(&set, &NoScanData)
+        .assess(&pod(&["nginx"], &[("team", "web")]))
+        .decision;
     assert!(!decision.allowed);
-    assert!(decision.message.unwrap().contains("ContainerAdmissionPolicy broken-selector is invalid: field `spec.selector`"));
+    assert!(
+        decision
+            .message
+            .unwrap()
+            .contains("ContainerAdmissionPolicy broken-selector is invalid: field `spec.selector`")
+    );
 }

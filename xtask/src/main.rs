@@ -38,9 +38,11 @@ fn workspace_root() -> PathBuf {
 
 fn crd(check: bool) -> Result<(), String> {
     let path = workspace_root().join(CRD_PATH);
-    let generated = image_assurance::policy::crd::crd_yaml().map_err(|error| format!("cannot render the CRD: {error}"))?;
+    let generated = image_assurance::policy::crd::crd_yaml()
+        .map_err(|error| format!("cannot render the CRD: {error}"))?;
     if check {
-        let current = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let current = std::fs::read_to_string(&path)
+            .map_err(|error| format!("{}: {error}", path.display()))?;
         if current != generated {
             return Err(format!("{CRD_PATH} is out of date: run `cargo xtask crd`"));
         }
@@ -56,7 +58,14 @@ fn bench(args: &[String]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let status = Command::new(cargo)
         .current_dir(workspace_root())
-        .args(["bench", "-p", "image-assurance", "--bench", "decisions", "--"])
+        .args([
+            "bench",
+            "-p",
+            "image-assurance",
+            "--bench",
+            "decisions",
+            "--",
+        ])
         .args(args)
         .status()
         .map_err(|error| format!("cannot run cargo bench: {error}"))?;

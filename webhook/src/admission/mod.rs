@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::policy::evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
 use crate::policy::PolicySet;
+use crate::policy::evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
 use crate::scan::{ScanSource, ScanStatus};
 use crate::workload::{ChildCheck, ControllerIdentities, Workload, WorkloadError, check_child};
 
@@ -50,7 +50,10 @@ pub fn assess(context: &Context<'_>, subject: &Subject<'_>) -> Result<Assessment
         context.identities,
     );
     let warnings = match check {
-        ChildCheck::Approved { owner_kind, owner_name } => {
+        ChildCheck::Approved {
+            owner_kind,
+            owner_name,
+        } => {
             let reason = format!(
                 "created by the admitted {owner_kind} {owner_name:?} through its controller: not re-evaluated"
             );
@@ -98,7 +101,10 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// Namespace labels as the API server would have them: `kubernetes.io/metadata.name` is set
 /// to the namespace's name whatever else is given.
-pub fn namespace_labels(namespace: &str, labels: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+pub fn namespace_labels(
+    namespace: &str,
+    labels: impl IntoIterator<Item = (String, String)>,
+) -> BTreeMap<String, String> {
     let mut labels: BTreeMap<String, String> = labels.into_iter().collect();
     labels.insert(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string());
     labels

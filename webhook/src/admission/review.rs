@@ -9,7 +9,9 @@ pub const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReviewError {
-    #[error("unsupported AdmissionReview apiVersion {0:?}: expected admission.k8s.io/v1 or admission.k8s.io/v1beta1")]
+    #[error(
+        "unsupported AdmissionReview apiVersion {0:?}: expected admission.k8s.io/v1 or admission.k8s.io/v1beta1"
+    )]
     Version(String),
     #[error("malformed AdmissionReview: field `{field}`: {message}")]
     Malformed { field: String, message: String },
@@ -24,16 +26,18 @@ pub fn is_review(api_version: &str, kind: &str) -> bool {
 
 /// Decodes an AdmissionReview and returns its request.
 pub fn read_request(value: &Value) -> Result<AdmissionRequest<DynamicObject>, ReviewError> {
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !API_VERSIONS.contains(&api_version) {
         return Err(ReviewError::Version(api_version.to_string()));
     }
-    let review: AdmissionReview<DynamicObject> = serde_path_to_error::deserialize(value).map_err(|error| {
-        ReviewError::Malformed {
+    let review: AdmissionReview<DynamicObject> =
+        serde_path_to_error::deserialize(value).map_err(|error| ReviewError::Malformed {
             field: error.path().to_string(),
             message: error.into_inner().to_string(),
-        }
-    })?;
+        })?;
     review.try_into().map_err(|_| ReviewError::MissingRequest)
 }
 

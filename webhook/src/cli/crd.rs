@@ -7,7 +7,8 @@ use image_assurance::policy::crd::crd_yaml;
 use super::CliError;
 
 pub fn run() -> Result<ExitCode, CliError> {
-    let yaml = crd_yaml().map_err(|error| CliError::new(format!("cannot render the CRD: {error}")))?;
+    let yaml =
+        crd_yaml().map_err(|error| CliError::new(format!("cannot render the CRD: {error}")))?;
     print!("{yaml}");
     Ok(ExitCode::SUCCESS)
 }

@@ -10,11 +10,13 @@ use image_assurance::admission::{self, Assessment, Context, Subject};
 use image_assurance::manifest::{self, Document, Origin};
 use image_assurance::policy::evaluate::{Verdict, applicable_policies};
 use image_assurance::policy::read_policies;
-use image_assurance::scan::file::load_scan_file;
-use image_assurance::scan::thresholds::SeverityThresholds;
+use image_assurance::scan::SeverityThresholds;
+use image_assurance::scan::load_scan_file;
 use image_assurance::scan::{NoScanData, ScanIndex, ScanSource};
 use image_assurance::timestamp::{format_rfc3339, parse_rfc3339};
-use image_assurance::workload::{ControllerIdentities, Workload, WorkloadKind, controller_reference};
+use image_assurance::workload::{
+    ControllerIdentities, Workload, WorkloadKind, controller_reference,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -59,7 +61,8 @@ struct DocumentReport {
 }
 
 pub fn run(options: &Options) -> Result<ExitCode, CliError> {
-    let policies = read_policies(&options.policies).map_err(|error| CliError::new(error.to_string()))?;
+    let policies =
+        read_policies(&options.policies).map_err(|error| CliError::new(error.to_string()))?;
     let scan_index;
     let scans: &dyn ScanSource = match &options.scans {
         Some(path) => {
@@ -70,7 +73,9 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
         None => &NoScanData,
     };
     let now = match &options.now {
-        Some(text) => parse_rfc3339(text).map_err(|error| CliError::new(format!("--now: {error}")))?,
+        Some(text) => {
+            parse_rfc3339(text).map_err(|error| CliError::new(format!("--now: {error}")))?
+        }
         None => Timestamp::now(),
     };
     let extra_labels = match &options.namespace_labels {
@@ -85,8 +90,8 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
         now,
         identities: &identities,
     };
-    let documents =
-        manifest::read_documents(&options.resource).map_err(|error| CliError::new(error.to_string()))?;
+    let documents = manifest::read_documents(&options.resource)
+        .map_err(|error| CliError::new(error.to_string()))?;
     if documents.is_empty() {
         return Err(CliError::new(format!(
             "{}: no documents to evaluate",
@@ -95,7 +100,13 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
     }
     let mut reports = Vec::with_capacity(documents.len());
     for document in &documents {
-        reports.push(evaluate_document(document, options, &extra_labels, &owners, &context)?);
+        reports.push(evaluate_document(
+            document,
+            options,
+            &extra_labels,
+            &owners,
+            &context,
+        )?);
     }
     for report in &reports {
         match options.output {
@@ -127,7 +138,9 @@ struct Request {
 
 fn read_request(document: &Document) -> Result<Request, CliError> {
     let at = |error: &dyn std::fmt::Display| CliError::new(format!("{}: {error}", document.origin));
-    let (api_version, kind) = document.type_meta().map_err(|error| CliError::new(error.to_string()))?;
+    let (api_version, kind) = document
+        .type_meta()
+        .map_err(|error| CliError::new(error.to_string()))?;
     if !review::is_review(api_version, kind) {
         return Ok(Request {
             kind: kind.to_string(),
@@ -145,10 +158,15 @@ fn read_request(document: &Document) -> Result<Request, CliError> {
     });
     let object = match (&skipped, request.object) {
         (Some(_), _) => None,
-        (None, Some(object)) => {
-            Some(serde_json::to_value(object).map_err(|error| at(&format!("field `request.object`: {error}")))?)
+        (None, Some(object)) => Some(
+            serde_json::to_value(object)
+                .map_err(|error| at(&format!("field `request.object`: {error}")))?,
+        ),
+        (None, None) => {
+            return Err(at(
+                &"field `request.object`: missing for a CREATE or UPDATE",
+            ));
         }
-        (None, None) => return Err(at(&"field `request.object`: missing for a CREATE or UPDATE")),
     };
     Ok(Request {
         kind: request.kind.kind,
@@ -203,14 +221,21 @@ fn evaluate_document(
     let Some(object) = request.object else {
         return Ok(report);
     };
-    let api_version = object.get("apiVersion").and_then(serde_json::Value::as_str).unwrap_or("");
+    let api_version = object
+        .get("apiVersion")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
     let Some(kind) = WorkloadKind::from_type(api_version, &request.kind) else {
         report.skipped = Some(format!("{} creates no pods", request.kind));
         return Ok(report);
     };
     let workload = Workload::from_value(kind, &object).map_err(|error| at(&error))?;
     let namespace_labels = admission::namespace_labels(&namespace, extra_labels.clone());
-    let user = options.user.clone().or(request.user).unwrap_or_else(|| DEFAULT_USER.to_string());
+    let user = options
+        .user
+        .clone()
+        .or(request.user)
+        .unwrap_or_else(|| DEFAULT_USER.to_string());
     let owner = find_owner(&workload, &namespace, owners);
     let subject = Subject {
         workload: &workload,
@@ -219,7 +244,8 @@ fn evaluate_document(
         user: &user,
         owner,
     };
-    let Assessment { decision, warnings } = admission::assess(context, &subject).map_err(|error| at(&error))?;
+    let Assessment { decision, warnings } =
+        admission::assess(context, &subject).map_err(|error| at(&error))?;
     report.applicable = applicable_policies(context.policies, workload.labels(), &namespace_labels)
         .iter()
         .map(|policy| match policy.order {
@@ -237,8 +263,12 @@ fn evaluate_document(
 fn read_owners(paths: &[PathBuf]) -> Result<Vec<(Origin, Workload)>, CliError> {
     let mut owners = Vec::new();
     for path in paths {
-        for document in manifest::read_documents(path).map_err(|error| CliError::new(error.to_string()))? {
-            let (api_version, kind) = document.type_meta().map_err(|error| CliError::new(error.to_string()))?;
+        for document in
+            manifest::read_documents(path).map_err(|error| CliError::new(error.to_string()))?
+        {
+            let (api_version, kind) = document
+                .type_meta()
+                .map_err(|error| CliError::new(error.to_string()))?;
             let Some(kind) = WorkloadKind::from_type(api_version, kind) else {
                 return Err(CliError::new(format!(
                     "{}: --owner objects must be pod-creating kinds, found {kind} ({api_version})",
@@ -255,13 +285,20 @@ fn read_owners(paths: &[PathBuf]) -> Result<Vec<(Origin, Workload)>, CliError> {
 
 /// The owner named by the workload's controller reference, in the workload's namespace (an
 /// owner file without a namespace counts as being in it, like `kubectl apply -n`).
-fn find_owner<'a>(workload: &Workload, namespace: &str, owners: &'a [(Origin, Workload)]) -> Option<&'a Workload> {
+fn find_owner<'a>(
+    workload: &Workload,
+    namespace: &str,
+    owners: &'a [(Origin, Workload)],
+) -> Option<&'a Workload> {
     let reference = controller_reference(workload.metadata())?;
     owners.iter().map(|(_, owner)| owner).find(|owner| {
         let meta = owner.metadata();
         owner.kind().name() == reference.kind
             && meta.name.as_deref() == Some(reference.name.as_str())
-            && meta.namespace.as_deref().is_none_or(|owner_namespace| owner_namespace == namespace)
+            && meta
+                .namespace
+                .as_deref()
+                .is_none_or(|owner_namespace| owner_namespace == namespace)
     })
 }
 
@@ -269,8 +306,16 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
     use std::fmt::Write;
     let mut out = String::new();
     let name = report.name.as_deref().unwrap_or("<unnamed>");
-    let verdict = if report.allowed { "allowed" } else { "rejected" };
-    let _ = writeln!(out, "{}/{name} (namespace {}): {verdict}", report.kind, report.namespace);
+    let verdict = if report.allowed {
+        "allowed"
+    } else {
+        "rejected"
+    };
+    let _ = writeln!(
+        out,
+        "{}/{name} (namespace {}): {verdict}",
+        report.kind, report.namespace
+    );
     if let Some(skipped) = &report.skipped {
         let _ = writeln!(out, "  not evaluated: {skipped}");
     }
@@ -288,11 +333,17 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
         } else {
             report.applicable.join(", ")
         };
-        let _ = writeln!(out, "  evaluated at {}; applicable policies in order: {applicable}", format_rfc3339(now));
+        let _ = writeln!(
+            out,
+            "  evaluated at {}; applicable policies in order: {applicable}",
+            format_rfc3339(now)
+        );
         for image in &report.images {
             let scanned = image.last_scan.map_or("never".to_string(), format_rfc3339);
             let decided_by = match (&image.policy, image.rule_index) {
-                (Some(policy), Some(index)) => format!("ContainerPolicy {policy} rule index {index}"),
+                (Some(policy), Some(index)) => {
+                    format!("ContainerPolicy {policy} rule index {index}")
+                }
                 (Some(policy), None) => format!("ContainerPolicy {policy}"),
                 _ => "no rule".to_string(),
             };
@@ -300,9 +351,17 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
                 Verdict::Allowed => "allowed",
                 Verdict::Rejected => "rejected",
             };
-            let _ = writeln!(out, "  container {:?} image {:?}", image.container, image.image);
+            let _ = writeln!(
+                out,
+                "  container {:?} image {:?}",
+                image.container, image.image
+            );
             let _ = writeln!(out, "    subject:  {}", image.subject);
-            let _ = writeln!(out, "    scan:     {} (last scanned {scanned})", image.status);
+            let _ = writeln!(
+                out,
+                "    scan:     {} (last scanned {scanned})",
+                image.status
+            );
             let _ = writeln!(out, "    decision: {verdict} by {decided_by}");
             let _ = writeln!(out, "    reason:   {}", image.reason);
         }

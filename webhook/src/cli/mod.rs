@@ -25,11 +25,15 @@ pub fn parse_labels(flag: &str, text: &str) -> Result<BTreeMap<String, String>, 
     let mut labels = BTreeMap::new();
     for pair in text.split(',').filter(|pair| !pair.trim().is_empty()) {
         let Some((key, value)) = pair.split_once('=') else {
-            return Err(CliError::new(format!("{flag}: expected KEY=VALUE, got {pair:?}")));
+            return Err(CliError::new(format!(
+                "{flag}: expected KEY=VALUE, got {pair:?}"
+            )));
         };
         let key = key.trim();
         if key.is_empty() {
-            return Err(CliError::new(format!("{flag}: empty label key in {pair:?}")));
+            return Err(CliError::new(format!(
+                "{flag}: empty label key in {pair:?}"
+            )));
         }
         labels.insert(key.to_string(), value.trim().to_string());
     }
@@ -51,6 +55,9 @@ mod tests {
     #[test]
     fn a_label_without_equals_is_an_error_naming_the_flag() {
         let error = parse_labels("--namespace-labels", "a=1,b").unwrap_err();
-        assert_eq!(error.to_string(), "--namespace-labels: expected KEY=VALUE, got \"b\"");
+        assert_eq!(
+            error.to_string(),
+            "--namespace-labels: expected KEY=VALUE, got \"b\""
+        );
     }
 }

@@ -9,7 +9,10 @@ use super::{CliError, EXIT_REJECTED, parse_labels};
 
 pub fn run(selector: &str, labels: Option<&str>) -> Result<ExitCode, CliError> {
     let parsed = Selector::parse(selector).map_err(|error| {
-        CliError::new(format!("invalid selector: {error}\n{}", error.render(selector)))
+        CliError::new(format!(
+            "invalid selector: {error}\n{}",
+            error.render(selector)
+        ))
     })?;
     let labels = match labels {
         Some(text) => parse_labels("--labels", text)?,

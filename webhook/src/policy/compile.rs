@@ -85,7 +85,10 @@ impl StatusCriterion {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScanTimeBound {
     /// `now − months − days`, computed at evaluation time (years are folded into months).
-    Ago { months: i64, days: i64 },
+    Ago {
+        months: i64,
+        days: i64,
+    },
     At(Timestamp),
 }
 
@@ -174,17 +177,19 @@ pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolic
     if let Some(order) = spec.order
         && !order.is_finite()
     {
-        return Err(error("spec.order".into(), format!("must be a finite number, got {order}")));
+        return Err(error(
+            "spec.order".into(),
+            format!("must be a finite number, got {order}"),
+        ));
     }
     let (selector, namespace_selector) = compile_selectors(policy)?;
     let mut rules = Vec::with_capacity(spec.rules.len());
     for (index, rule) in spec.rules.iter().enumerate() {
         let field = |name: &str| format!("spec.rules[{index}].{name}");
         let image_path = match &rule.image_path {
-            Some(criterion) => Some(
-                compile_path(criterion)
-                    .map_err(|(sub, message)| error(format!("{}{sub}", field("imagePath")), message))?,
-            ),
+            Some(criterion) => Some(compile_path(criterion).map_err(|(sub, message)| {
+                error(format!("{}{sub}", field("imagePath")), message)
+            })?),
             None => None,
         };
         let scan_status = match &rule.image_scan_status {
@@ -198,10 +203,9 @@ pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolic
             None => None,
         };
         let last_scan = match &rule.image_last_scan {
-            Some(criterion) => Some(
-                compile_last_scan(criterion)
-                    .map_err(|(sub, message)| error(format!("{}{sub}", field("imageLastScan")), message))?,
-            ),
+            Some(criterion) => Some(compile_last_scan(criterion).map_err(|(sub, message)| {
+                error(format!("{}{sub}", field("imageLastScan")), message)
+            })?),
             None => None,
         };
         rules.push(CompiledRule {
@@ -224,7 +228,9 @@ pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolic
 /// so we refuse it rather than guess.
 const EMPTY_VALUES: &str = "must list at least one value";
 
-fn compile_selectors(policy: &ContainerAdmissionPolicy) -> Result<(Selector, Selector), PolicyError> {
+fn compile_selectors(
+    policy: &ContainerAdmissionPolicy,
+) -> Result<(Selector, Selector), PolicyError> {
     let parse = |field: &str, text: &Option<String>| match text {
         None => Ok(Selector::all()),
         Some(text) => Selector::parse(text).map_err(|error| PolicyError {
@@ -254,8 +260,12 @@ fn compile_path(criterion: &StringValueMatch<String>) -> Result<PathCriterion, F
             ));
         }
     }
-    let patterns = RegexSet::new(&criterion.values)
-        .map_err(|error| (".values".to_string(), format!("invalid regular expressions: {error}")))?;
+    let patterns = RegexSet::new(&criterion.values).map_err(|error| {
+        (
+            ".values".to_string(),
+            format!("invalid regular expressions: {error}"),
+        )
+    })?;
     Ok(PathCriterion {
         operator: criterion.operator,
         patterns,

@@ -84,7 +84,8 @@ pub fn applicable_policies<'p, O: Labels + ?Sized, N: Labels + ?Sized>(
         .policies()
         .iter()
         .filter(|policy| {
-            policy.namespace_selector.matches(namespace_labels) && policy.selector.matches(object_labels)
+            policy.namespace_selector.matches(namespace_labels)
+                && policy.selector.matches(object_labels)
         })
         .collect()
 }
@@ -113,7 +114,8 @@ pub fn evaluate<O: Labels + ?Sized, N: Labels + ?Sized>(
     policies: &PolicySet,
     input: &EvaluationInput<'_, O, N>,
 ) -> Decision {
-    let invalid = applicable_invalid_policies(policies, input.object_labels, input.namespace_labels);
+    let invalid =
+        applicable_invalid_policies(policies, input.object_labels, input.namespace_labels);
     let applicable = applicable_policies(policies, input.object_labels, input.namespace_labels);
     let images = input
         .images
@@ -144,7 +146,8 @@ impl<'a> LazyScan<'a> {
 
     fn get(&mut self) -> &Result<Option<ScanResult>, ScanUnavailable> {
         let (scans, image) = (self.scans, self.image);
-        self.result.get_or_insert_with(|| scans.lookup(&image.reference))
+        self.result
+            .get_or_insert_with(|| scans.lookup(&image.reference))
     }
 
     /// What to report: the status if known, `Unknown` otherwise.
@@ -186,7 +189,14 @@ fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
                             ),
                         ),
                     };
-                    return image_decision(image, status, last_scan, decision, Some((policy, rule_index)), reason);
+                    return image_decision(
+                        image,
+                        status,
+                        last_scan,
+                        decision,
+                        Some((policy, rule_index)),
+                        reason,
+                    );
                 }
                 Err(unavailable) => {
                     // Fail closed: a rule that needs scan data cannot be decided without it.
@@ -211,7 +221,8 @@ fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
     let reason = if applicable.is_empty() {
         "no ContainerAdmissionPolicy applies: allowed by default".to_string()
     } else {
-        "no rule of the applicable ContainerAdmissionPolicies matched: allowed by default".to_string()
+        "no rule of the applicable ContainerAdmissionPolicies matched: allowed by default"
+            .to_string()
     };
     image_decision(image, status, last_scan, Verdict::Allowed, None, reason)
 }
@@ -273,7 +284,11 @@ pub fn subtract_calendar(now: Timestamp, months: i64, days: i64) -> Timestamp {
     let shifted = Span::new()
         .try_months(months)
         .and_then(|span| zoned.checked_sub(span))
-        .and_then(|zoned| Span::new().try_days(days).and_then(|span| zoned.checked_sub(span)));
+        .and_then(|zoned| {
+            Span::new()
+                .try_days(days)
+                .and_then(|span| zoned.checked_sub(span))
+        });
     shifted.map_or(Timestamp::MIN, |zoned| zoned.timestamp())
 }
 

@@ -26,7 +26,10 @@ pub enum PolicyLoadError {
         error: PolicyError,
     },
     #[error("{origin}: expected a {KIND} ({API_GROUP}), found {found}")]
-    WrongKind { origin: manifest::Origin, found: String },
+    WrongKind {
+        origin: manifest::Origin,
+        found: String,
+    },
 }
 
 /// Reads policies from files or directories for offline use. Unlike the webhook, which keeps
