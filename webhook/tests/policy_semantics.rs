@@ -1054,11 +1054,26 @@ fn s7_an_invalid_selector_rejects_every_request() {
 #[test]
 fn s6_when_several_results_share_a_key_the_newest_scan_wins() {
     let data = scans(&[
-        ("gcr.io/p/app:1", ScanStatus::Fail, Some("2026-11-20T00:00:00Z")),
-        ("gcr.io/p/app:1", ScanStatus::Pass, Some("2026-11-25T00:00:00Z")),
-        ("gcr.io/p/app:1", ScanStatus::Warn, Some("2026-11-22T00:00:00Z")),
+        (
+            "gcr.io/p/app:1",
+            ScanStatus::Fail,
+            Some("2026-11-20T00:00:00Z"),
+        ),
+        (
+            "gcr.io/p/app:1",
+            ScanStatus::Pass,
+            Some("2026-11-25T00:00:00Z"),
+        ),
+        (
+            "gcr.io/p/app:1",
+            ScanStatus::Warn,
+            Some("2026-11-22T00:00:00Z"),
+        ),
     ]);
-    let found = data.lookup(&ImageRef::parse("gcr.io/p/app:1").unwrap()).unwrap().unwrap();
+    let found = data
+        .lookup(&ImageRef::parse("gcr.io/p/app:1").unwrap())
+        .unwrap()
+        .unwrap();
     assert_eq!(found.status, ScanStatus::Pass);
     assert_eq!(found.last_scan, Some(ts("2026-11-25T00:00:00Z")));
 }
@@ -1067,10 +1082,20 @@ fn s6_when_several_results_share_a_key_the_newest_scan_wins() {
 fn s6_a_digest_result_wins_over_a_tag_result() {
     let digest = format!("sha256:{}", "c".repeat(64));
     let data = scans(&[
-        ("gcr.io/p/app:v1", ScanStatus::Pass, Some("2026-11-25T00:00:00Z")),
-        (&format!("gcr.io/p/app@{digest}"), ScanStatus::Fail, Some("2026-11-01T00:00:00Z")),
+        (
+            "gcr.io/p/app:v1",
+            ScanStatus::Pass,
+            Some("2026-11-25T00:00:00Z"),
+        ),
+        (
+            &format!("gcr.io/p/app@{digest}"),
+            ScanStatus::Fail,
+            Some("2026-11-01T00:00:00Z"),
+        ),
     ]);
-    let found = data.lookup(&ImageRef::parse(&format!("gcr.io/p/app:v1@{digest}")).unwrap()).unwrap();
+    let found = data
+        .lookup(&ImageRef::parse(&format!("gcr.io/p/app:v1@{digest}")).unwrap())
+        .unwrap();
     assert_eq!(found.map(|result| result.status), Some(ScanStatus::Fail));
 }
 
@@ -1090,7 +1115,12 @@ fn s6_trivy_reports_follow_calicos_cvss_thresholds_by_default() {
         ((0, 0, 0, 9), ScanStatus::Pass),
     ] {
         let (critical, high, medium, low) = counts;
-        let index = parse_scan_documents("r.yaml", &report(critical, high, medium, low), &SeverityThresholds::default()).unwrap();
+        let index = parse_scan_documents(
+            "r.yaml",
+            &report(critical, high, medium, low),
+            &SeverityThresholds::default(),
+        )
+        .unwrap();
         let found = index.lookup(&nginx).unwrap().unwrap();
         assert_eq!(found.status, expected, "{counts:?}");
         assert_eq!(found.last_scan, Some(ts("2026-11-25T10:00:00Z")));

@@ -3,14 +3,15 @@
 //! runs per admission request.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use jiff::Timestamp;
-use regex::RegexSet;
 
 use super::crd::{
     Action, CalendarDuration, ContainerAdmissionPolicy, SetOperator, StringValueMatch, TimeMatch,
     TimeOperator,
 };
+use super::paths::{MatchedPatterns, PathMatcher, PatternTable};
 use crate::scan::ScanStatus;
 use crate::selector::Selector;
 use crate::timestamp::parse_rfc3339;
@@ -49,16 +50,18 @@ impl CompiledRule {
     }
 }
 
-/// `imagePath`: one RegexSet per rule, so a rule costs one pass over the subject.
+/// `imagePath`: the patterns, and their ids in the policy set's combined matcher (assigned
+/// when the policy joins a `PolicySet`).
 #[derive(Clone, Debug)]
 pub struct PathCriterion {
     pub operator: SetOperator,
-    pub patterns: RegexSet,
+    pub patterns: Vec<String>,
+    pub ids: Vec<usize>,
 }
 
 impl PathCriterion {
-    pub fn matches(&self, subject: &str) -> bool {
-        let any = self.patterns.is_match(subject);
+    pub fn matches(&self, matched: &MatchedPatterns) -> bool {
+        let any = self.ids.iter().any(|&id| matched.contains(id));
         match self.operator {
             SetOperator::IsOneOf => any,
             SetOperator::IsNoneOf => !any,
@@ -113,6 +116,12 @@ pub struct InvalidPolicy {
 pub struct PolicySet {
     policies: Vec<CompiledPolicy>,
     invalid: Vec<InvalidPolicy>,
+    paths: PathMatcher,
+    /// The distinct selectors of all valid policies: many policies share one (`all()`, a team
+    /// label), so each is evaluated once per request.
+    selectors: Vec<Selector>,
+    /// Per policy (in `policies` order): ids of its `selector` and `namespaceSelector`.
+    selector_ids: Vec<(usize, usize)>,
 }
 
 impl PolicySet {
@@ -130,7 +139,43 @@ impl PolicySet {
         }
         set.policies.sort_by(evaluation_order);
         set.invalid.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut table = PatternTable::default();
+        let criteria = set
+            .policies
+            .iter_mut()
+            .flat_map(|policy| &mut policy.rules)
+            .filter_map(|rule| rule.image_path.as_mut());
+        for criterion in criteria {
+            criterion.ids = criterion
+                .patterns
+                .iter()
+                .map(|pattern| table.intern(pattern))
+                .collect();
+        }
+        set.paths = table.build();
+        let mut ids: HashMap<Selector, usize> = HashMap::new();
+        let mut intern = |selector: &Selector, selectors: &mut Vec<Selector>| {
+            *ids.entry(selector.clone()).or_insert_with(|| {
+                selectors.push(selector.clone());
+                selectors.len() - 1
+            })
+        };
+        for policy in &set.policies {
+            let object = intern(&policy.selector, &mut set.selectors);
+            let namespace = intern(&policy.namespace_selector, &mut set.selectors);
+            set.selector_ids.push((object, namespace));
+        }
         set
+    }
+
+    /// The distinct selectors, and per policy the ids of its two selectors in that list.
+    pub fn selectors(&self) -> (&[Selector], &[(usize, usize)]) {
+        (&self.selectors, &self.selector_ids)
+    }
+
+    /// Which `imagePath` patterns of the set match `subject` (one pass for all policies).
+    pub fn match_paths(&self, subject: &str) -> MatchedPatterns {
+        self.paths.matches(subject)
     }
 
     /// Valid policies in evaluation order.
@@ -260,15 +305,10 @@ fn compile_path(criterion: &StringValueMatch<String>) -> Result<PathCriterion, F
             ));
         }
     }
-    let patterns = RegexSet::new(&criterion.values).map_err(|error| {
-        (
-            ".values".to_string(),
-            format!("invalid regular expressions: {error}"),
-        )
-    })?;
     Ok(PathCriterion {
         operator: criterion.operator,
-        patterns,
+        patterns: criterion.values.clone(),
+        ids: Vec::new(),
     })
 }
 

@@ -9,6 +9,7 @@ use super::compile::{
     CompiledPolicy, CompiledRule, InvalidPolicy, LastScanCriterion, PolicySet, ScanTimeBound,
 };
 use super::crd::{Action, TimeOperator};
+use super::paths::MatchedPatterns;
 use crate::scan::{ScanResult, ScanSource, ScanStatus, ScanUnavailable};
 use crate::selector::Labels;
 use crate::workload::ContainerImage;
@@ -80,14 +81,43 @@ pub fn applicable_policies<'p, O: Labels + ?Sized, N: Labels + ?Sized>(
     object_labels: &O,
     namespace_labels: &N,
 ) -> Vec<&'p CompiledPolicy> {
+    let (selectors, ids) = policies.selectors();
+    // Each distinct selector is evaluated at most once per label set.
+    let mut on_object: Vec<Option<bool>> = vec![None; selectors.len()];
+    let mut on_namespace: Vec<Option<bool>> = vec![None; selectors.len()];
+    let matches = |memo: &mut Vec<Option<bool>>, id: usize, labels: &dyn Labels| -> bool {
+        match memo.get(id).copied().flatten() {
+            Some(known) => known,
+            None => {
+                let result = selectors
+                    .get(id)
+                    .is_some_and(|selector| selector.matches(labels));
+                if let Some(slot) = memo.get_mut(id) {
+                    *slot = Some(result);
+                }
+                result
+            }
+        }
+    };
     policies
         .policies()
         .iter()
-        .filter(|policy| {
-            policy.namespace_selector.matches(namespace_labels)
-                && policy.selector.matches(object_labels)
+        .zip(ids)
+        .filter(|&(_, &(object, namespace))| {
+            matches(&mut on_namespace, namespace, &AsDyn(namespace_labels))
+                && matches(&mut on_object, object, &AsDyn(object_labels))
         })
+        .map(|(policy, _)| policy)
         .collect()
+}
+
+/// Lets a possibly unsized label map be used as `&dyn Labels`.
+struct AsDyn<'a, L: Labels + ?Sized>(&'a L);
+
+impl<L: Labels + ?Sized> Labels for AsDyn<'_, L> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.0.label(key)
+    }
 }
 
 /// Invalid policies that could apply to the object: all whose selectors match, and all whose
@@ -122,7 +152,7 @@ pub fn evaluate<O: Labels + ?Sized, N: Labels + ?Sized>(
         .iter()
         .map(|image| match invalid.first() {
             Some(invalid) => reject_for_invalid_policy(image, invalid, input),
-            None => decide_image(image, &applicable, input),
+            None => decide_image(policies, image, &applicable, input),
         })
         .collect();
     Decision::from_images(images)
@@ -160,15 +190,21 @@ impl<'a> LazyScan<'a> {
 }
 
 fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
+    policies: &PolicySet,
     image: &ContainerImage,
     applicable: &[&CompiledPolicy],
     input: &EvaluationInput<'_, O, N>,
 ) -> ImageDecision {
     let subject = image.reference.normalised();
     let mut scan = LazyScan::new(image, input.scans);
+    let mut paths = LazyPaths {
+        policies,
+        subject,
+        matched: None,
+    };
     for policy in applicable {
         for (rule_index, rule) in policy.rules.iter().enumerate() {
-            match rule_matches(rule, subject, &mut scan, input.now) {
+            match rule_matches(rule, &mut paths, &mut scan, input.now) {
                 Ok(false) => continue,
                 Ok(true) => {
                     let (status, last_scan) = scan.reported();
@@ -227,16 +263,31 @@ fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
     image_decision(image, status, last_scan, Verdict::Allowed, None, reason)
 }
 
+/// Which `imagePath` patterns match the image, computed once, on first need.
+struct LazyPaths<'a> {
+    policies: &'a PolicySet,
+    subject: &'a str,
+    matched: Option<MatchedPatterns>,
+}
+
+impl LazyPaths<'_> {
+    fn get(&mut self) -> &MatchedPatterns {
+        let (policies, subject) = (self.policies, self.subject);
+        self.matched
+            .get_or_insert_with(|| policies.match_paths(subject))
+    }
+}
+
 /// Criteria are ANDed; `imagePath` is checked first so that scan data is only consulted (and
 /// only needed) when the path criterion passes.
 fn rule_matches(
     rule: &CompiledRule,
-    subject: &str,
+    paths: &mut LazyPaths<'_>,
     scan: &mut LazyScan<'_>,
     now: Timestamp,
 ) -> Result<bool, ScanUnavailable> {
     if let Some(path) = &rule.image_path
-        && !path.matches(subject)
+        && !path.matches(paths.get())
     {
         return Ok(false);
     }

@@ -4,6 +4,7 @@
 pub mod compile;
 pub mod crd;
 pub mod evaluate;
+pub mod paths;
 
 use std::path::Path;
 
