@@ -1,5 +1,17 @@
 //! The simulated cluster (see ../shared/docs/architecture.md): a Kubernetes API server emulator
-//! that kubectl and kube-rs use unchanged.
+//! that kubectl and kube-rs use unchanged. `sim/README.md` lists what is emulated and what is
+//! deliberately not.
 
+pub mod api;
+pub mod catalogue;
+pub mod kubeconfig;
+pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+pub mod selectors;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod table;
+
+pub use server::{Config, Simulator, StartError, INITIAL_NAMESPACES};

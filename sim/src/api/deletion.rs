@@ -1,0 +1,140 @@
+//! Deleting objects: `propagationPolicy` (Background and Foreground cascade to dependents by
+//! ownerReference, Orphan strips the reference), namespaces taking their contents with them,
+//! and CRDs taking their resource and its objects. Deletion is immediate: there are no
+//! finalizers to wait for, so Foreground and Background differ only in order.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::objects::{Filter, is_dry_run, key_for};
+use super::{SharedState, Target, crd};
+use crate::status::ApiError;
+use crate::store::{ObjectKey, StoreError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+fn propagation(options: &Value, query: &HashMap<String, String>) -> Result<Propagation, ApiError> {
+    let policy = options
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| query.get("propagationPolicy").cloned())
+        .or_else(|| {
+            // The deprecated orphanDependents flag.
+            match options.get("orphanDependents").and_then(Value::as_bool) {
+                Some(true) => Some("Orphan".into()),
+                Some(false) => Some("Background".into()),
+                None => None,
+            }
+        });
+    match policy.as_deref() {
+        None | Some("Background") => Ok(Propagation::Background),
+        Some("Foreground") => Ok(Propagation::Foreground),
+        Some("Orphan") => Ok(Propagation::Orphan),
+        Some(other) => Err(ApiError::new(
+            422,
+            "Invalid",
+            format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+        )),
+    }
+}
+
+pub fn delete(state: &SharedState, target: &Target, name: &str, options: &Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let policy = propagation(options, query)?;
+    let key = key_for(target, name);
+    let object = state.store.get(&key).ok_or_else(|| ApiError::not_found(&target.info, name))?;
+    if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str)
+        && object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
+    {
+        return Err(ApiError::conflict(&target.info, name));
+    }
+    if is_dry_run(query) {
+        return Ok((*object).clone());
+    }
+    let deleted = delete_key(state, &key, policy)?;
+    Ok(deleted)
+}
+
+/// Deletes one object with the given propagation; returns it as last stored.
+fn delete_key(state: &SharedState, key: &ObjectKey, policy: Propagation) -> Result<Value, ApiError> {
+    let Some(object) = state.store.get(key) else {
+        return Err(ApiError::not_found_path());
+    };
+    let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+    if policy == Propagation::Foreground {
+        cascade(state, &uid, policy);
+    }
+    if key.group.is_empty() && key.resource == "namespaces" {
+        for contained in state.store.keys_in_namespace(&key.name) {
+            // Everything in a namespace goes; dependents are in it too.
+            let _ = state.store.delete(&contained);
+        }
+    }
+    if key.group == "apiextensions.k8s.io" && key.resource == "customresourcedefinitions" {
+        crd::unregister(state, &object);
+    }
+    let deleted = match state.store.delete(key) {
+        Ok(deleted) => (*deleted).clone(),
+        Err(StoreError::NotFound) => return Err(ApiError::not_found_path()),
+        Err(other) => return Err(ApiError::internal(other.to_string())),
+    };
+    match policy {
+        Propagation::Background => cascade(state, &uid, policy),
+        Propagation::Orphan => orphan(state, &uid),
+        Propagation::Foreground => {}
+    }
+    Ok(deleted)
+}
+
+/// Deletes every dependent of `uid` (and theirs).
+fn cascade(state: &SharedState, uid: &str, policy: Propagation) {
+    if uid.is_empty() {
+        return;
+    }
+    for (key, _) in state.store.dependents_of(uid) {
+        // A dependent that is already gone (deleted concurrently) is fine.
+        let _ = delete_key(state, &key, policy);
+    }
+}
+
+/// Removes the ownerReference to `uid` from every dependent.
+fn orphan(state: &SharedState, uid: &str) {
+    for (key, _) in state.store.dependents_of(uid) {
+        let _ = state.store.modify::<()>(&key, |current| {
+            let mut updated = current.clone();
+            if let Some(references) = updated.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                references.retain(|reference| reference.get("uid").and_then(Value::as_str) != Some(uid));
+            }
+            Ok(updated)
+        });
+    }
+}
+
+/// `DELETE` on a collection: every object matching the selectors.
+pub fn delete_collection(state: &SharedState, target: &Target, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let filter = Filter::from_query(query)?;
+    let policy = propagation(&json!({}), query)?;
+    let (items, _) = state.store.list(&target.info.group, &target.info.resource, target.namespace.as_deref());
+    let mut deleted = Vec::new();
+    for object in items.iter().filter(|object| filter.matches(object)) {
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let key = key_for(target, name);
+        if is_dry_run(query) {
+            deleted.push((**object).clone());
+        } else if let Ok(object) = delete_key(state, &key, policy) {
+            deleted.push(object);
+        }
+    }
+    Ok(json!({
+        "kind": format!("{}List", target.info.kind),
+        "apiVersion": target.info.api_version(),
+        "metadata": {"resourceVersion": state.store.resource_version().to_string()},
+        "items": deleted,
+    }))
+}

@@ -1,0 +1,406 @@
+//! The verbs on objects: get, list, create, update (PUT), patch, delete, deletecollection, and
+//! the watch hand-off. Writes follow kube-apiserver's "guaranteed update": read the current
+//! object, compute the new one outside the store lock, commit only if nothing changed in
+//! between (otherwise recompute), so slow steps never hold the lock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::ACCEPT;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
+use super::{SharedState, Target, body, crd, deletion, query_map, subresources, watch};
+use crate::catalogue::ResourceInfo;
+use crate::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch};
+use crate::selectors::{FieldQuery, LabelQuery};
+use crate::status::ApiError;
+use crate::store::{ObjectKey, StoreError};
+
+/// How many times a write is recomputed when the object changes underneath it.
+const MAX_RETRIES: usize = 16;
+
+pub async fn handle(state: SharedState, target: Target, request: Request<Body>) -> Result<Response, ApiError> {
+    let method = request.method().clone();
+    let query = query_map(&request);
+    let accept = request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if target.info.namespaced && target.namespace.is_none() && method != Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
+    match (&method, target.name.clone(), target.subresource.clone()) {
+        (&Method::GET, None, None) if is_true(query.get("watch")) => watch::serve(state, target, &query),
+        (&Method::GET, None, None) => list(&state, &target, &query, &accept),
+        (&Method::GET, Some(name), None) => get(&state, &target, &name, &accept),
+        (&Method::GET, Some(name), Some(sub)) => subresources::get(&state, &target, &name, &sub),
+        (&Method::POST, None, None) => {
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let object = body::decode_object(&headers, &bytes)?;
+            create(&state, &target, object, &query).map(|created| (StatusCode::CREATED, Json(created)).into_response())
+        }
+        (&Method::PUT, Some(name), sub) => {
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let object = body::decode_object(&headers, &bytes)?;
+            match sub {
+                None => update(&state, &target, &name, object, &query).map(ok_json),
+                Some(sub) => subresources::put(&state, &target, &name, &sub, object, &query).map(ok_json),
+            }
+        }
+        (&Method::PATCH, Some(name), sub) => {
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let media_type = body::media_type(&headers);
+            let patch_type =
+                PatchType::from_content_type(&media_type).ok_or_else(|| ApiError::unsupported_media_type(&media_type))?;
+            match sub {
+                None => patch(&state, &target, &name, patch_type, &bytes, &query),
+                Some(sub) => subresources::patch(&state, &target, &name, &sub, patch_type, &bytes, &query).map(ok_json),
+            }
+        }
+        (&Method::DELETE, Some(name), None) => {
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let options = if bytes.is_empty() { json!({}) } else { body::decode_object(&headers, &bytes)? };
+            deletion::delete(&state, &target, &name, &options, &query).map(ok_json)
+        }
+        (&Method::DELETE, None, None) => deletion::delete_collection(&state, &target, &query).map(ok_json),
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn ok_json(value: Value) -> Response {
+    Json(value).into_response()
+}
+
+pub fn is_true(value: Option<&String>) -> bool {
+    matches!(value.map(String::as_str), Some("true") | Some("1"))
+}
+
+pub fn is_dry_run(query: &HashMap<String, String>) -> bool {
+    query.get("dryRun").is_some_and(|value| value == "All")
+}
+
+pub fn key_for(target: &Target, name: &str) -> ObjectKey {
+    ObjectKey::new(
+        &target.info.group,
+        &target.info.resource,
+        target.namespace.as_deref().unwrap_or(""),
+        name,
+    )
+}
+
+/// The object, or the Kubernetes `NotFound` for it.
+pub fn current(state: &SharedState, target: &Target, name: &str) -> Result<Arc<Value>, ApiError> {
+    state.store.get(&key_for(target, name)).ok_or_else(|| ApiError::not_found(&target.info, name))
+}
+
+fn wants_table(accept: &str) -> bool {
+    accept.contains("as=Table")
+}
+
+fn get(state: &SharedState, target: &Target, name: &str, accept: &str) -> Result<Response, ApiError> {
+    let object = current(state, target, name)?;
+    if wants_table(accept) {
+        return Ok(Json(crate::table::table(&target.info, &[object], None)).into_response());
+    }
+    Ok(Json(serve_version(&target.info, &object)).into_response())
+}
+
+/// Objects are stored once per group/resource; a request through another served version of a
+/// custom resource sees it with that version's apiVersion (no schema conversion).
+pub fn serve_version(info: &ResourceInfo, object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".into(), json!(info.api_version()));
+    }
+    object
+}
+
+fn labels_of(object: &Value) -> BTreeMap<String, String> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The selectors of a list or watch request.
+pub struct Filter {
+    labels: LabelQuery,
+    fields: FieldQuery,
+}
+
+impl Filter {
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
+        let labels = LabelQuery::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
+            .map_err(|error| ApiError::bad_request(format!("unable to parse requirement: {error}")))?;
+        let fields = FieldQuery::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
+            .map_err(ApiError::bad_request)?;
+        Ok(Filter { labels, fields })
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(&labels_of(object)) && self.fields.matches(object)
+    }
+}
+
+fn list(state: &SharedState, target: &Target, query: &HashMap<String, String>, accept: &str) -> Result<Response, ApiError> {
+    let filter = Filter::from_query(query)?;
+    let (items, resource_version) = state.store.list(&target.info.group, &target.info.resource, target.namespace.as_deref());
+    let mut items: Vec<Arc<Value>> = items.into_iter().filter(|object| filter.matches(object)).collect();
+    // `limit`/`continue`: the token is the namespace/name the next page starts after.
+    let after = query.get("continue").filter(|token| !token.is_empty()).map(|token| decode_continue(token)).transpose()?;
+    if let Some(after) = &after {
+        items.retain(|object| object_position(object) > *after);
+    }
+    let limit = query.get("limit").and_then(|limit| limit.parse::<usize>().ok()).filter(|limit| *limit > 0);
+    let mut metadata = json!({"resourceVersion": resource_version.to_string()});
+    if let Some(limit) = limit
+        && items.len() > limit
+    {
+        let remaining = items.len() - limit;
+        items.truncate(limit);
+        if let Some(last) = items.last() {
+            metadata["continue"] = json!(encode_continue(&object_position(last)));
+            metadata["remainingItemCount"] = json!(remaining);
+        }
+    }
+    if wants_table(accept) {
+        let mut table = crate::table::table(&target.info, &items, None);
+        table["metadata"] = metadata;
+        return Ok(Json(table).into_response());
+    }
+    let items: Vec<Value> = items.iter().map(|object| serve_version(&target.info, object)).collect();
+    Ok(Json(json!({
+        "kind": format!("{}List", target.info.kind),
+        "apiVersion": target.info.api_version(),
+        "metadata": metadata,
+        "items": items,
+    }))
+    .into_response())
+}
+
+fn object_position(object: &Value) -> (String, String) {
+    let field = |name: &str| object.pointer(&format!("/metadata/{name}")).and_then(Value::as_str).unwrap_or("").to_string();
+    (field("namespace"), field("name"))
+}
+
+fn encode_continue(position: &(String, String)) -> String {
+    let raw = json!([position.0, position.1]).to_string();
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
+    let invalid = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| token.get(i..i + 2).and_then(|hex| u8::from_str_radix(hex, 16).ok()))
+        .collect();
+    let bytes = bytes.ok_or_else(invalid)?;
+    let (namespace, name): (String, String) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok((namespace, name))
+}
+
+/// Checks that the body is the kind the URL serves and agrees on namespace.
+fn check_type_and_namespace(target: &Target, object: &Value) -> Result<(), ApiError> {
+    let info = &target.info;
+    if let Some(kind) = object.get("kind").and_then(Value::as_str)
+        && !kind.is_empty()
+        && kind != info.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the body ({kind}) does not match the kind of the resource ({}) served at this URL",
+            info.kind
+        )));
+    }
+    if let Some(api_version) = object.get("apiVersion").and_then(Value::as_str)
+        && !api_version.is_empty()
+        && api_version != info.api_version()
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            info.api_version()
+        )));
+    }
+    if let (Some(url_namespace), Some(body_namespace)) =
+        (target.namespace.as_deref(), object.pointer("/metadata/namespace").and_then(Value::as_str))
+        && !body_namespace.is_empty()
+        && body_namespace != url_namespace
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    Ok(())
+}
+
+pub fn require_namespace(state: &SharedState, target: &Target) -> Result<(), ApiError> {
+    if let Some(namespace) = target.namespace.as_deref()
+        && state.store.get(&ObjectKey::new("", "namespaces", "", namespace)).is_none()
+    {
+        return Err(ApiError::namespace_not_found(namespace));
+    }
+    Ok(())
+}
+
+/// Creates an object (POST, or a server-side apply of a new object).
+pub fn create(state: &SharedState, target: &Target, mut object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    check_type_and_namespace(target, &object)?;
+    let info = &target.info;
+    let name = match object.pointer("/metadata/name").and_then(Value::as_str).filter(|name| !name.is_empty()) {
+        Some(name) => name.to_string(),
+        None => match object.pointer("/metadata/generateName").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+            Some(prefix) => generated_name(prefix),
+            None => String::new(),
+        },
+    };
+    validate_name(info, &name)?;
+    require_namespace(state, target)?;
+    if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
+        crd::validate(&object, &name)?;
+    }
+    prepare_create(info, &mut object, &name, target.namespace.as_deref(), || state.allocate_service_ip());
+    if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
+        crd::set_established(&mut object);
+    }
+    if is_dry_run(query) {
+        return Ok(object);
+    }
+    let stored = state.store.create(key_for(target, &name), object).map_err(|error| match error {
+        StoreError::AlreadyExists => ApiError::already_exists(info, &name),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
+        crd::register(&state.catalogue, &stored);
+    }
+    Ok((*stored).clone())
+}
+
+/// Commits `compute(current)` with the guaranteed-update loop. `compute` returns the new
+/// object, or an error to give up with.
+pub fn guaranteed_update(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    dry_run: bool,
+    via_status: bool,
+    mut compute: impl FnMut(&Value) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let key = key_for(target, name);
+    for _ in 0..MAX_RETRIES {
+        let current = state.store.get(&key).ok_or_else(|| ApiError::not_found(&target.info, name))?;
+        let mut updated = compute(&current)?;
+        prepare_update(&target.info, &current, &mut updated, via_status);
+        if dry_run {
+            return Ok(updated);
+        }
+        let expected = current.pointer("/metadata/resourceVersion").cloned();
+        let result = state.store.modify(&key, |latest| {
+            if latest.pointer("/metadata/resourceVersion").cloned() == expected {
+                // Unchanged objects keep their version: compare without it.
+                let mut candidate = updated.clone();
+                if let (Some(meta), Some(rv)) = (candidate.get_mut("metadata").and_then(Value::as_object_mut), expected.clone()) {
+                    meta.insert("resourceVersion".into(), rv);
+                }
+                Ok(candidate)
+            } else {
+                Err(())
+            }
+        });
+        match result {
+            Ok(Ok(stored)) => {
+                if target.info.resource == "customresourcedefinitions" && target.info.group == "apiextensions.k8s.io" {
+                    crd::register(&state.catalogue, &stored);
+                }
+                return Ok((*stored).clone());
+            }
+            Ok(Err(())) => continue,
+            Err(StoreError::NotFound) => return Err(ApiError::not_found(&target.info, name)),
+            Err(other) => return Err(ApiError::internal(other.to_string())),
+        }
+    }
+    Err(ApiError::conflict(&target.info, name))
+}
+
+fn update(state: &SharedState, target: &Target, name: &str, object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    check_type_and_namespace(target, &object)?;
+    let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let precondition = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
+        if let Some(expected) = &precondition
+            && !expected.is_empty()
+            && current.pointer("/metadata/resourceVersion").and_then(Value::as_str) != Some(expected.as_str())
+        {
+            return Err(ApiError::conflict(&target.info, name));
+        }
+        Ok(object.clone())
+    })
+}
+
+pub fn patch_target(info: &ResourceInfo) -> PatchTarget<'_> {
+    PatchTarget {
+        api_version: "",
+        kind: &info.kind,
+        builtin: info.builtin,
+    }
+}
+
+pub fn patch_error(info: &ResourceInfo, name: &str, error: PatchError) -> ApiError {
+    match error {
+        PatchError::BadRequest(message) => ApiError::bad_request(message),
+        PatchError::Invalid(message) => ApiError::new(422, "Invalid", message),
+        PatchError::UnsupportedMediaType(message) => ApiError::new(415, "UnsupportedMediaType", message),
+        PatchError::Conflict { message, .. } => ApiError::new(409, "Conflict", message),
+        PatchError::NotFound => ApiError::not_found(info, name),
+    }
+}
+
+fn patch(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    patch_type: PatchType,
+    bytes: &[u8],
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let api_version = target.info.api_version();
+    let patch_target = PatchTarget {
+        api_version: &api_version,
+        ..patch_target(&target.info)
+    };
+    let request = PatchRequest {
+        patch_type,
+        body: bytes,
+        field_manager: query.get("fieldManager").map(String::as_str),
+        force: is_true(query.get("force")),
+        now: jiff::Timestamp::now(),
+    };
+    let exists = state.store.get(&key_for(target, name)).is_some();
+    if !exists && patch_type == PatchType::Apply {
+        // Server-side apply of a new object creates it.
+        let object = apply_patch(&patch_target, None, &request).map_err(|e| patch_error(&target.info, name, e))?;
+        let created = create(state, target, object, query)?;
+        return Ok((StatusCode::CREATED, Json(created)).into_response());
+    }
+    let updated = guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
+        apply_patch(&patch_target, Some(current), &request).map_err(|e| patch_error(&target.info, name, e))
+    })?;
+    Ok(ok_json(updated))
+}

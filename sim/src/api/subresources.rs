@@ -1,0 +1,147 @@
+//! Subresources: `status` (only `.status` changes), `scale` (an `autoscaling/v1` Scale over
+//! `.spec.replicas`, what `kubectl scale` uses) and `pods/ephemeralcontainers` (only
+//! `.spec.ephemeralContainers` changes, what `kubectl debug` uses).
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::lifecycle::prepare_status_update;
+use super::objects::{current, guaranteed_update, is_dry_run, is_true, patch_error, patch_target};
+use super::{SharedState, Target};
+use crate::patch::{PatchRequest, PatchTarget, PatchType, apply_patch};
+use crate::status::ApiError;
+
+fn check(target: &Target, sub: &str) -> Result<(), ApiError> {
+    if target.info.has_subresource(sub) && matches!(sub, "status" | "scale" | "ephemeralcontainers") {
+        Ok(())
+    } else {
+        Err(ApiError::not_found_path())
+    }
+}
+
+pub fn get(state: &SharedState, target: &Target, name: &str, sub: &str) -> Result<axum::response::Response, ApiError> {
+    check(target, sub)?;
+    let object = current(state, target, name)?;
+    let body = if sub == "scale" { scale_of(&object) } else { (*object).clone() };
+    Ok(axum::response::IntoResponse::into_response(axum::Json(body)))
+}
+
+/// The Scale view of a workload.
+fn scale_of(object: &Value) -> Value {
+    let metadata = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    let keep = ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"];
+    let metadata: serde_json::Map<String, Value> = metadata
+        .as_object()
+        .map(|m| m.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let selector = object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .or_else(|| {
+            // ReplicationControllers select with a plain map.
+            object.pointer("/spec/selector").and_then(Value::as_object).map(|labels| {
+                labels.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(",")
+            })
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": metadata,
+        "spec": {"replicas": object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+        "status": {
+            "replicas": object.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector,
+        },
+    })
+}
+
+/// Takes from `changed` what the subresource may change, onto `current`.
+fn merge_subresource(sub: &str, current: &Value, changed: &Value) -> Result<Value, ApiError> {
+    let mut result = current.clone();
+    match sub {
+        "status" => return Ok(prepare_status_update(current, changed)),
+        "scale" => {
+            let replicas = changed
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| ApiError::bad_request("a Scale must set spec.replicas"))?;
+            if replicas < 0 {
+                return Err(ApiError::new(422, "Invalid", format!("Scale.autoscaling \"{}\" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0", current.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))));
+            }
+            if let Some(spec) = result.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("replicas".into(), json!(replicas));
+            }
+        }
+        "ephemeralcontainers" => {
+            let ephemeral = changed.pointer("/spec/ephemeralContainers").cloned().unwrap_or(Value::Null);
+            if let Some(spec) = result.get_mut("spec").and_then(Value::as_object_mut) {
+                if ephemeral.is_null() {
+                    spec.remove("ephemeralContainers");
+                } else {
+                    spec.insert("ephemeralContainers".into(), ephemeral);
+                }
+            }
+        }
+        _ => return Err(ApiError::not_found_path()),
+    }
+    Ok(result)
+}
+
+fn respond(sub: &str, stored: Value) -> Value {
+    if sub == "scale" { scale_of(&stored) } else { stored }
+}
+
+pub fn put(state: &SharedState, target: &Target, name: &str, sub: &str, object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    check(target, sub)?;
+    let stored = guaranteed_update(state, target, name, is_dry_run(query), sub == "status", |current| merge_subresource(sub, current, &object))?;
+    Ok(respond(sub, stored))
+}
+
+pub fn patch(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    sub: &str,
+    patch_type: PatchType,
+    bytes: &[u8],
+    query: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
+    check(target, sub)?;
+    let request = PatchRequest {
+        patch_type,
+        body: bytes,
+        field_manager: query.get("fieldManager").map(String::as_str),
+        force: is_true(query.get("force")),
+        now: jiff::Timestamp::now(),
+    };
+    let api_version = target.info.api_version();
+    let stored = guaranteed_update(state, target, name, is_dry_run(query), sub == "status", |current| {
+        if sub == "scale" {
+            // The patch is against the Scale object, a built-in kind.
+            let scale = scale_of(current);
+            let scale_target = PatchTarget {
+                api_version: "autoscaling/v1",
+                kind: "Scale",
+                builtin: true,
+            };
+            let patched = apply_patch(&scale_target, Some(&scale), &request).map_err(|e| patch_error(&target.info, name, e))?;
+            return merge_subresource(sub, current, &patched);
+        }
+        let object_target = PatchTarget {
+            api_version: &api_version,
+            ..patch_target(&target.info)
+        };
+        let patched = apply_patch(&object_target, Some(current), &request).map_err(|e| patch_error(&target.info, name, e))?;
+        merge_subresource(sub, current, &patched)
+    })?;
+    Ok(respond(sub, stored))
+}

@@ -1,0 +1,226 @@
+//! Starting and stopping the emulator: for tests (a free port, a `kube::Client`, a kubeconfig)
+//! and for `cargo xtask sim`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::api::{ServerState, SharedState, router};
+use crate::catalogue::Catalogue;
+use crate::kubeconfig;
+use crate::store::{ObjectKey, Store};
+
+/// Tunables; the defaults suit tests and people alike.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `127.0.0.1:0` picks a free port.
+    pub address: SocketAddr,
+    /// Changes kept for watches to resume from; older versions get `410 Gone`.
+    pub event_log_capacity: usize,
+    pub max_body_bytes: usize,
+    pub bookmark_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            event_log_capacity: 100_000,
+            max_body_bytes: 3 * 1024 * 1024,
+            bookmark_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: SocketAddr, source: std::io::Error },
+    #[error("cannot write kubeconfig {path}: {source}")]
+    Kubeconfig { path: PathBuf, source: std::io::Error },
+    #[error("cannot build a client: {0}")]
+    Client(String),
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Simulator {
+    address: SocketAddr,
+    state: SharedState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    kubeconfig: Option<(PathBuf, Option<tempfile_dir::TempDir>)>,
+}
+
+/// A private temporary directory for the kubeconfig of tests (removed on drop).
+mod tempfile_dir {
+    use std::path::{Path, PathBuf};
+
+    #[derive(Debug)]
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> std::io::Result<TempDir> {
+            let path = std::env::temp_dir().join(format!("sim-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir_all(&path)?;
+            Ok(TempDir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            // Best effort: a leftover temp dir is harmless.
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// The namespaces every cluster starts with.
+pub const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl ServerState {
+    /// The next free ClusterIP from 10.96.0.0/12 (10.96.0.1 is the `kubernetes` service).
+    pub fn allocate_service_ip(&self) -> String {
+        let n = self.next_service_ip.fetch_add(1, Ordering::Relaxed);
+        format!("10.96.{}.{}", (n >> 8) & 0xff, n & 0xff)
+    }
+}
+
+impl Simulator {
+    pub async fn start(config: Config) -> Result<Simulator, StartError> {
+        let listener = TcpListener::bind(config.address)
+            .await
+            .map_err(|source| StartError::Listen { address: config.address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { address: config.address, source })?;
+        let state = Arc::new(ServerState {
+            store: Store::new(config.event_log_capacity),
+            catalogue: Catalogue::default(),
+            address: address.to_string(),
+            max_body_bytes: config.max_body_bytes,
+            bookmark_interval: config.bookmark_interval,
+            next_service_ip: AtomicU32::new(1),
+        });
+        seed(&state);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let server = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = server.await {
+                tracing::error!(%error, "the simulated API server stopped");
+            }
+        });
+        Ok(Simulator {
+            address,
+            state,
+            shutdown: Some(shutdown),
+            task: Some(task),
+            kubeconfig: None,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    /// Writes a kubeconfig for this server at `path`.
+    pub fn write_kubeconfig(&mut self, path: &Path) -> Result<PathBuf, StartError> {
+        kubeconfig::write(path, &self.address.to_string())
+            .map_err(|source| StartError::Kubeconfig { path: path.to_path_buf(), source })?;
+        self.kubeconfig = Some((path.to_path_buf(), None));
+        Ok(path.to_path_buf())
+    }
+
+    /// A kubeconfig in a private temporary directory (removed when the simulator drops).
+    pub fn kubeconfig_path(&mut self) -> Result<PathBuf, StartError> {
+        if let Some((path, _)) = &self.kubeconfig {
+            return Ok(path.clone());
+        }
+        let dir = tempfile_dir::TempDir::new().map_err(|source| StartError::Kubeconfig { path: std::env::temp_dir(), source })?;
+        let path = dir.path().join("kubeconfig");
+        kubeconfig::write(&path, &self.address.to_string()).map_err(|source| StartError::Kubeconfig { path: path.clone(), source })?;
+        self.kubeconfig = Some((path.clone(), Some(dir)));
+        Ok(path)
+    }
+
+    /// A kube-rs client for this server.
+    pub fn client(&self) -> Result<kube::Client, StartError> {
+        let url = self.url().parse().map_err(|error: axum::http::uri::InvalidUri| StartError::Client(error.to_string()))?;
+        let mut config = kube::Config::new(url);
+        config.default_namespace = "default".into();
+        kube::Client::try_from(config).map_err(|error| StartError::Client(error.to_string()))
+    }
+
+    /// Stops serving and waits for the server task (open watches are ended).
+    pub async fn shutdown(mut self) {
+        self.stop().await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            // Open watch streams keep graceful shutdown waiting; give them a moment, then end.
+            if tokio::time::timeout(Duration::from_secs(2), &mut Box::pin(async { task.abort_handle() })).await.is_ok() {}
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// What a fresh cluster has: the four namespaces, the `default` service account of each.
+fn seed(state: &SharedState) {
+    for namespace in INITIAL_NAMESPACES {
+        let target = crate::api::Target {
+            info: match state.catalogue.get("", "v1", "namespaces") {
+                Some(info) => info,
+                None => return,
+            },
+            namespace: None,
+            name: None,
+            subresource: None,
+        };
+        let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        if crate::api::objects::create(state, &target, object, &Default::default()).is_err() {
+            tracing::error!(namespace, "cannot create an initial namespace");
+        }
+        let account = ObjectKey::new("", "serviceaccounts", namespace, "default");
+        let object = json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": namespace, "uid": uuid::Uuid::new_v4().to_string(), "creationTimestamp": crate::api::lifecycle::now_rfc3339()},
+        });
+        let _ = state.store.create(account, object);
+    }
+}

@@ -1,0 +1,200 @@
+//! Errors as kube-apiserver reports them: a `metav1.Status` with its reason, code and exact
+//! message wording, which kubectl prints as `Error from server (<Reason>): <message>`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::catalogue::ResourceInfo;
+
+/// An API error, rendered as a Status object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let (Some(details), Some(object)) = (&self.details, status.as_object_mut()) {
+            object.insert("details".into(), details.clone());
+        }
+        status
+    }
+
+    /// `pods "web" not found`
+    pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
+        ApiError::new(404, "NotFound", format!("{} \"{name}\" not found", info.qualified_name()))
+            .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
+    }
+
+    /// `namespaces "x" not found`, for writes into a namespace that does not exist.
+    pub fn namespace_not_found(namespace: &str) -> Self {
+        ApiError::new(404, "NotFound", format!("namespaces \"{namespace}\" not found"))
+            .with_details(json!({"name": namespace, "kind": "namespaces"}))
+    }
+
+    /// `pods "web" already exists`
+    pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
+        ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", info.qualified_name()))
+            .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
+    }
+
+    /// The optimistic-concurrency failure of an update with a stale resourceVersion.
+    pub fn conflict(info: &ResourceInfo, name: &str) -> Self {
+        ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                info.qualified_name()
+            ),
+        )
+        .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
+    }
+
+    /// `Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 ...`
+    pub fn invalid(info: &ResourceInfo, name: &str, causes: &[FieldCause]) -> Self {
+        let summary: Vec<String> = causes.iter().map(FieldCause::to_string).collect();
+        let summary = if summary.len() == 1 {
+            summary.join("")
+        } else {
+            format!("[{}]", summary.join(", "))
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|cause| json!({"reason": cause.reason, "message": cause.message_body(), "field": cause.field}))
+            .collect();
+        ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: {summary}", info.kind))
+            .with_details(json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes}))
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+    }
+
+    /// Unknown URLs and resources.
+    pub fn not_found_path() -> Self {
+        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    }
+
+    pub fn too_large() -> Self {
+        ApiError::new(413, "RequestEntityTooLarge", "the request is too large")
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {content_type:?}"))
+    }
+
+    /// `410 Gone` for a watch or list from a resourceVersion that has been compacted away.
+    pub fn expired(resource_version: u64, oldest: u64) -> Self {
+        ApiError::new(410, "Expired", format!("too old resource version: {resource_version} ({oldest})"))
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+    }
+}
+
+/// One field error of an `Invalid` status (`field.ErrorTypeInvalid` and friends).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldCause {
+    /// `FieldValueInvalid`, `FieldValueRequired`, ...
+    pub reason: &'static str,
+    /// `metadata.name`
+    pub field: String,
+    /// What kube-apiserver prints between the field and the detail: `Invalid value: "x"`,
+    /// `Required value`.
+    pub what: String,
+    pub detail: String,
+}
+
+impl FieldCause {
+    pub fn invalid_value(field: &str, value: &str, detail: impl Into<String>) -> Self {
+        FieldCause {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            what: format!("Invalid value: {value:?}"),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn required(field: &str, detail: impl Into<String>) -> Self {
+        FieldCause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            what: "Required value".into(),
+            detail: detail.into(),
+        }
+    }
+
+    fn message_body(&self) -> String {
+        if self.detail.is_empty() {
+            self.what.clone()
+        } else {
+            format!("{}: {}", self.what, self.detail)
+        }
+    }
+}
+
+impl std::fmt::Display for FieldCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message_body())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (code, axum::Json(self.status())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    #[test]
+    fn messages_use_kube_apiservers_wording() {
+        let catalogue = Catalogue::default();
+        let deployments = catalogue.get("apps", "v1", "deployments").unwrap();
+        assert_eq!(ApiError::not_found(&deployments, "web").message, "deployments.apps \"web\" not found");
+        assert_eq!(ApiError::already_exists(&deployments, "web").message, "deployments.apps \"web\" already exists");
+        let pods = catalogue.get("", "v1", "pods").unwrap();
+        assert_eq!(ApiError::not_found(&pods, "p").message, "pods \"p\" not found");
+        let invalid = ApiError::invalid(&pods, "Bad", &[FieldCause::invalid_value("metadata.name", "Bad", "must be lowercase")]);
+        assert_eq!(invalid.message, "Pod \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must be lowercase");
+        assert_eq!(invalid.code, 422);
+        assert_eq!(invalid.status()["details"]["causes"][0]["field"], "metadata.name");
+    }
+}
