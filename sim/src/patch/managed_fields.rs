@@ -179,16 +179,22 @@ pub(crate) fn strip_meta(fields: &mut FieldSet) {
     }
 }
 
-/// The Go zero value of a built-in kind, as far as it matters: the non-pointer struct fields
-/// that exist in an empty object, so that creating an object does not count them as added.
-/// A custom resource's zero value is empty.
+/// The Go zero value of a built-in kind, as far as it matters: the fields that exist in an empty
+/// object (non-pointer structs, and `containers`, which has no `omitempty` and so is `null`), so
+/// that creating an object does not count them as added. A custom resource's zero value is empty.
 pub(crate) fn zero_object(object: &Value, builtin: bool) -> Value {
     fn skeleton(object: &Value, shape: &Value) -> Value {
         let mut out = Map::new();
         if let (Some(object), Some(shape)) = (object.as_object(), shape.as_object()) {
             for (name, inner) in shape {
-                if let Some(child) = object.get(name).filter(|child| child.is_object()) {
-                    out.insert(name.clone(), skeleton(child, inner));
+                match object.get(name) {
+                    Some(child) if child.is_object() && inner.is_object() => {
+                        out.insert(name.clone(), skeleton(child, inner));
+                    }
+                    Some(_) if inner.is_null() => {
+                        out.insert(name.clone(), Value::Null);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -197,10 +203,11 @@ pub(crate) fn zero_object(object: &Value, builtin: bool) -> Value {
     if !builtin {
         return json!({});
     }
-    let pod_template = json!({"metadata": {}, "spec": {}});
+    let pod_template = json!({"metadata": {}, "spec": {"containers": null}});
     let shape = json!({
         "metadata": {},
         "spec": {
+            "containers": null,
             "template": pod_template,
             "jobTemplate": {"metadata": {}, "spec": {"template": pod_template}},
             "strategy": {},

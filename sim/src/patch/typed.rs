@@ -207,16 +207,25 @@ fn compare_leaf(old: Option<&Value>, new: Option<&Value>, path: &Path, out: &mut
     }
 }
 
-fn compare_at<'a>(
-    old: Option<&'a Value>,
-    new: Option<&'a Value>,
+fn compare_at(
+    old: Option<&Value>,
+    new: Option<&Value>,
     slot: Slot,
     path: &mut Path,
     out: &mut Comparison,
 ) -> Result<(), String> {
-    let class = |value: Option<&'a Value>| value.map(|value| shape(slot, value));
+    // A null stands for an empty value of the other side's type, as in structured-merge-diff: a
+    // list that was null (`containers` in a Go zero value) and now has items has not appeared.
+    let (empty_map, empty_list) = (Value::Object(Map::new()), Value::Array(Vec::new()));
+    let stand_in = |this: Option<&Value>, other: Option<&Value>| match (this, other) {
+        (Some(Value::Null), Some(Value::Object(_))) => Some(&empty_map),
+        (Some(Value::Null), Some(Value::Array(_))) => Some(&empty_list),
+        _ => None,
+    };
+    let (old, new) = (stand_in(old, new).or(old), stand_in(new, old).or(new));
+    let shapes = (old.map(|v| shape(slot, v)), new.map(|v| shape(slot, v)));
     let both_empty = old.is_none_or(is_empty_container) && new.is_none_or(is_empty_container);
-    match (class(old), class(new)) {
+    match shapes {
         (Some(Shape::Object(_)) | None, Some(Shape::Object(_)) | None) if !both_empty => {
             let empty = Map::new();
             let old_map = old.and_then(Value::as_object).unwrap_or(&empty);
