@@ -101,7 +101,12 @@ fn parse(body: &[u8]) -> Result<Value, PatchError> {
         other => Err(bad(&format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go \
              value of type map[string]interface {{}}",
-            if other.is_array() { "array" } else { "string" }
+            match other {
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Bool(_) => "bool",
+                _ => "number",
+            }
         ))),
     }
 }

@@ -1,10 +1,15 @@
 //! `PATCH` as kube-apiserver answers it: JSON patch, JSON merge patch, strategic merge patch and
 //! server-side apply, on objects stored as `serde_json::Value` in their JSON form.
 //!
-//! Who sends what: `kubectl label`/`annotate` send merge patches; client-side `kubectl apply`,
-//! `kubectl set image`, `kubectl scale`, `kubectl debug` send strategic merge patches (three-way,
-//! with `$setElementOrder` directives and the last-applied annotation); `kubectl apply
-//! --server-side` sends an apply patch; kube-rs sends any of the four.
+//! Who sends what (kubectl v1.32, captured in `tests/data/patch/`): `kubectl label`/`annotate`
+//! send merge patches, and so does `kubectl scale` (to the `scale` subresource); client-side
+//! `kubectl apply` (three-way, with `$setElementOrder` directives and the last-applied
+//! annotation), `kubectl set image` and `kubectl debug` send strategic merge patches; `kubectl
+//! apply --server-side` sends an apply patch (a JSON body), then, when the object carries the
+//! last-applied annotation, a second one as `kubectl-last-applied`; kube-rs sends any of the four.
+//!
+//! On a create by apply (`current == None`) the caller checks the result against the URL with
+//! [`check_name`]; on the other paths `apply_patch` checks it against the stored object.
 //!
 //! The order of checks is kube-apiserver's: media type (415), patch options (422), the stored
 //! object (404, except for apply, which creates), then the body (400/422/409).
@@ -149,7 +154,9 @@ impl PatchError {
         }
     }
 
-    /// A `metav1.Status` body; conflicts list their fields as `FieldManagerConflict` causes.
+    /// A `metav1.Status` body; conflicts list their fields as `FieldManagerConflict` causes
+    /// (named by manager only: upstream adds ` using <apiVersion>` for updaters, as the message
+    /// does).
     pub fn status(&self) -> Value {
         let details = match self {
             PatchError::Conflict { fields, .. } => {
