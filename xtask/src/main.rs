@@ -2,6 +2,10 @@
 //! shell scripts). Tasks:
 //!   crd [--check]   regenerate webhook/deploy/crd.yaml from the Rust types (--check: fail if stale)
 //!   bench [ARGS]    run the criterion benchmarks of the policy engine (`cargo bench -p image-assurance`)
+//!   sim [--port N] [--kubeconfig PATH]
+//!                   run the simulated cluster until interrupted
+
+mod sim;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,6 +19,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("crd") => crd(rest.iter().any(|arg| arg == "--check")),
         Some("bench") => bench(&rest),
+        Some("sim") => sim::run(&rest, &workspace_root()),
         Some(other) => Err(format!("unknown task {other:?}\n{USAGE}")),
         None => Err(USAGE.to_string()),
     };
@@ -27,7 +32,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [ARGS]    run the policy-engine benchmarks";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [ARGS]    run the policy-engine benchmarks\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.

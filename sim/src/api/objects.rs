@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
 use super::{SharedState, Target, body, crd, deletion, query_map, subresources, watch};
 use crate::catalogue::ResourceInfo;
-use crate::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch};
+use crate::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, check_name, record_managed_fields};
 use crate::selectors::{FieldQuery, LabelQuery};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreError};
@@ -255,8 +255,26 @@ pub fn require_namespace(state: &SharedState, target: &Target) -> Result<(), Api
     Ok(())
 }
 
-/// Creates an object (POST, or a server-side apply of a new object).
-pub fn create(state: &SharedState, target: &Target, mut object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+/// The field manager a write is recorded under: `?fieldManager=`, else a fixed name (kube-apiserver
+/// derives one from the User-Agent; no client we serve relies on which).
+pub fn field_manager(query: &HashMap<String, String>) -> &str {
+    query.get("fieldManager").map_or("unknown", String::as_str)
+}
+
+/// Creates an object (POST).
+pub fn create(state: &SharedState, target: &Target, object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+    create_recorded(state, target, object, query, true)
+}
+
+/// Creates an object; `record` says whether to record the create in managedFields (a
+/// server-side apply has recorded its own Apply entry already).
+fn create_recorded(
+    state: &SharedState,
+    target: &Target,
+    mut object: Value,
+    query: &HashMap<String, String>,
+    record: bool,
+) -> Result<Value, ApiError> {
     check_type_and_namespace(target, &object)?;
     let info = &target.info;
     let name = match object.pointer("/metadata/name").and_then(Value::as_str).filter(|name| !name.is_empty()) {
@@ -272,6 +290,14 @@ pub fn create(state: &SharedState, target: &Target, mut object: Value, query: &H
         crd::validate(&object, &name)?;
     }
     prepare_create(info, &mut object, &name, target.namespace.as_deref(), || state.allocate_service_ip());
+    if record {
+        let api_version = info.api_version();
+        let patch_target = PatchTarget {
+            api_version: &api_version,
+            ..patch_target(info)
+        };
+        record_managed_fields(&patch_target, None, &mut object, field_manager(query), jiff::Timestamp::now());
+    }
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::set_established(&mut object);
     }
@@ -350,7 +376,14 @@ fn update(state: &SharedState, target: &Target, name: &str, object: Value, query
         {
             return Err(ApiError::conflict(&target.info, name));
         }
-        Ok(object.clone())
+        let mut updated = object.clone();
+        let api_version = target.info.api_version();
+        let patch_target = PatchTarget {
+            api_version: &api_version,
+            ..patch_target(&target.info)
+        };
+        record_managed_fields(&patch_target, Some(current), &mut updated, field_manager(query), jiff::Timestamp::now());
+        Ok(updated)
     })
 }
 
@@ -396,7 +429,8 @@ fn patch(
     if !exists && patch_type == PatchType::Apply {
         // Server-side apply of a new object creates it.
         let object = apply_patch(&patch_target, None, &request).map_err(|e| patch_error(&target.info, name, e))?;
-        let created = create(state, target, object, query)?;
+        check_name(&object, name, target.namespace.as_deref()).map_err(|e| patch_error(&target.info, name, e))?;
+        let created = create_recorded(state, target, object, query, false)?;
         return Ok((StatusCode::CREATED, Json(created)).into_response());
     }
     let updated = guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
