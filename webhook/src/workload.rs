@@ -347,6 +347,10 @@ pub fn check_child(
             reference.kind, reference.api_version
         ));
     };
+    // Checked before the owner: only controller identities get their owner looked up at all.
+    if !identities.contains(user) {
+        return refused(format!("user {user:?} is not a Kubernetes controller"));
+    }
     let Some(owner) = owner else {
         return refused(format!(
             "the owner does not exist in namespace {child_namespace:?}"
@@ -380,9 +384,6 @@ pub fn check_child(
         return refused(format!(
             "image {stray:?} is not in the owner's pod template"
         ));
-    }
-    if !identities.contains(user) {
-        return refused(format!("user {user:?} is not a Kubernetes controller"));
     }
     ChildCheck::Approved {
         owner_kind,

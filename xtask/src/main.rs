@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask TASK` (the rust-analyzer pattern: plain Rust, no
 //! shell scripts). Tasks:
 //!   crd [--check]   regenerate webhook/deploy/crd.yaml from the Rust types (--check: fail if stale)
-//!   bench [ARGS]    run the criterion benchmarks of the policy engine (`cargo bench -p image-assurance`)
+//!   bench [policies|sim] [ARGS]
+//!                   the policy-engine benchmarks (criterion), or the simulated API server's load test
 //!   sim [--port N] [--kubeconfig PATH]
 //!                   run the simulated cluster until interrupted
 
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [ARGS]    run the policy-engine benchmarks\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim] [ARGS]\n                  the policy-engine benchmarks, or the simulator load test\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.

@@ -2,6 +2,7 @@
 //! policy evaluation. The webhook and `image-assurance evaluate` both go through `assess`, so
 //! online and offline decisions cannot drift apart.
 
+pub mod handler;
 pub mod review;
 
 use std::collections::BTreeMap;

@@ -45,3 +45,25 @@ pub fn read_request(value: &Value) -> Result<AdmissionRequest<DynamicObject>, Re
 pub fn is_evaluated(operation: &Operation) -> bool {
     matches!(operation, Operation::Create | Operation::Update)
 }
+
+/// An allow for `request`, answered in the AdmissionReview version it came in.
+pub fn allow(request: &AdmissionRequest<DynamicObject>) -> kube::core::admission::AdmissionResponse {
+    kube::core::admission::AdmissionResponse::from(request)
+}
+
+/// A denial with kube-apiserver's conventional 403 `Forbidden` status (what kubectl shows as
+/// `admission webhook "..." denied the request: <message>`).
+pub fn deny(request: &AdmissionRequest<DynamicObject>, code: u16, reason: &str, message: &str) -> kube::core::admission::AdmissionResponse {
+    let mut response = allow(request);
+    response.allowed = false;
+    response.result = kube::core::Status::failure(message, reason).with_code(code);
+    response
+}
+
+/// The AdmissionReview carrying `response`, as JSON.
+pub fn review_json(response: kube::core::admission::AdmissionResponse) -> Value {
+    serde_json::to_value(response.into_review()).unwrap_or_else(|error| {
+        // Serialising our own types cannot fail; if it ever did, fail closed, never allow.
+        serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": "", "allowed": false, "status": {"code": 500, "message": format!("cannot encode the response: {error}")}}})
+    })
+}

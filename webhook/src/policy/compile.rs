@@ -126,7 +126,23 @@ pub struct PolicySet {
 
 impl PolicySet {
     pub fn compile<'a>(policies: impl IntoIterator<Item = &'a ContainerAdmissionPolicy>) -> Self {
+        Self::compile_with_undecodable(policies, Vec::new())
+    }
+
+    /// Like `compile`, plus policies that did not even decode (a watched object of another
+    /// shape): they are invalid with unknown selectors, so they reject every request.
+    pub fn compile_with_undecodable<'a>(
+        policies: impl IntoIterator<Item = &'a ContainerAdmissionPolicy>,
+        undecodable: Vec<PolicyError>,
+    ) -> Self {
         let mut set = PolicySet::default();
+        for error in undecodable {
+            set.invalid.push(InvalidPolicy {
+                name: error.policy.clone(),
+                selectors: None,
+                error,
+            });
+        }
         for policy in policies {
             match compile_policy(policy) {
                 Ok(compiled) => set.policies.push(compiled),
