@@ -1,0 +1,3 @@
+pub mod caches;
+pub mod metrics;
+pub mod tls;
