@@ -45,7 +45,10 @@ use serde_json::{Value, json};
 use sim::protobuf::decode_body;
 
 fn decode(name: &str) -> Value {
-    let path = format!("{}/tests/data/protobuf/kubectl-{name}.pb", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/protobuf/kubectl-{name}.pb",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     decode_body(&body).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
@@ -79,9 +82,15 @@ fn create_deployment_with_port_and_two_images() {
     let d = decode("create-deployment-ports");
     assert_eq!(d["spec"]["replicas"], 1);
     let containers = &d["spec"]["template"]["spec"]["containers"];
-    assert_eq!(containers[0], json!({"name": "nginx", "image": "nginx:1.27",
-                                     "ports": [{"containerPort": 80}], "resources": {}}));
-    assert_eq!(containers[1], json!({"name": "redis", "image": "redis:7", "resources": {}}));
+    assert_eq!(
+        containers[0],
+        json!({"name": "nginx", "image": "nginx:1.27",
+                                     "ports": [{"containerPort": 80}], "resources": {}})
+    );
+    assert_eq!(
+        containers[1],
+        json!({"name": "redis", "image": "redis:7", "resources": {}})
+    );
 }
 
 #[test]
@@ -109,10 +118,20 @@ fn secret_data_is_base64_as_in_json() {
     let tls = decode("create-secret-tls");
     assert_eq!(tls["type"], "kubernetes.io/tls");
     let cert = tls["data"]["tls.crt"].as_str().unwrap_or_default();
-    assert!(cert.starts_with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"), "{cert}");
+    assert!(
+        cert.starts_with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"),
+        "{cert}"
+    );
     let file = decode("create-secret-file");
-    assert!(file["data"]["kubeconfig"].as_str().is_some_and(|s| s.starts_with("YXBpVmVyc2lvbjog")));
-    assert_eq!(decode("create-secret-dry-run-server")["data"], json!({"k": "dg=="}));
+    assert!(
+        file["data"]["kubeconfig"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("YXBpVmVyc2lvbjog"))
+    );
+    assert_eq!(
+        decode("create-secret-dry-run-server")["data"],
+        json!({"k": "dg=="})
+    );
 }
 
 #[test]
@@ -127,7 +146,10 @@ fn create_job_variants() {
                "status": {}})
     );
     let command = decode("create-job-command");
-    assert_eq!(command["spec"]["template"]["spec"]["containers"][0]["command"], json!(["echo", "hi"]));
+    assert_eq!(
+        command["spec"]["template"]["spec"]["containers"][0]["command"],
+        json!(["echo", "hi"])
+    );
     let from = decode("create-job-from-cronjob");
     assert_eq!(
         from["metadata"],
@@ -136,7 +158,10 @@ fn create_job_variants() {
                                     "uid": "11111111-2222-3333-4444-555555555555",
                                     "controller": true}]})
     );
-    assert_eq!(from["spec"]["template"]["spec"]["restartPolicy"], "OnFailure");
+    assert_eq!(
+        from["spec"]["template"]["spec"]["restartPolicy"],
+        "OnFailure"
+    );
 }
 
 #[test]
@@ -145,8 +170,11 @@ fn create_cronjob() {
     assert_eq!(cj["spec"]["schedule"], "*/1 * * * *");
     assert_eq!(cj["spec"]["jobTemplate"]["metadata"], json!({"name": "cj"}));
     let pod = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-    assert_eq!(pod["containers"][0], json!({"name": "cj", "image": "busybox", "command": ["date"],
-                                            "resources": {}}));
+    assert_eq!(
+        pod["containers"][0],
+        json!({"name": "cj", "image": "busybox", "command": ["date"],
+                                            "resources": {}})
+    );
     assert_eq!(pod["restartPolicy"], "OnFailure");
     assert!(cj["spec"].get("suspend").is_none());
 }
@@ -161,10 +189,22 @@ fn services_int_and_named_target_ports() {
                         "selector": {"app": "svc"}, "type": "ClusterIP"},
                "status": {"loadBalancer": {}}})
     );
-    assert_eq!(decode("create-service-named-port")["spec"]["ports"][0]["targetPort"], "http");
-    assert_eq!(decode("create-service-headless")["spec"]["clusterIP"], "None");
-    assert_eq!(decode("create-service-nodeport")["spec"]["ports"][0]["nodePort"], 30001);
-    assert_eq!(decode("create-service-loadbalancer")["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        decode("create-service-named-port")["spec"]["ports"][0]["targetPort"],
+        "http"
+    );
+    assert_eq!(
+        decode("create-service-headless")["spec"]["clusterIP"],
+        "None"
+    );
+    assert_eq!(
+        decode("create-service-nodeport")["spec"]["ports"][0]["nodePort"],
+        30001
+    );
+    assert_eq!(
+        decode("create-service-loadbalancer")["spec"]["type"],
+        "LoadBalancer"
+    );
     let external = decode("create-service-externalname");
     assert_eq!(external["spec"]["externalName"], "example.com");
     assert!(external["spec"].get("ports").is_none());
@@ -201,13 +241,19 @@ fn rbac_objects_keep_empty_core_group() {
 #[test]
 fn pdb_int_or_string_and_required_status_counters() {
     let min = decode("create-pdb-min-available");
-    assert_eq!(min["spec"], json!({"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}));
+    assert_eq!(
+        min["spec"],
+        json!({"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}})
+    );
     // Non-omitempty Go fields keep their zero value, as Go's JSON does.
     assert_eq!(
         min["status"],
         json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0})
     );
-    assert_eq!(decode("create-pdb-max-unavailable")["spec"]["maxUnavailable"], "50%");
+    assert_eq!(
+        decode("create-pdb-max-unavailable")["spec"]["maxUnavailable"],
+        "50%"
+    );
 }
 
 #[test]
@@ -251,11 +297,20 @@ fn debug_pods() {
     let node = decode("debug-node");
     let spec = &node["spec"];
     assert_eq!(spec["nodeName"], "n1");
-    assert_eq!((spec["hostPID"].clone(), spec["hostNetwork"].clone()), (json!(true), json!(true)));
-    assert_eq!(spec["volumes"], json!([{"name": "host-root", "hostPath": {"path": "/"}}]));
+    assert_eq!(
+        (spec["hostPID"].clone(), spec["hostNetwork"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(
+        spec["volumes"],
+        json!([{"name": "host-root", "hostPath": {"path": "/"}}])
+    );
     assert_eq!(spec["tolerations"], json!([{"operator": "Exists"}]));
     let copy = decode("debug-copy-to");
-    assert_eq!(copy["metadata"], json!({"name": "p1-debug", "namespace": "default"}));
+    assert_eq!(
+        copy["metadata"],
+        json!({"name": "p1-debug", "namespace": "default"})
+    );
     assert_eq!(copy["spec"]["containers"][1]["image"], "busybox");
 }
 
@@ -276,7 +331,10 @@ fn go_zero_values_vanish_but_present_structs_stay() {
     );
     let volume = &spec["volumes"][0];
     assert_eq!(volume["emptyDir"], json!({}));
-    assert_eq!(volume["secret"], json!({"items": [{"key": "", "path": ""}]}));
+    assert_eq!(
+        volume["secret"],
+        json!({"items": [{"key": "", "path": ""}]})
+    );
     assert_eq!(volume["name"], "");
     assert_eq!(
         container["livenessProbe"],

@@ -95,15 +95,20 @@ fn workloads() {
     assert_eq!(spec["replicas"], 0);
     assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
     let pod = &spec["template"]["spec"];
-    assert_eq!(pod["volumes"][0], json!({"name": "scratch", "emptyDir": {}}));
+    assert_eq!(
+        pod["volumes"][0],
+        json!({"name": "scratch", "emptyDir": {}})
+    );
     assert_eq!(pod["securityContext"], json!({}));
     assert_eq!(pod["containers"][0]["securityContext"]["runAsUser"], 0);
     assert_eq!(pod["containers"][0]["securityContext"]["privileged"], false);
     assert_eq!(pod["automountServiceAccountToken"], false);
 
-    round_trip::<apps::ReplicaSet>(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta("rs"),
+    round_trip::<apps::ReplicaSet>(
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta("rs"),
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template()},
-        "status": {"replicas": 0, "readyReplicas": 1}}));
+        "status": {"replicas": 0, "readyReplicas": 1}}),
+    );
     // An embedded object's apiVersion/kind (Go's TypeMeta) has no protobuf field: like Go,
     // the round trip loses it.
     let statefulset: apps::StatefulSet = serde_json::from_value(json!({"apiVersion": "apps/v1",
@@ -119,64 +124,95 @@ fn workloads() {
     let decoded = decode_body(&encode_body(&original).expect("encodes")).expect("decodes");
     let claim = original["spec"]["volumeClaimTemplates"][0].as_object_mut();
     let removed = claim.map(|c| (c.remove("apiVersion"), c.remove("kind")));
-    assert_eq!(removed, Some((Some(json!("v1")), Some(json!("PersistentVolumeClaim")))));
+    assert_eq!(
+        removed,
+        Some((Some(json!("v1")), Some(json!("PersistentVolumeClaim"))))
+    );
     assert_eq!(decoded, original);
-    assert_eq!(decoded["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"], "");
-    round_trip::<apps::DaemonSet>(json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta("agent"),
+    assert_eq!(
+        decoded["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"],
+        ""
+    );
+    round_trip::<apps::DaemonSet>(
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta("agent"),
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template(),
                  "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}},
-        "status": {"currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberMisscheduled": 0, "numberReady": 0}}));
-    round_trip::<core::ReplicationController>(json!({"apiVersion": "v1", "kind": "ReplicationController",
-        "metadata": meta("rc"), "spec": {"replicas": 1, "selector": {"app": "web"}, "template": template()}}));
-    round_trip::<batch::Job>(json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("j"),
+        "status": {"currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberMisscheduled": 0, "numberReady": 0}}),
+    );
+    round_trip::<core::ReplicationController>(
+        json!({"apiVersion": "v1", "kind": "ReplicationController",
+        "metadata": meta("rc"), "spec": {"replicas": 1, "selector": {"app": "web"}, "template": template()}}),
+    );
+    round_trip::<batch::Job>(
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta("j"),
         "spec": {"backoffLimit": 0, "completions": 1, "parallelism": 1, "ttlSecondsAfterFinished": 60, "suspend": false,
                  "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]},
                  "template": template()},
-        "status": {"startTime": "2026-11-26T12:00:00Z", "active": 1}}));
-    round_trip::<batch::CronJob>(json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta("cj"),
+        "status": {"startTime": "2026-11-26T12:00:00Z", "active": 1}}),
+    );
+    round_trip::<batch::CronJob>(
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta("cj"),
         "spec": {"schedule": "*/5 * * * *", "timeZone": "Etc/UTC", "concurrencyPolicy": "Forbid", "suspend": false,
                  "successfulJobsHistoryLimit": 0,
                  "jobTemplate": {"metadata": {"labels": {"a": "b"}}, "spec": {"template": template()}}},
-        "status": {"lastScheduleTime": "2026-11-26T12:05:00Z"}}));
-    let pod = round_trip::<core::Pod>(json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta("p"), "spec": pod_spec(),
+        "status": {"lastScheduleTime": "2026-11-26T12:05:00Z"}}),
+    );
+    let pod = round_trip::<core::Pod>(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta("p"), "spec": pod_spec(),
         "status": {"phase": "Running", "podIP": "10.0.0.5", "startTime": "2026-11-26T12:00:00Z",
                    "conditions": [{"type": "Ready", "status": "False"}],
                    "containerStatuses": [{"name": "app", "image": "nginx:1.27", "imageID": "", "ready": false,
                                           "restartCount": 0, "started": false,
-                                          "state": {"running": {"startedAt": "2026-11-26T12:00:01Z"}}}]}}));
+                                          "state": {"running": {"startedAt": "2026-11-26T12:00:01Z"}}}]}}),
+    );
     assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0);
 }
 
 #[test]
 fn core_objects() {
-    round_trip::<core::Namespace>(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"},
-        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}));
-    round_trip::<core::Service>(json!({"apiVersion": "v1", "kind": "Service", "metadata": meta("svc"),
+    round_trip::<core::Namespace>(
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"},
+        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
+    );
+    round_trip::<core::Service>(
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": meta("svc"),
         "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "clusterIP": "10.96.0.10",
                  "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
                            {"name": "alt", "port": 8443, "targetPort": 8443, "nodePort": 30443, "appProtocol": ""}],
                  "sessionAffinity": "ClientIP", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 0}},
                  "allocateLoadBalancerNodePorts": false, "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack"},
-        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}}));
-    round_trip::<core::Endpoints>(json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta("svc"),
+        "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}}),
+    );
+    round_trip::<core::Endpoints>(
+        json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": meta("svc"),
         "subsets": [{"addresses": [{"ip": "10.0.0.5", "nodeName": "n1",
                                     "targetRef": {"kind": "Pod", "name": "p", "namespace": "default"}}],
                      "notReadyAddresses": [{"ip": "10.0.0.6"}],
-                     "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}));
-    round_trip::<core::ConfigMap>(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("cfg"),
-        "data": {"a": "b", "empty": ""}, "binaryData": {"blob": "AAECAwQ="}, "immutable": false}));
-    let secret = round_trip::<core::Secret>(json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta("s"),
-        "type": "Opaque", "data": {"k": "dg==", "empty": "", "binary": "/wD+AQ=="}, "immutable": true}));
+                     "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]}),
+    );
+    round_trip::<core::ConfigMap>(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("cfg"),
+        "data": {"a": "b", "empty": ""}, "binaryData": {"blob": "AAECAwQ="}, "immutable": false}),
+    );
+    let secret = round_trip::<core::Secret>(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta("s"),
+        "type": "Opaque", "data": {"k": "dg==", "empty": "", "binary": "/wD+AQ=="}, "immutable": true}),
+    );
     assert_eq!(secret["data"]["k"], "dg==");
-    round_trip::<core::ServiceAccount>(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("sa1"),
-        "automountServiceAccountToken": false, "secrets": [{"name": "tok"}], "imagePullSecrets": [{"name": "reg"}]}));
-    round_trip::<core::Event>(json!({"apiVersion": "v1", "kind": "Event", "metadata": meta("p.1"),
+    round_trip::<core::ServiceAccount>(
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("sa1"),
+        "automountServiceAccountToken": false, "secrets": [{"name": "tok"}], "imagePullSecrets": [{"name": "reg"}]}),
+    );
+    round_trip::<core::Event>(
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": meta("p.1"),
         "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default", "uid": "u"},
         "reason": "Scheduled", "message": "assigned", "type": "Normal", "count": 1,
         "source": {"component": "scheduler"}, "firstTimestamp": "2026-11-26T12:00:00Z",
         "lastTimestamp": "2026-11-26T12:00:00Z", "eventTime": "2026-11-26T12:00:00.123456Z",
-        "reportingComponent": "scheduler", "reportingInstance": "s-1", "action": "Binding"}));
-    round_trip::<core::Node>(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"a": "b"}},
+        "reportingComponent": "scheduler", "reportingInstance": "s-1", "action": "Binding"}),
+    );
+    round_trip::<core::Node>(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"a": "b"}},
         "spec": {"podCIDR": "10.0.0.0/24", "unschedulable": true,
                  "taints": [{"key": "k", "value": "v", "effect": "NoSchedule", "timeAdded": "2026-11-26T12:00:00Z"}]},
         "status": {"capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"}, "allocatable": {"cpu": "3800m"},
@@ -186,36 +222,52 @@ fn core_objects() {
                    "nodeInfo": {"machineID": "m", "systemUUID": "s", "bootID": "b", "kernelVersion": "6.1",
                                 "osImage": "Debian", "containerRuntimeVersion": "containerd://1.7",
                                 "kubeletVersion": "v1.32.0", "kubeProxyVersion": "", "operatingSystem": "linux",
-                                "architecture": "amd64"}}}));
-    round_trip::<core::Binding>(json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p", "namespace": "default"},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}));
+                                "architecture": "amd64"}}}),
+    );
+    round_trip::<core::Binding>(
+        json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p", "namespace": "default"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}),
+    );
 }
 
 #[test]
 fn policy_rbac_and_scale() {
-    round_trip::<policy::PodDisruptionBudget>(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+    round_trip::<policy::PodDisruptionBudget>(
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": meta("pdb"), "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}},
-                                          "unhealthyPodEvictionPolicy": "AlwaysAllow"}}));
-    let eviction = round_trip::<policy::Eviction>(json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                                          "unhealthyPodEvictionPolicy": "AlwaysAllow"}}),
+    );
+    let eviction = round_trip::<policy::Eviction>(
+        json!({"apiVersion": "policy/v1", "kind": "Eviction",
         "metadata": {"name": "p", "namespace": "default"},
-        "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"uid": "u"}, "dryRun": ["All"]}}));
+        "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"uid": "u"}, "dryRun": ["All"]}}),
+    );
     assert_eq!(eviction["deleteOptions"]["gracePeriodSeconds"], 0);
-    let rule = json!({"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]});
-    round_trip::<rbac::Role>(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": meta("r"), "rules": [rule]}));
-    round_trip::<rbac::ClusterRole>(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+    let rule =
+        json!({"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]});
+    round_trip::<rbac::Role>(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": meta("r"), "rules": [rule]}),
+    );
+    round_trip::<rbac::ClusterRole>(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "cr"}, "rules": [{"nonResourceURLs": ["/healthz"], "verbs": ["get"]}],
-        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"agg": "true"}}]}}));
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"agg": "true"}}]}}),
+    );
     let subjects = json!([{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"},
                           {"kind": "ServiceAccount", "name": "sa1", "namespace": "default"}]);
-    round_trip::<rbac::RoleBinding>(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+    round_trip::<rbac::RoleBinding>(
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": meta("rb"), "subjects": subjects,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}}));
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}}),
+    );
     round_trip::<rbac::ClusterRoleBinding>(json!({"apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding", "metadata": {"name": "crb"}, "subjects": subjects,
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cr"}}));
-    round_trip::<autoscaling::Scale>(json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta("web"),
-        "spec": {"replicas": 3}, "status": {"replicas": 0, "selector": "app=web"}}));
+    round_trip::<autoscaling::Scale>(
+        json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta("web"),
+        "spec": {"replicas": 3}, "status": {"replicas": 0, "selector": "app=web"}}),
+    );
 }
 
 #[test]
@@ -268,7 +320,13 @@ fn admission_webhooks_and_crds() {
                                                                                     "x-kubernetes-preserve-unknown-fields": true}}}]},
         "status": {"storedVersions": ["v1"]}}));
     let versions = &crd["spec"]["versions"];
-    assert_eq!((versions[1]["served"].clone(), versions[1]["storage"].clone()), (json!(false), json!(false)));
+    assert_eq!(
+        (
+            versions[1]["served"].clone(),
+            versions[1]["storage"].clone()
+        ),
+        (json!(false), json!(false))
+    );
     let props = &versions[0]["schema"]["openAPIV3Schema"]["properties"];
     assert_eq!(props["status"]["additionalProperties"], false);
     assert_eq!(props["spec"]["properties"]["size"]["default"], 1);
@@ -306,7 +364,10 @@ fn every_supported_kind_round_trips_a_minimal_object() {
     for (api_version, kind) in SUPPORTED_KINDS {
         let object = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}});
         let body = encode_body(&object).unwrap_or_else(|e| panic!("{kind}: {e}"));
-        assert_eq!(decode_body(&body).unwrap_or_else(|e| panic!("{kind}: {e}")), object);
+        assert_eq!(
+            decode_body(&body).unwrap_or_else(|e| panic!("{kind}: {e}")),
+            object
+        );
     }
 }
 

@@ -5,7 +5,10 @@ use ::protobuf::MessageDyn;
 use ::protobuf::reflect::{MessageRef, ReflectValueBox, ReflectValueRef};
 
 fn singular<'a>(message: &'a dyn MessageDyn, name: &str) -> Option<ReflectValueRef<'a>> {
-    message.descriptor_dyn().field_by_name(name)?.get_singular(message)
+    message
+        .descriptor_dyn()
+        .field_by_name(name)?
+        .get_singular(message)
 }
 
 pub(crate) fn string<'a>(message: &'a dyn MessageDyn, name: &str) -> Option<&'a str> {
@@ -54,7 +57,11 @@ pub(crate) fn repeated<'a>(message: &'a dyn MessageDyn, name: &str) -> Vec<Refle
 
 /// Sets a singular field; the value's type must be the field's (checked, as rust-protobuf
 /// panics on a mismatch).
-pub(crate) fn set(message: &mut dyn MessageDyn, name: &str, value: ReflectValueBox) -> Result<(), String> {
+pub(crate) fn set(
+    message: &mut dyn MessageDyn,
+    name: &str,
+    value: ReflectValueBox,
+) -> Result<(), String> {
     let descriptor = message.descriptor_dyn();
     let field = descriptor
         .field_by_name(name)
@@ -75,7 +82,11 @@ pub(crate) fn set(message: &mut dyn MessageDyn, name: &str, value: ReflectValueB
 }
 
 /// Appends to a repeated field.
-pub(crate) fn push(message: &mut dyn MessageDyn, name: &str, value: ReflectValueBox) -> Result<(), String> {
+pub(crate) fn push(
+    message: &mut dyn MessageDyn,
+    name: &str,
+    value: ReflectValueBox,
+) -> Result<(), String> {
     let descriptor = message.descriptor_dyn();
     let field = descriptor
         .field_by_name(name)

@@ -36,9 +36,15 @@ fn value_of(c: u8) -> Option<u32> {
 
 /// Decodes like Go's `base64.StdEncoding` (line breaks are skipped, padding is required).
 pub(crate) fn decode(text: &str) -> Result<Vec<u8>, String> {
-    let clean: Vec<u8> = text.bytes().filter(|c| *c != b'\n' && *c != b'\r').collect();
-    if clean.len() % 4 != 0 {
-        return Err(format!("invalid base64: length {} is not a multiple of 4", clean.len()));
+    let clean: Vec<u8> = text
+        .bytes()
+        .filter(|c| *c != b'\n' && *c != b'\r')
+        .collect();
+    if !clean.len().is_multiple_of(4) {
+        return Err(format!(
+            "invalid base64: length {} is not a multiple of 4",
+            clean.len()
+        ));
     }
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
     let last = clean.len() / 4;
@@ -49,7 +55,8 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, String> {
         }
         let mut n = 0u32;
         for &c in &quad[..4 - pad] {
-            let v = value_of(c).ok_or_else(|| format!("invalid base64 character {:?}", char::from(c)))?;
+            let v = value_of(c)
+                .ok_or_else(|| format!("invalid base64 character {:?}", char::from(c)))?;
             n = (n << 6) | v;
         }
         n <<= 6 * pad as u32;

@@ -76,7 +76,11 @@ pub(crate) fn parse(text: &str) -> Result<i64, String> {
         if whole.is_empty() && frac.is_empty() {
             return Err(bad());
         }
-        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
         let mut value = whole.checked_mul(*scale).ok_or_else(bad)?;
         let mut place = *scale;
         for digit in frac.chars() {

@@ -21,7 +21,10 @@ pub(crate) fn json_to_message(
         return special;
     }
     let Value::Object(object) = value else {
-        return Err(format!("{}: expected an object, got {value}", descriptor.name()));
+        return Err(format!(
+            "{}: expected an object, got {value}",
+            descriptor.name()
+        ));
     };
     let mut message = descriptor.new_instance();
     for (key, field_value) in object {
@@ -43,7 +46,9 @@ fn set_key(
 ) -> Result<(), String> {
     let type_name = descriptor.full_name();
     for field in descriptor.fields() {
-        if go_shape::json_name(type_name, field.name()) == key && !go_shape::is_inline(type_name, field.name()) {
+        if go_shape::json_name(type_name, field.name()) == key
+            && !go_shape::is_inline(type_name, field.name())
+        {
             return set_field(message, &field, value);
         }
     }
@@ -74,7 +79,11 @@ fn owns_key(descriptor: &MessageDescriptor, key: &str) -> bool {
     })
 }
 
-fn set_field(message: &mut dyn MessageDyn, field: &FieldDescriptor, value: &Value) -> Result<(), String> {
+fn set_field(
+    message: &mut dyn MessageDyn,
+    field: &FieldDescriptor,
+    value: &Value,
+) -> Result<(), String> {
     match field.runtime_field_type() {
         RuntimeFieldType::Singular(kind) => {
             let boxed = to_value_box(&kind, value)?;
@@ -109,8 +118,16 @@ fn set_field(message: &mut dyn MessageDyn, field: &FieldDescriptor, value: &Valu
 /// Converts one JSON value to the field's protobuf type (the types must match exactly, as
 /// rust-protobuf's setters panic on a mismatch).
 fn to_value_box(kind: &RuntimeType, value: &Value) -> Result<ReflectValueBox, String> {
-    let int = || value.as_i64().ok_or_else(|| format!("expected an integer, got {value}"));
-    let uint = || value.as_u64().ok_or_else(|| format!("expected an unsigned integer, got {value}"));
+    let int = || {
+        value
+            .as_i64()
+            .ok_or_else(|| format!("expected an integer, got {value}"))
+    };
+    let uint = || {
+        value
+            .as_u64()
+            .ok_or_else(|| format!("expected an unsigned integer, got {value}"))
+    };
     let out_of_range = |_| format!("{value} is out of range");
     Ok(match kind {
         RuntimeType::I32 => ReflectValueBox::I32(i32::try_from(int()?).map_err(out_of_range)?),
@@ -119,9 +136,11 @@ fn to_value_box(kind: &RuntimeType, value: &Value) -> Result<ReflectValueBox, St
         RuntimeType::U64 => ReflectValueBox::U64(uint()?),
         RuntimeType::F32 => ReflectValueBox::F32(float(value)? as f32),
         RuntimeType::F64 => ReflectValueBox::F64(float(value)?),
-        RuntimeType::Bool => {
-            ReflectValueBox::Bool(value.as_bool().ok_or_else(|| format!("expected a boolean, got {value}"))?)
-        }
+        RuntimeType::Bool => ReflectValueBox::Bool(
+            value
+                .as_bool()
+                .ok_or_else(|| format!("expected a boolean, got {value}"))?,
+        ),
         RuntimeType::String => ReflectValueBox::String(
             value
                 .as_str()
@@ -135,7 +154,10 @@ fn to_value_box(kind: &RuntimeType, value: &Value) -> Result<ReflectValueBox, St
             ReflectValueBox::Bytes(base64::decode(text)?)
         }
         RuntimeType::Enum(descriptor) => {
-            return Err(format!("enum {} is not used by Kubernetes", descriptor.name()));
+            return Err(format!(
+                "enum {} is not used by Kubernetes",
+                descriptor.name()
+            ));
         }
         RuntimeType::Message(descriptor) => {
             ReflectValueBox::Message(json_to_message(descriptor, value, false)?)

@@ -21,7 +21,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Envelope, String> {
         .parse_from_bytes(bytes)
         .map_err(|e| e.to_string())?;
     let unknown = &*unknown;
-    let raw = access::bytes(unknown, "raw").ok_or("no raw object")?.to_vec();
+    let raw = access::bytes(unknown, "raw")
+        .ok_or("no raw object")?
+        .to_vec();
     let type_meta = access::message(unknown, "typeMeta");
     let type_field = |name| {
         type_meta
@@ -42,10 +44,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Envelope, String> {
 
 pub(crate) fn encode(api_version: &str, kind: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
     let mut type_meta = registry::message(TYPE_META)?.new_instance();
-    access::set(&mut *type_meta, "apiVersion", ReflectValueBox::String(api_version.to_owned()))?;
-    access::set(&mut *type_meta, "kind", ReflectValueBox::String(kind.to_owned()))?;
+    access::set(
+        &mut *type_meta,
+        "apiVersion",
+        ReflectValueBox::String(api_version.to_owned()),
+    )?;
+    access::set(
+        &mut *type_meta,
+        "kind",
+        ReflectValueBox::String(kind.to_owned()),
+    )?;
     let mut unknown = registry::message(UNKNOWN)?.new_instance();
-    access::set(&mut *unknown, "typeMeta", ReflectValueBox::Message(type_meta))?;
+    access::set(
+        &mut *unknown,
+        "typeMeta",
+        ReflectValueBox::Message(type_meta),
+    )?;
     access::set(&mut *unknown, "raw", ReflectValueBox::Bytes(raw.to_vec()))?;
     unknown.write_to_bytes_dyn().map_err(|e| e.to_string())
 }

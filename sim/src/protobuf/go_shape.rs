@@ -7,11 +7,23 @@ use super::{go_pointers, go_required};
 
 /// Go fields embedded with `json:",inline"`: their fields belong to the parent's JSON object.
 const INLINE: &[(&str, &str)] = &[
-    ("api.admissionregistration.v1.NamedRuleWithOperations", "ruleWithOperations"),
+    (
+        "api.admissionregistration.v1.NamedRuleWithOperations",
+        "ruleWithOperations",
+    ),
     ("api.admissionregistration.v1.RuleWithOperations", "rule"),
-    ("api.admissionregistration.v1alpha1.NamedRuleWithOperations", "ruleWithOperations"),
-    ("api.admissionregistration.v1beta1.NamedRuleWithOperations", "ruleWithOperations"),
-    ("api.admissionregistration.v1beta1.RuleWithOperations", "rule"),
+    (
+        "api.admissionregistration.v1alpha1.NamedRuleWithOperations",
+        "ruleWithOperations",
+    ),
+    (
+        "api.admissionregistration.v1beta1.NamedRuleWithOperations",
+        "ruleWithOperations",
+    ),
+    (
+        "api.admissionregistration.v1beta1.RuleWithOperations",
+        "rule",
+    ),
     ("api.core.v1.ConfigMapEnvSource", "localObjectReference"),
     ("api.core.v1.ConfigMapKeySelector", "localObjectReference"),
     ("api.core.v1.ConfigMapProjection", "localObjectReference"),
@@ -25,12 +37,30 @@ const INLINE: &[(&str, &str)] = &[
     ("api.core.v1.Volume", "volumeSource"),
     ("api.networking.v1.IngressRule", "ingressRuleValue"),
     ("api.networking.v1beta1.IngressRule", "ingressRuleValue"),
-    ("api.resource.v1alpha3.DeviceAllocationConfiguration", "deviceConfiguration"),
-    ("api.resource.v1alpha3.DeviceClaimConfiguration", "deviceConfiguration"),
-    ("api.resource.v1alpha3.DeviceClassConfiguration", "deviceConfiguration"),
-    ("api.resource.v1beta1.DeviceAllocationConfiguration", "deviceConfiguration"),
-    ("api.resource.v1beta1.DeviceClaimConfiguration", "deviceConfiguration"),
-    ("api.resource.v1beta1.DeviceClassConfiguration", "deviceConfiguration"),
+    (
+        "api.resource.v1alpha3.DeviceAllocationConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1alpha3.DeviceClaimConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1alpha3.DeviceClassConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta1.DeviceAllocationConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta1.DeviceClaimConfiguration",
+        "deviceConfiguration",
+    ),
+    (
+        "api.resource.v1beta1.DeviceClassConfiguration",
+        "deviceConfiguration",
+    ),
 ];
 
 /// Fields whose `.proto` name is not their JSON name (message suffix, proto name, JSON name).
@@ -44,13 +74,41 @@ const RENAMED: &[(&str, &str, &str)] = &[
     ("IngressClassParametersReference", "aPIGroup", "apiGroup"),
     ("JSONSchemaProps", "ref", "$ref"),
     ("JSONSchemaProps", "schema", "$schema"),
-    ("JSONSchemaProps", "xKubernetesPreserveUnknownFields", "x-kubernetes-preserve-unknown-fields"),
-    ("JSONSchemaProps", "xKubernetesEmbeddedResource", "x-kubernetes-embedded-resource"),
-    ("JSONSchemaProps", "xKubernetesIntOrString", "x-kubernetes-int-or-string"),
-    ("JSONSchemaProps", "xKubernetesListMapKeys", "x-kubernetes-list-map-keys"),
-    ("JSONSchemaProps", "xKubernetesListType", "x-kubernetes-list-type"),
-    ("JSONSchemaProps", "xKubernetesMapType", "x-kubernetes-map-type"),
-    ("JSONSchemaProps", "xKubernetesValidations", "x-kubernetes-validations"),
+    (
+        "JSONSchemaProps",
+        "xKubernetesPreserveUnknownFields",
+        "x-kubernetes-preserve-unknown-fields",
+    ),
+    (
+        "JSONSchemaProps",
+        "xKubernetesEmbeddedResource",
+        "x-kubernetes-embedded-resource",
+    ),
+    (
+        "JSONSchemaProps",
+        "xKubernetesIntOrString",
+        "x-kubernetes-int-or-string",
+    ),
+    (
+        "JSONSchemaProps",
+        "xKubernetesListMapKeys",
+        "x-kubernetes-list-map-keys",
+    ),
+    (
+        "JSONSchemaProps",
+        "xKubernetesListType",
+        "x-kubernetes-list-type",
+    ),
+    (
+        "JSONSchemaProps",
+        "xKubernetesMapType",
+        "x-kubernetes-map-type",
+    ),
+    (
+        "JSONSchemaProps",
+        "xKubernetesValidations",
+        "x-kubernetes-validations",
+    ),
 ];
 
 pub(crate) fn is_inline(message: &str, field: &str) -> bool {
@@ -75,7 +133,11 @@ pub(crate) fn keeps_zero(message: &str, field: &str) -> bool {
 fn listed(table: &[(&str, &[&str])], message: &str, field: &str) -> bool {
     table
         .binary_search_by(|(m, _)| (*m).cmp(message))
-        .is_ok_and(|i| table[i].1.contains(&field))
+        .is_ok_and(|i| {
+            table
+                .get(i)
+                .is_some_and(|(_, fields)| fields.contains(&field))
+        })
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 //! fall back to JSON. A body is the magic `k8s\0` followed by a `runtime.Unknown` envelope whose
 //! `raw` holds the object's own message.
 //!
-//! The conversion walks the message by reflection (field names in Kubernetes' `.proto` files are
-//! the JSON names) and reproduces Go's `encoding/json` output, which needs three facts that the
+//! The conversion walks the message by reflection over descriptors taken from k8s-rs-pb (see
+//! `registry` for why not its generated types; field names in Kubernetes' `.proto` files are
+//! the JSON names, bar the few in `go_shape`) and reproduces Go's `encoding/json` output, which needs three facts that the
 //! wire format does not carry (see `go_shape`): which Go fields are embedded inline, which scalar
 //! fields are pointers (an explicit `false`/`0` is meaningful) and which are not `omitempty`.
 //! Go's encoder writes every non-pointer scalar, even `""`/`0`/`false`, so "present on the wire"
@@ -68,12 +69,11 @@ pub enum ProtobufError {
 pub fn decode_body(body: &[u8]) -> Result<Value, ProtobufError> {
     let envelope = parse_envelope(body)?;
     let (api_version, kind) = (envelope.api_version, envelope.kind);
-    let name = kinds::message_for(&api_version, &kind).ok_or_else(|| {
-        ProtobufError::UnsupportedKind {
+    let name =
+        kinds::message_for(&api_version, &kind).ok_or_else(|| ProtobufError::UnsupportedKind {
             api_version: api_version.clone(),
             kind: kind.clone(),
-        }
-    })?;
+        })?;
     let malformed = |detail: String| ProtobufError::MalformedMessage {
         kind: kind.clone(),
         detail,
@@ -96,9 +96,7 @@ pub fn decode_body(body: &[u8]) -> Result<Value, ProtobufError> {
 /// writes zero-valued non-pointer fields, which decode the same).
 pub fn encode_body(object: &Value) -> Result<Vec<u8>, ProtobufError> {
     let Value::Object(map) = object else {
-        return Err(ProtobufError::InvalidObject(
-            "not a JSON object".to_owned(),
-        ));
+        return Err(ProtobufError::InvalidObject("not a JSON object".to_owned()));
     };
     let field = |name: &'static str| -> Result<String, ProtobufError> {
         match map.get(name) {
@@ -110,12 +108,11 @@ pub fn encode_body(object: &Value) -> Result<Vec<u8>, ProtobufError> {
     };
     let api_version = field("apiVersion")?;
     let kind = field("kind")?;
-    let name = kinds::message_for(&api_version, &kind).ok_or_else(|| {
-        ProtobufError::UnsupportedKind {
+    let name =
+        kinds::message_for(&api_version, &kind).ok_or_else(|| ProtobufError::UnsupportedKind {
             api_version: api_version.clone(),
             kind: kind.clone(),
-        }
-    })?;
+        })?;
     let encode_error = |detail: String| ProtobufError::Encode {
         kind: kind.clone(),
         detail,
@@ -141,7 +138,9 @@ fn parse_envelope(body: &[u8]) -> Result<envelope::Envelope, ProtobufError> {
     let envelope = envelope::decode(rest).map_err(ProtobufError::MalformedEnvelope)?;
     // Go's client writes these as "" (non-pointer fields); only a real value is a problem.
     if !envelope.content_encoding.is_empty() {
-        return Err(ProtobufError::UnsupportedContentEncoding(envelope.content_encoding));
+        return Err(ProtobufError::UnsupportedContentEncoding(
+            envelope.content_encoding,
+        ));
     }
     let content_type = envelope.content_type.as_str();
     if !content_type.is_empty() && content_type != PROTOBUF_CONTENT_TYPE {

@@ -125,7 +125,11 @@ fn parse_time(value: &Value) -> Result<(i64, i32), String> {
 fn int_or_string_to_json(message: &dyn MessageDyn) -> Result<Value, String> {
     match access::int(message, "type").unwrap_or(0) {
         0 => Ok(Value::from(access::int(message, "intVal").unwrap_or(0))),
-        1 => Ok(Value::String(access::string(message, "strVal").unwrap_or_default().to_owned())),
+        1 => Ok(Value::String(
+            access::string(message, "strVal")
+                .unwrap_or_default()
+                .to_owned(),
+        )),
         other => Err(format!("IntOrString has impossible type {other}")),
     }
 }
@@ -144,7 +148,9 @@ fn int_or_string_from_json(target: &mut dyn MessageDyn, value: &Value) -> Result
             access::set(target, "type", ReflectValueBox::I64(0))?;
             access::set(target, "intVal", ReflectValueBox::I32(int))
         }
-        other => Err(format!("IntOrString must be a number or a string, got {other}")),
+        other => Err(format!(
+            "IntOrString must be a number or a string, got {other}"
+        )),
     }
 }
 
@@ -198,7 +204,11 @@ fn push_strings(target: &mut dyn MessageDyn, name: &str, value: &Value) -> Resul
         return Err(format!("expected a list of strings, got {value}"));
     };
     for item in items {
-        access::push(target, name, ReflectValueBox::String(as_str(item)?.to_owned()))?;
+        access::push(
+            target,
+            name,
+            ReflectValueBox::String(as_str(item)?.to_owned()),
+        )?;
     }
     Ok(())
 }
@@ -231,7 +241,9 @@ fn schema_or_bool_to_json(message: &dyn MessageDyn) -> Result<Value, String> {
     if access::message(message, "schema").is_some() {
         return schema_to_json(message);
     }
-    Ok(Value::Bool(access::boolean(message, "allows").unwrap_or(false)))
+    Ok(Value::Bool(
+        access::boolean(message, "allows").unwrap_or(false),
+    ))
 }
 
 /// Go: a non-empty string list wins, else the schema (or `null`).
@@ -242,7 +254,11 @@ fn schema_or_strings_to_json(message: &dyn MessageDyn) -> Result<Value, String> 
     strings(message, "property")
 }
 
-fn schema_box(target: &dyn MessageDyn, field: &str, value: &Value) -> Result<ReflectValueBox, String> {
+fn schema_box(
+    target: &dyn MessageDyn,
+    field: &str,
+    value: &Value,
+) -> Result<ReflectValueBox, String> {
     let descriptor = target
         .descriptor_dyn()
         .field_by_name(field)
