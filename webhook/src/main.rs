@@ -72,6 +72,9 @@ enum Command {
     },
     /// Print the ContainerAdmissionPolicy CustomResourceDefinition as YAML.
     Crd,
+    /// Run the validating admission webhook (HTTPS), watching the cluster through the
+    /// in-cluster configuration or KUBECONFIG.
+    Serve(cli::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         }),
         Command::Selector { selector, labels } => cli::selector::run(&selector, labels.as_deref()),
         Command::Crd => cli::crd::run(),
+        Command::Serve(args) => cli::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod crd;
 pub mod evaluate;
 pub mod selector;
+pub mod serve;
 
 use std::collections::BTreeMap;
 

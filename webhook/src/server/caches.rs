@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
 use super::metrics::{Metrics, SourceLabels};
@@ -143,7 +143,8 @@ fn policy_resource() -> ApiResource {
 /// it could apply to) instead of breaking the watch.
 async fn watch_policies(caches: Arc<ClusterCaches>) {
     let api: Api<DynamicObject> = Api::all_with(caches.client.clone(), &policy_resource());
-    let (store, writer) = reflector::store_with_dispatch(16, policy_resource());
+    let writer = reflector::store::Writer::new(policy_resource());
+    let store = writer.as_reader();
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
     let mut stream = std::pin::pin!(stream);
     loop {
@@ -188,13 +189,13 @@ fn rebuild_policies(caches: &ClusterCaches, objects: &[Arc<DynamicObject>]) {
     set_policies(caches, set);
 }
 
-fn set_policies(caches: &ClusterCaches, set: PolicySet) {
-    set(&caches.policies, Arc::new(set));
+fn set_policies(caches: &ClusterCaches, policies: PolicySet) {
+    set(&caches.policies, Arc::new(policies));
 }
 
 async fn watch_namespaces(caches: Arc<ClusterCaches>, writer: reflector::store::Writer<PartialObjectMeta<Namespace>>) {
-    let api: Api<Namespace> = Api::all(caches.client.clone());
-    let stream = reflector::reflector(writer, kube::runtime::metadata_watcher(api, watcher::Config::default()).default_backoff());
+    let api: Api<PartialObjectMeta<Namespace>> = Api::all(caches.client.clone());
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
     let mut stream = std::pin::pin!(stream);
     loop {
         match stream.try_next().await {

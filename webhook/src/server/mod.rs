@@ -1,3 +1,130 @@
+//! `image-assurance serve`: the webhook. HTTPS (rustls, TLS 1.2/1.3) for admission, plain
+//! HTTP on a separate port for Prometheus metrics; watches the cluster through kube-rs.
+
 pub mod caches;
 pub mod metrics;
+pub mod routes;
 pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::admission::handler::Admitter;
+use crate::scan::SeverityThresholds;
+use crate::workload::ControllerIdentities;
+
+/// How `serve` runs (the flags of the `serve` subcommand).
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub metrics_listen: SocketAddr,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub scan_results: Option<PathBuf>,
+    pub thresholds: SeverityThresholds,
+    pub identities: ControllerIdentities,
+    pub max_body_bytes: usize,
+    /// Per-request deadline, well inside the API server's webhook timeout (5 s by default).
+    pub deadline: Duration,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub shutdown_grace: Duration,
+    pub cert_poll: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot connect to the Kubernetes API: {0}")]
+    Kube(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: SocketAddr, source: std::io::Error },
+}
+
+/// Runs until SIGTERM or Ctrl-C, then finishes the requests in flight. The cluster is reached
+/// through the in-cluster configuration or KUBECONFIG.
+pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
+    let client = kube::Client::try_default().await.map_err(|error| ServeError::Kube(error.to_string()))?;
+    serve(options, client, wait_for_signal()).await
+}
+
+/// Serves with `client` until `stop` completes, then finishes the requests in flight.
+pub async fn serve(options: ServeOptions, client: kube::Client, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    let tls = RustlsConfig::from_config(Arc::new(tls::server_config(&options.tls_cert, &options.tls_key)?));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let caches = caches::ClusterCaches::start(client, options.scan_results.clone(), options.thresholds.clone(), metrics.clone());
+    let state = Arc::new(routes::AppState {
+        admitter: Admitter {
+            cluster: caches.clone(),
+            identities: options.identities.clone(),
+        },
+        caches,
+        metrics: metrics.clone(),
+        max_body_bytes: options.max_body_bytes,
+        deadline: options.deadline,
+    });
+    let reloader = tls::spawn_reloader(tls.clone(), options.tls_cert.clone(), options.tls_key.clone(), options.cert_poll);
+
+    let metrics_listener = tokio::net::TcpListener::bind(options.metrics_listen)
+        .await
+        .map_err(|source| ServeError::Listen { address: options.metrics_listen, source })?;
+    let metrics_app = axum::Router::new().route("/metrics", get(move || {
+        let metrics = metrics.clone();
+        async move { metrics.encode() }
+    }));
+    let metrics_task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(metrics_listener, metrics_app).await {
+            tracing::error!(%error, "the metrics server stopped");
+        }
+    });
+
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    let grace = options.shutdown_grace;
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown.graceful_shutdown(Some(grace));
+    });
+    let mut server = axum_server::bind_rustls(options.listen, tls).handle(handle);
+    // A client that trickles its headers cannot hold a connection open indefinitely.
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(5));
+    tracing::info!(listen = %options.listen, metrics = %options.metrics_listen, "serving");
+    let served = server
+        .serve(routes::router(state).into_make_service())
+        .await
+        .map_err(|source| ServeError::Listen { address: options.listen, source });
+    reloader.abort();
+    metrics_task.abort();
+    served
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

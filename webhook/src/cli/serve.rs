@@ -1,0 +1,98 @@
+//! `image-assurance serve`: flags, logging, and the runtime around `server::run`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use image_assurance::scan::SeverityThresholds;
+use image_assurance::server::ServeOptions;
+use image_assurance::workload::ControllerIdentities;
+
+use super::CliError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// HTTPS address for /admission-review, /validate-policy, /healthz, /readyz.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    listen: SocketAddr,
+    /// Plain-HTTP address for Prometheus /metrics.
+    #[arg(long, default_value = "0.0.0.0:9090")]
+    metrics_listen: SocketAddr,
+    /// PEM certificate chain (reloaded when it changes).
+    #[arg(long, value_name = "PATH")]
+    tls_cert: PathBuf,
+    /// PEM private key (reloaded when it changes).
+    #[arg(long, value_name = "PATH")]
+    tls_key: PathBuf,
+    /// A scan-results file (our format or VulnerabilityReports), reloaded when it changes.
+    #[arg(long, value_name = "PATH")]
+    scan_results: Option<PathBuf>,
+    /// Users trusted to create children of admitted controllers; `*` matches any run of
+    /// characters. Repeatable [default: system:serviceaccount:kube-system:*-controller and
+    /// system:kube-controller-manager].
+    #[arg(long = "controller-identity", value_name = "PATTERN")]
+    controller_identities: Vec<String>,
+    /// The lowest finding severity that makes a VulnerabilityReport `Fail`.
+    #[arg(long, default_value = "high")]
+    fail_severity: String,
+    /// The lowest finding severity that makes a VulnerabilityReport `Warn`.
+    #[arg(long, default_value = "medium")]
+    warn_severity: String,
+    /// Request bodies larger than this are refused (413).
+    #[arg(long, default_value_t = 8 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Per-request deadline in milliseconds, well inside the webhook's timeoutSeconds.
+    #[arg(long, default_value_t = 3000)]
+    deadline_ms: u64,
+    /// How long requests in flight may take to finish on shutdown, in seconds.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace_seconds: u64,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second initialisation (only possible in tests) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let thresholds = SeverityThresholds::parse(&args.fail_severity, &args.warn_severity)
+        .map_err(|error| CliError::new(format!("--fail-severity/--warn-severity: {error}")))?;
+    let identities = if args.controller_identities.is_empty() {
+        ControllerIdentities::default()
+    } else {
+        ControllerIdentities::from_patterns(args.controller_identities.iter().map(String::as_str))
+    };
+    init_logging(args.log_format);
+    let options = ServeOptions {
+        listen: args.listen,
+        metrics_listen: args.metrics_listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        scan_results: args.scan_results,
+        thresholds,
+        identities,
+        max_body_bytes: args.max_body_bytes,
+        deadline: Duration::from_millis(args.deadline_ms),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+        cert_poll: Duration::from_secs(1),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|error| CliError::new(format!("cannot start the async runtime: {error}")))?;
+    runtime.block_on(image_assurance::server::run(options)).map_err(|error| CliError::new(error.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
