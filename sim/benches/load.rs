@@ -35,12 +35,21 @@ fn peak_rss_mib() -> Option<f64> {
 async fn watch_all(api: Api<Pod>, from: String) -> Result<(usize, Duration), String> {
     let started = Instant::now();
     let params = WatchParams::default().timeout(290);
-    let mut events = api.watch(&params, &from).await.map_err(|e| e.to_string())?.boxed();
+    let mut events = api
+        .watch(&params, &from)
+        .await
+        .map_err(|e| e.to_string())?
+        .boxed();
     let (mut seen, mut last) = (0usize, 0u64);
     while seen < PODS {
         match events.try_next().await.map_err(|e| e.to_string())? {
             Some(WatchEvent::Added(pod)) => {
-                let rv: u64 = pod.metadata.resource_version.as_deref().and_then(|rv| rv.parse().ok()).unwrap_or(0);
+                let rv: u64 = pod
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .and_then(|rv| rv.parse().ok())
+                    .unwrap_or(0);
                 if rv <= last {
                     return Err(format!("out of order: {rv} after {last}"));
                 }
@@ -56,11 +65,15 @@ async fn watch_all(api: Api<Pod>, from: String) -> Result<(usize, Duration), Str
 }
 
 async fn run() -> Result<(), String> {
-    let sim = sim::Simulator::start(sim::Config::default()).await.map_err(|e| e.to_string())?;
+    let sim = sim::Simulator::start(sim::Config::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let client = sim.client().map_err(|e| e.to_string())?;
     let pods: Api<Pod> = Api::namespaced(client, "default");
     let start_rv = sim.state().store.resource_version().to_string();
-    let watchers: Vec<_> = (0..WATCHERS).map(|_| tokio::spawn(watch_all(pods.clone(), start_rv.clone()))).collect();
+    let watchers: Vec<_> = (0..WATCHERS)
+        .map(|_| tokio::spawn(watch_all(pods.clone(), start_rv.clone())))
+        .collect();
 
     let started = Instant::now();
     let results: Vec<Result<Pod, kube::Error>> = stream::iter(0..PODS)
@@ -75,7 +88,12 @@ async fn run() -> Result<(), String> {
     let failed = results.iter().filter(|r| r.is_err()).count();
 
     let list_started = Instant::now();
-    let listed = pods.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items.len();
+    let listed = pods
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .items
+        .len();
     let list_time = list_started.elapsed();
 
     let mut slowest = Duration::ZERO;
@@ -86,11 +104,23 @@ async fn run() -> Result<(), String> {
         }
         slowest = slowest.max(took);
     }
-    println!("sim/pod-creates: {PODS} creates ({CONCURRENCY} concurrent) in {:.2} s = {:.0}/s, {failed} failed", create_time.as_secs_f64(), PODS as f64 / create_time.as_secs_f64());
-    println!("sim/list: {listed} pods in {:.1} ms", list_time.as_secs_f64() * 1000.0);
-    println!("sim/watchers: {WATCHERS} watchers each saw all {PODS} events in order; slowest finished after {:.2} s", slowest.as_secs_f64());
+    println!(
+        "sim/pod-creates: {PODS} creates ({CONCURRENCY} concurrent) in {:.2} s = {:.0}/s, {failed} failed",
+        create_time.as_secs_f64(),
+        PODS as f64 / create_time.as_secs_f64()
+    );
+    println!(
+        "sim/list: {listed} pods in {:.1} ms",
+        list_time.as_secs_f64() * 1000.0
+    );
+    println!(
+        "sim/watchers: {WATCHERS} watchers each saw all {PODS} events in order; slowest finished after {:.2} s",
+        slowest.as_secs_f64()
+    );
     match peak_rss_mib() {
-        Some(mib) => println!("sim/memory: peak RSS {mib:.0} MiB (server and clients in one process)"),
+        Some(mib) => {
+            println!("sim/memory: peak RSS {mib:.0} MiB (server and clients in one process)")
+        }
         None => println!("sim/memory: peak RSS unavailable (no /proc)"),
     }
     if failed > 0 || listed != PODS {

@@ -9,7 +9,7 @@ pub mod image;
 pub mod manifest;
 pub mod policy;
 pub mod scan;
-pub mod server;
 pub mod selector;
+pub mod server;
 pub mod timestamp;
 pub mod workload;

@@ -27,9 +27,16 @@ pub trait ClusterView: Send + Sync {
     fn policies(&self) -> Arc<PolicySet>;
     fn scans(&self) -> &dyn ScanSource;
     /// The namespace's labels (without `kubernetes.io/metadata.name`, which is added).
-    fn namespace_labels(&self, namespace: &str) -> impl Future<Output = Result<BTreeMap<String, String>, LookupError>> + Send;
+    fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, LookupError>> + Send;
     /// The object a controller reference names, in `namespace`; `Ok(None)` when it does not exist.
-    fn owner(&self, reference: &OwnerReference, namespace: &str) -> impl Future<Output = Result<Option<Workload>, LookupError>> + Send;
+    fn owner(
+        &self,
+        reference: &OwnerReference,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Option<Workload>, LookupError>> + Send;
 }
 
 /// What one review came to, for metrics and logs.
@@ -50,9 +57,21 @@ pub struct Admitter<C: ClusterView> {
 
 impl<C: ClusterView> Admitter<C> {
     /// `/admission-review`: pod-creating resources.
-    pub async fn review(&self, request: &AdmissionRequest<DynamicObject>, now: Timestamp) -> (AdmissionResponse, Outcome) {
+    pub async fn review(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        now: Timestamp,
+    ) -> (AdmissionResponse, Outcome) {
         let kind_name = request.kind.kind.clone();
-        let skipped = |response| (response, Outcome { decision: "skipped", kind: kind_name.clone() });
+        let skipped = |response| {
+            (
+                response,
+                Outcome {
+                    decision: "skipped",
+                    kind: kind_name.clone(),
+                },
+            )
+        };
         if !is_evaluated(&request.operation) {
             return skipped(allow(request));
         }
@@ -64,22 +83,44 @@ impl<C: ClusterView> Admitter<C> {
         let Some(kind) = WorkloadKind::from_type(&api_version, &request.kind.kind) else {
             return skipped(allow(request));
         };
-        let rejected = |response| (response, Outcome { decision: "rejected", kind: kind_name.clone() });
+        let rejected = |response| {
+            (
+                response,
+                Outcome {
+                    decision: "rejected",
+                    kind: kind_name.clone(),
+                },
+            )
+        };
         let Some(object) = &request.object else {
-            return rejected(deny(request, 400, "BadRequest", &format!("the {kind} to evaluate is missing from the request")));
+            return rejected(deny(
+                request,
+                400,
+                "BadRequest",
+                &format!("the {kind} to evaluate is missing from the request"),
+            ));
         };
         let workload = match serde_json::to_value(object)
             .map_err(|error| error.to_string())
             .and_then(|value| Workload::from_value(kind, &value).map_err(|error| error.to_string()))
         {
             Ok(workload) => workload,
-            Err(error) => return rejected(deny(request, 400, "BadRequest", &format!("cannot evaluate the {kind}: {error}"))),
+            Err(error) => {
+                return rejected(deny(
+                    request,
+                    400,
+                    "BadRequest",
+                    &format!("cannot evaluate the {kind}: {error}"),
+                ));
+            }
         };
         let namespace = request.namespace.clone().unwrap_or_default();
         let labels = match self.cluster.namespace_labels(&namespace).await {
             Ok(labels) => namespace_labels(&namespace, labels),
             Err(error) => {
-                let message = format!("cannot evaluate: the labels of namespace {namespace:?} are unavailable: {error}");
+                let message = format!(
+                    "cannot evaluate: the labels of namespace {namespace:?} are unavailable: {error}"
+                );
                 return rejected(deny(request, 500, "InternalError", &message));
             }
         };
@@ -99,9 +140,19 @@ impl<C: ClusterView> Admitter<C> {
             user: &user,
             owner: owner.as_ref(),
         };
-        let Assessment { decision, mut warnings } = match assess(&context, &subject) {
+        let Assessment {
+            decision,
+            mut warnings,
+        } = match assess(&context, &subject) {
             Ok(assessment) => assessment,
-            Err(error) => return rejected(deny(request, 400, "BadRequest", &format!("cannot evaluate the {kind}: {error}"))),
+            Err(error) => {
+                return rejected(deny(
+                    request,
+                    400,
+                    "BadRequest",
+                    &format!("cannot evaluate the {kind}: {error}"),
+                ));
+            }
         };
         warnings.extend(lookup_warning);
         let mut response = match &decision.message {
@@ -112,39 +163,83 @@ impl<C: ClusterView> Admitter<C> {
         if !warnings.is_empty() {
             response.warnings = Some(warnings);
         }
-        let verdict = if decision.allowed { "allowed" } else { "rejected" };
-        (response, Outcome { decision: verdict, kind: kind_name })
+        let verdict = if decision.allowed {
+            "allowed"
+        } else {
+            "rejected"
+        };
+        (
+            response,
+            Outcome {
+                decision: verdict,
+                kind: kind_name,
+            },
+        )
     }
 
     /// Looks the owner up only when it could matter: a controller reference to a pod-creating
     /// kind on a request from a controller identity (anyone else is evaluated regardless).
-    async fn owner_of(&self, workload: &Workload, namespace: &str, user: &str) -> (Option<Workload>, Option<String>) {
+    async fn owner_of(
+        &self,
+        workload: &Workload,
+        namespace: &str,
+        user: &str,
+    ) -> (Option<Workload>, Option<String>) {
         let Some(reference) = controller_reference(workload.metadata()) else {
             return (None, None);
         };
-        if !self.identities.contains(user) || WorkloadKind::from_type(&reference.api_version, &reference.kind).is_none() {
+        if !self.identities.contains(user)
+            || WorkloadKind::from_type(&reference.api_version, &reference.kind).is_none()
+        {
             return (None, None);
         }
         match self.cluster.owner(reference, namespace).await {
             Ok(owner) => (owner, None),
-            Err(error) => (None, Some(format!("the owner {} {:?} could not be looked up: {error}", reference.kind, reference.name))),
+            Err(error) => (
+                None,
+                Some(format!(
+                    "the owner {} {:?} could not be looked up: {error}",
+                    reference.kind, reference.name
+                )),
+            ),
         }
     }
 
     /// `/validate-policy`: refuses a ContainerAdmissionPolicy the engine could not evaluate,
     /// naming the field and, for selectors, the position.
-    pub fn validate_policy(&self, request: &AdmissionRequest<DynamicObject>) -> (AdmissionResponse, Outcome) {
-        let outcome = |decision| Outcome { decision, kind: request.kind.kind.clone() };
+    pub fn validate_policy(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+    ) -> (AdmissionResponse, Outcome) {
+        let outcome = |decision| Outcome {
+            decision,
+            kind: request.kind.kind.clone(),
+        };
         if !is_evaluated(&request.operation) {
             return (allow(request), outcome("skipped"));
         }
         let Some(object) = &request.object else {
-            return (deny(request, 400, "BadRequest", "the ContainerAdmissionPolicy is missing from the request"), outcome("rejected"));
+            return (
+                deny(
+                    request,
+                    400,
+                    "BadRequest",
+                    "the ContainerAdmissionPolicy is missing from the request",
+                ),
+                outcome("rejected"),
+            );
         };
         let decoded = serde_json::to_value(object)
             .map_err(|error| error.to_string())
-            .and_then(|value| serde_path_to_error::deserialize::<_, ContainerAdmissionPolicy>(&value).map_err(|error| format!("field `{}`: {}", error.path(), error.inner())));
-        let result = decoded.and_then(|policy| compile_policy(&policy).map(|_| ()).map_err(|error| error.to_string()));
+            .and_then(|value| {
+                serde_path_to_error::deserialize::<_, ContainerAdmissionPolicy>(&value)
+                    .map_err(|error| format!("field `{}`: {}", error.path(), error.inner()))
+            });
+        let result = decoded.and_then(|policy| {
+            compile_policy(&policy)
+                .map(|_| ())
+                .map_err(|error| error.to_string())
+        });
         match result {
             Ok(()) => (allow(request), outcome("allowed")),
             Err(message) => (deny(request, 422, "Invalid", &message), outcome("rejected")),
@@ -154,7 +249,11 @@ impl<C: ClusterView> Admitter<C> {
 
 fn audit_annotations(decision: &crate::policy::Decision) -> HashMap<String, String> {
     let mut annotations = HashMap::new();
-    let verdict = if decision.allowed { "allowed" } else { "rejected" };
+    let verdict = if decision.allowed {
+        "allowed"
+    } else {
+        "rejected"
+    };
     annotations.insert(AUDIT_DECISION.to_string(), verdict.to_string());
     let deciding = decision
         .images
@@ -193,12 +292,26 @@ mod tests {
             &NoScanData
         }
 
-        async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, LookupError> {
-            self.namespaces.get(namespace).cloned().ok_or_else(|| LookupError(format!("namespaces {namespace:?} not found")))
+        async fn namespace_labels(
+            &self,
+            namespace: &str,
+        ) -> Result<BTreeMap<String, String>, LookupError> {
+            self.namespaces
+                .get(namespace)
+                .cloned()
+                .ok_or_else(|| LookupError(format!("namespaces {namespace:?} not found")))
         }
 
-        async fn owner(&self, reference: &OwnerReference, _namespace: &str) -> Result<Option<Workload>, LookupError> {
-            Ok(self.owners.iter().find(|o| o.metadata().name.as_deref() == Some(&reference.name)).cloned())
+        async fn owner(
+            &self,
+            reference: &OwnerReference,
+            _namespace: &str,
+        ) -> Result<Option<Workload>, LookupError> {
+            Ok(self
+                .owners
+                .iter()
+                .find(|o| o.metadata().name.as_deref() == Some(&reference.name))
+                .cloned())
         }
     }
 
@@ -222,7 +335,12 @@ mod tests {
         }
     }
 
-    fn request(object: serde_json::Value, kind: (&str, &str, &str), user: &str, operation: &str) -> AdmissionRequest<DynamicObject> {
+    fn request(
+        object: serde_json::Value,
+        kind: (&str, &str, &str),
+        user: &str,
+        operation: &str,
+    ) -> AdmissionRequest<DynamicObject> {
         let review = json!({
             "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "request": {
@@ -246,24 +364,51 @@ mod tests {
     #[tokio::test]
     async fn a_rejected_pod_gets_403_with_calicos_message_and_audit_annotations() {
         let admitter = admitter(Vec::new());
-        let (response, outcome) = admitter.review(&request(pod("nginx"), ("", "v1", "Pod"), "jane", "CREATE"), now()).await;
+        let (response, outcome) = admitter
+            .review(
+                &request(pod("nginx"), ("", "v1", "Pod"), "jane", "CREATE"),
+                now(),
+            )
+            .await;
         assert!(!response.allowed);
         assert_eq!(response.uid, "u-1");
         assert_eq!(response.result.code, 403);
-        assert_eq!(response.result.message, "image \"nginx\" (container \"c\"): Action 'Reject' enforced by ContainerPolicy deny-all rule index 0");
+        assert_eq!(
+            response.result.message,
+            "image \"nginx\" (container \"c\"): Action 'Reject' enforced by ContainerPolicy deny-all rule index 0"
+        );
         assert_eq!(response.audit_annotations[AUDIT_DECISION], "rejected");
-        assert_eq!(response.audit_annotations[AUDIT_RULE], "nginx: ContainerPolicy deny-all rule index 0");
-        assert_eq!(outcome, Outcome { decision: "rejected", kind: "Pod".into() });
+        assert_eq!(
+            response.audit_annotations[AUDIT_RULE],
+            "nginx: ContainerPolicy deny-all rule index 0"
+        );
+        assert_eq!(
+            outcome,
+            Outcome {
+                decision: "rejected",
+                kind: "Pod".into()
+            }
+        );
     }
 
     #[tokio::test]
     async fn kinds_and_operations_that_create_no_containers_are_allowed() {
         let admitter = admitter(Vec::new());
         let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}});
-        let (response, outcome) = admitter.review(&request(service, ("", "v1", "Service"), "jane", "CREATE"), now()).await;
+        let (response, outcome) = admitter
+            .review(
+                &request(service, ("", "v1", "Service"), "jane", "CREATE"),
+                now(),
+            )
+            .await;
         assert!(response.allowed);
         assert_eq!(outcome.decision, "skipped");
-        let (response, _) = admitter.review(&request(json!(null), ("", "v1", "Pod"), "jane", "DELETE"), now()).await;
+        let (response, _) = admitter
+            .review(
+                &request(json!(null), ("", "v1", "Pod"), "jane", "DELETE"),
+                now(),
+            )
+            .await;
         assert!(response.allowed);
     }
 
@@ -271,9 +416,15 @@ mod tests {
     async fn an_undecodable_pod_is_rejected_never_allowed() {
         let admitter = admitter(Vec::new());
         let bad = pod("Nginx Latest");
-        let (response, _) = admitter.review(&request(bad, ("", "v1", "Pod"), "jane", "CREATE"), now()).await;
+        let (response, _) = admitter
+            .review(&request(bad, ("", "v1", "Pod"), "jane", "CREATE"), now())
+            .await;
         assert!(!response.allowed);
-        assert!(response.result.message.contains("spec.containers[0].image"), "{}", response.result.message);
+        assert!(
+            response.result.message.contains("spec.containers[0].image"),
+            "{}",
+            response.result.message
+        );
     }
 
     #[tokio::test]
@@ -288,10 +439,17 @@ mod tests {
         let mut child = pod("nginx");
         child["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": "rs-uid", "controller": true}]);
         let controller = "system:serviceaccount:kube-system:replicaset-controller";
-        let (response, _) = admitter.review(&request(child.clone(), ("", "v1", "Pod"), controller, "CREATE"), now()).await;
+        let (response, _) = admitter
+            .review(
+                &request(child.clone(), ("", "v1", "Pod"), controller, "CREATE"),
+                now(),
+            )
+            .await;
         assert!(response.allowed, "{}", response.result.message);
         // The same pod from a person is evaluated, with a warning saying why.
-        let (response, _) = admitter.review(&request(child, ("", "v1", "Pod"), "jane", "CREATE"), now()).await;
+        let (response, _) = admitter
+            .review(&request(child, ("", "v1", "Pod"), "jane", "CREATE"), now())
+            .await;
         assert!(!response.allowed);
         assert!(response.warnings.unwrap()[0].contains("not a Kubernetes controller"));
     }
@@ -311,12 +469,35 @@ mod tests {
         let admitter = admitter(Vec::new());
         let policy = json!({"apiVersion": "containersecurity.tigera.io/v1beta1", "kind": "ContainerAdmissionPolicy",
                             "metadata": {"name": "bad"}, "spec": {"selector": "a = 'b'", "rules": [{"action": "Reject"}]}});
-        let (response, _) = admitter.validate_policy(&request(policy, ("containersecurity.tigera.io", "v1beta1", "ContainerAdmissionPolicy"), "jane", "CREATE"));
+        let (response, _) = admitter.validate_policy(&request(
+            policy,
+            (
+                "containersecurity.tigera.io",
+                "v1beta1",
+                "ContainerAdmissionPolicy",
+            ),
+            "jane",
+            "CREATE",
+        ));
         assert!(!response.allowed);
-        assert!(response.result.message.contains("spec.selector") && response.result.message.contains("position 2"), "{}", response.result.message);
+        assert!(
+            response.result.message.contains("spec.selector")
+                && response.result.message.contains("position 2"),
+            "{}",
+            response.result.message
+        );
         let good = json!({"apiVersion": "containersecurity.tigera.io/v1beta1", "kind": "ContainerAdmissionPolicy",
                           "metadata": {"name": "good"}, "spec": {"rules": [{"action": "Reject"}]}});
-        let (response, _) = admitter.validate_policy(&request(good, ("containersecurity.tigera.io", "v1beta1", "ContainerAdmissionPolicy"), "jane", "CREATE"));
+        let (response, _) = admitter.validate_policy(&request(
+            good,
+            (
+                "containersecurity.tigera.io",
+                "v1beta1",
+                "ContainerAdmissionPolicy",
+            ),
+            "jane",
+            "CREATE",
+        ));
         assert!(response.allowed);
     }
 }

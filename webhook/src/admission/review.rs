@@ -47,13 +47,20 @@ pub fn is_evaluated(operation: &Operation) -> bool {
 }
 
 /// An allow for `request`, answered in the AdmissionReview version it came in.
-pub fn allow(request: &AdmissionRequest<DynamicObject>) -> kube::core::admission::AdmissionResponse {
+pub fn allow(
+    request: &AdmissionRequest<DynamicObject>,
+) -> kube::core::admission::AdmissionResponse {
     kube::core::admission::AdmissionResponse::from(request)
 }
 
 /// A denial with kube-apiserver's conventional 403 `Forbidden` status (what kubectl shows as
 /// `admission webhook "..." denied the request: <message>`).
-pub fn deny(request: &AdmissionRequest<DynamicObject>, code: u16, reason: &str, message: &str) -> kube::core::admission::AdmissionResponse {
+pub fn deny(
+    request: &AdmissionRequest<DynamicObject>,
+    code: u16,
+    reason: &str,
+    message: &str,
+) -> kube::core::admission::AdmissionResponse {
     let mut response = allow(request);
     response.allowed = false;
     response.result = kube::core::Status::failure(message, reason).with_code(code);

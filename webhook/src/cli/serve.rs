@@ -60,8 +60,11 @@ pub struct ServeArgs {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second initialisation (only possible in tests) is harmless: keep the first.
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
@@ -91,8 +94,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
         cert_poll: Duration::from_secs(1),
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|error| CliError::new(format!("cannot start the async runtime: {error}")))?;
-    runtime.block_on(image_assurance::server::run(options)).map_err(|error| CliError::new(error.to_string()))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|error| CliError::new(format!("cannot start the async runtime: {error}")))?;
+    runtime
+        .block_on(image_assurance::server::run(options))
+        .map_err(|error| CliError::new(error.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
-

@@ -23,7 +23,10 @@ use super::metrics::{Metrics, SourceLabels};
 use crate::admission::handler::{ClusterView, LookupError};
 use crate::policy::{ContainerAdmissionPolicy, PolicyError, PolicySet};
 use crate::scan::trivy::{VulnerabilityReport, record_from_report};
-use crate::scan::{ScanIndex, ScanRecord, ScanResult, ScanSource, ScanUnavailable, SeverityThresholds, load_scan_file};
+use crate::scan::{
+    ScanIndex, ScanRecord, ScanResult, ScanSource, ScanUnavailable, SeverityThresholds,
+    load_scan_file,
+};
 use crate::workload::{Workload, WorkloadKind};
 
 /// How long a decision may wait on a lookup the caches cannot answer.
@@ -36,7 +39,9 @@ fn lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 
 fn set<T>(lock: &RwLock<T>, value: T) {
-    *lock.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = value;
+    *lock
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = value;
 }
 
 /// Scan results from every configured source.
@@ -47,7 +52,10 @@ pub struct Scans {
 }
 
 impl ScanSource for Scans {
-    fn lookup(&self, image: &crate::image::ImageRef) -> Result<Option<ScanResult>, ScanUnavailable> {
+    fn lookup(
+        &self,
+        image: &crate::image::ImageRef,
+    ) -> Result<Option<ScanResult>, ScanUnavailable> {
         if !self.reports_synced.load(Ordering::Acquire) {
             return Err(ScanUnavailable {
                 reason: "VulnerabilityReports have not synced yet".into(),
@@ -58,7 +66,11 @@ impl ScanSource for Scans {
             None => None,
             Some(file) => match &*lock(file) {
                 Ok(index) => index.lookup(image)?,
-                Err(error) => return Err(ScanUnavailable { reason: error.clone() }),
+                Err(error) => {
+                    return Err(ScanUnavailable {
+                        reason: error.clone(),
+                    });
+                }
             },
         };
         // The newest scan wins across sources as within one.
@@ -82,7 +94,12 @@ pub struct ClusterCaches {
 
 impl ClusterCaches {
     /// Starts every watch; `ready()` turns true once all have synced.
-    pub fn start(client: Client, scan_file: Option<PathBuf>, thresholds: SeverityThresholds, metrics: Arc<Metrics>) -> Arc<ClusterCaches> {
+    pub fn start(
+        client: Client,
+        scan_file: Option<PathBuf>,
+        thresholds: SeverityThresholds,
+        metrics: Arc<Metrics>,
+    ) -> Arc<ClusterCaches> {
         let (namespaces, namespace_writer) = reflector::store();
         let caches = Arc::new(ClusterCaches {
             client: client.clone(),
@@ -93,13 +110,15 @@ impl ClusterCaches {
             scans: Scans {
                 reports: RwLock::new(Arc::new(ScanIndex::default())),
                 reports_synced: AtomicBool::new(false),
-                file: scan_file.as_ref().map(|_| RwLock::new(Err("the scan-results file has not been read yet".into()))),
+                file: scan_file.as_ref().map(|_| {
+                    RwLock::new(Err("the scan-results file has not been read yet".into()))
+                }),
             },
             metrics,
         });
         tokio::spawn(watch_policies(caches.clone()));
         tokio::spawn(watch_namespaces(caches.clone(), namespace_writer));
-        tokio::spawn(watch_reports(caches.clone(), thresholds.clone()));
+        tokio::spawn(watch_reports(caches.clone(), thresholds));
         if let Some(path) = scan_file {
             tokio::spawn(poll_scan_file(caches.clone(), path, thresholds));
         }
@@ -123,11 +142,20 @@ impl ClusterCaches {
         {
             waiting.push("the scan-results file");
         }
-        if waiting.is_empty() { Ok(()) } else { Err(format!("not synced: {}", waiting.join(", "))) }
+        if waiting.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("not synced: {}", waiting.join(", ")))
+        }
     }
 
     fn mark(&self, source: &str, synced: bool) {
-        self.metrics.synced.get_or_create(&SourceLabels { source: source.into() }).set(i64::from(synced));
+        self.metrics
+            .synced
+            .get_or_create(&SourceLabels {
+                source: source.into(),
+            })
+            .set(i64::from(synced));
     }
 }
 
@@ -145,7 +173,10 @@ async fn watch_policies(caches: Arc<ClusterCaches>) {
     let api: Api<DynamicObject> = Api::all_with(caches.client.clone(), &policy_resource());
     let writer = reflector::store::Writer::new(policy_resource());
     let store = writer.as_reader();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).default_backoff(),
+    );
     let mut stream = std::pin::pin!(stream);
     loop {
         match stream.try_next().await {
@@ -154,7 +185,9 @@ async fn watch_policies(caches: Arc<ClusterCaches>) {
                     caches.policies_synced.store(true, Ordering::Release);
                     caches.mark("policies", true);
                 }
-                if caches.policies_synced.load(Ordering::Acquire) && !matches!(event, watcher::Event::Init | watcher::Event::InitApply(_)) {
+                if caches.policies_synced.load(Ordering::Acquire)
+                    && !matches!(event, watcher::Event::Init | watcher::Event::InitApply(_))
+                {
                     rebuild_policies(&caches, &store.state());
                 }
             }
@@ -170,7 +203,10 @@ fn rebuild_policies(caches: &ClusterCaches, objects: &[Arc<DynamicObject>]) {
     for object in objects {
         let decoded = serde_json::to_value(object.as_ref())
             .map_err(|error| error.to_string())
-            .and_then(|value| serde_path_to_error::deserialize::<_, ContainerAdmissionPolicy>(&value).map_err(|error| format!("field `{}`: {}", error.path(), error.inner())));
+            .and_then(|value| {
+                serde_path_to_error::deserialize::<_, ContainerAdmissionPolicy>(&value)
+                    .map_err(|error| format!("field `{}`: {}", error.path(), error.inner()))
+            });
         match decoded {
             Ok(policy) => policies.push(policy),
             Err(message) => undecodable.push(PolicyError {
@@ -181,8 +217,14 @@ fn rebuild_policies(caches: &ClusterCaches, objects: &[Arc<DynamicObject>]) {
         }
     }
     let set = PolicySet::compile_with_undecodable(&policies, undecodable);
-    caches.metrics.policies_loaded.set(set.policies().len() as i64);
-    caches.metrics.policies_invalid.set(set.invalid().len() as i64);
+    caches
+        .metrics
+        .policies_loaded
+        .set(set.policies().len() as i64);
+    caches
+        .metrics
+        .policies_invalid
+        .set(set.invalid().len() as i64);
     for invalid in set.invalid() {
         tracing::warn!(policy = %invalid.name, error = %invalid.error, "invalid ContainerAdmissionPolicy: rejecting the requests it could apply to");
     }
@@ -193,9 +235,15 @@ fn set_policies(caches: &ClusterCaches, policies: PolicySet) {
     set(&caches.policies, Arc::new(policies));
 }
 
-async fn watch_namespaces(caches: Arc<ClusterCaches>, writer: reflector::store::Writer<PartialObjectMeta<Namespace>>) {
+async fn watch_namespaces(
+    caches: Arc<ClusterCaches>,
+    writer: reflector::store::Writer<PartialObjectMeta<Namespace>>,
+) {
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(caches.client.clone());
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).default_backoff(),
+    );
     let mut stream = std::pin::pin!(stream);
     loop {
         match stream.try_next().await {
@@ -211,7 +259,10 @@ async fn watch_namespaces(caches: Arc<ClusterCaches>, writer: reflector::store::
 }
 
 fn report_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport"), "vulnerabilityreports")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport"),
+        "vulnerabilityreports",
+    )
 }
 
 /// Waits for the VulnerabilityReport CRD (it may be installed after the webhook), then keeps
@@ -225,7 +276,9 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
                 caches.scans.reports_synced.store(true, Ordering::Release);
                 caches.mark("vulnerabilityreports", true);
             }
-            Err(error) => tracing::warn!(%error, "cannot check for the VulnerabilityReport CRD; retrying"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot check for the VulnerabilityReport CRD; retrying")
+            }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -235,7 +288,9 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
     let api: Api<DynamicObject> = Api::all_with(caches.client.clone(), &report_resource());
     let mut records: HashMap<ObjectRef<DynamicObject>, ScanRecord> = HashMap::new();
     let mut pending: HashMap<ObjectRef<DynamicObject>, ScanRecord> = HashMap::new();
-    let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
     loop {
         match stream.try_next().await {
             Ok(Some(watcher::Event::Init)) => pending.clear(),
@@ -269,7 +324,9 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
 }
 
 fn report_record(object: &DynamicObject, thresholds: &SeverityThresholds) -> Option<ScanRecord> {
-    let report: VulnerabilityReport = match serde_json::to_value(object).and_then(serde_json::from_value) {
+    let report: VulnerabilityReport = match serde_json::to_value(object)
+        .and_then(serde_json::from_value)
+    {
         Ok(report) => report,
         Err(error) => {
             tracing::warn!(report = %object.name_any(), %error, "ignoring a VulnerabilityReport that does not decode");
@@ -285,11 +342,19 @@ fn report_record(object: &DynamicObject, thresholds: &SeverityThresholds) -> Opt
     }
 }
 
-fn publish_reports(caches: &ClusterCaches, records: &HashMap<ObjectRef<DynamicObject>, ScanRecord>) {
+fn publish_reports(
+    caches: &ClusterCaches,
+    records: &HashMap<ObjectRef<DynamicObject>, ScanRecord>,
+) {
     let index = ScanIndex::from_records(records.values().cloned());
-    let newest = records.values().filter_map(|record| record.result.last_scan).max();
+    let newest = records
+        .values()
+        .filter_map(|record| record.result.last_scan)
+        .max();
     caches.metrics.scan_results.set(records.len() as i64);
-    let age = newest.map_or(-1.0, |newest| (jiff::Timestamp::now().as_millisecond() - newest.as_millisecond()) as f64 / 1000.0);
+    let age = newest.map_or(-1.0, |newest| {
+        (jiff::Timestamp::now().as_millisecond() - newest.as_millisecond()) as f64 / 1000.0
+    });
     caches.metrics.scan_data_age.set(age);
     set(&caches.scans.reports, Arc::new(index));
 }
@@ -301,12 +366,16 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
     let mut interval = tokio::time::interval(Duration::from_millis(500));
     loop {
         interval.tick().await;
-        let modified = std::fs::metadata(&path).and_then(|meta| meta.modified()).ok();
+        let modified = std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok();
         if seen == Some(modified) {
             continue;
         }
         seen = Some(modified);
-        let Some(file) = &caches.scans.file else { return };
+        let Some(file) = &caches.scans.file else {
+            return;
+        };
         match load_scan_file(&path, &thresholds) {
             Ok(index) => {
                 tracing::info!(path = %path.display(), results = index.len(), "scan results loaded");
@@ -315,7 +384,10 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
             }
             Err(error) => {
                 tracing::error!(%error, "scan-results file unavailable: decisions that need scan data fail closed");
-                set(file, Err(format!("the scan-results file is unavailable: {error}")));
+                set(
+                    file,
+                    Err(format!("the scan-results file is unavailable: {error}")),
+                );
                 caches.mark("scan-results-file", false);
             }
         }
@@ -347,7 +419,10 @@ impl ClusterView for Arc<ClusterCaches> {
 
     /// From the watch cache; a namespace created a moment ago may not be there yet, so a miss
     /// falls back to one bounded GET.
-    async fn namespace_labels(&self, namespace: &str) -> Result<BTreeMap<String, String>, LookupError> {
+    async fn namespace_labels(
+        &self,
+        namespace: &str,
+    ) -> Result<BTreeMap<String, String>, LookupError> {
         if let Some(cached) = self.namespaces.get(&ObjectRef::new(namespace)) {
             return Ok(cached.metadata.labels.clone().unwrap_or_default());
         }
@@ -364,18 +439,26 @@ impl ClusterView for Arc<ClusterCaches> {
     /// from a controller identity need one, a cache of every pod-creating object in the cluster
     /// would dominate memory, and a cache could lag a ReplicaSet created a moment ago — turning
     /// its first pods into evaluated ones, the very thing the child check exists to avoid.
-    async fn owner(&self, reference: &OwnerReference, namespace: &str) -> Result<Option<Workload>, LookupError> {
+    async fn owner(
+        &self,
+        reference: &OwnerReference,
+        namespace: &str,
+    ) -> Result<Option<Workload>, LookupError> {
         let Some(kind) = WorkloadKind::from_type(&reference.api_version, &reference.kind) else {
             return Ok(None);
         };
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &workload_resource(kind));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &workload_resource(kind));
         let found = match tokio::time::timeout(LOOKUP_TIMEOUT, api.get_opt(&reference.name)).await {
             Ok(Ok(found)) => found,
             Ok(Err(error)) => return Err(LookupError(error.to_string())),
             Err(_) => return Err(LookupError(format!("no answer within {LOOKUP_TIMEOUT:?}"))),
         };
         let Some(object) = found else { return Ok(None) };
-        let value = serde_json::to_value(&object).map_err(|error| LookupError(error.to_string()))?;
-        Workload::from_value(kind, &value).map(Some).map_err(|error| LookupError(error.to_string()))
+        let value =
+            serde_json::to_value(&object).map_err(|error| LookupError(error.to_string()))?;
+        Workload::from_value(kind, &value)
+            .map(Some)
+            .map_err(|error| LookupError(error.to_string()))
     }
 }

@@ -38,18 +38,45 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("image_assurance");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("admission_requests", "Admission requests by decision, kind and endpoint", requests.clone());
+        registry.register(
+            "admission_requests",
+            "Admission requests by decision, kind and endpoint",
+            requests.clone(),
+        );
         // 0.1 ms to ~3 s: decisions take microseconds, the API server gives up at seconds.
-        let latency = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
-        registry.register("admission_duration_seconds", "Time to answer an admission request", latency.clone());
+        let latency = Histogram::new([
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            2.5,
+        ]);
+        registry.register(
+            "admission_duration_seconds",
+            "Time to answer an admission request",
+            latency.clone(),
+        );
         let policies_loaded = Gauge::default();
-        registry.register("policies_loaded", "Valid ContainerAdmissionPolicies loaded", policies_loaded.clone());
+        registry.register(
+            "policies_loaded",
+            "Valid ContainerAdmissionPolicies loaded",
+            policies_loaded.clone(),
+        );
         let policies_invalid = Gauge::default();
-        registry.register("policies_invalid", "Invalid ContainerAdmissionPolicies (they reject what they could apply to)", policies_invalid.clone());
+        registry.register(
+            "policies_invalid",
+            "Invalid ContainerAdmissionPolicies (they reject what they could apply to)",
+            policies_invalid.clone(),
+        );
         let synced = Family::<SourceLabels, Gauge>::default();
-        registry.register("source_synced", "1 when a data source has synced", synced.clone());
+        registry.register(
+            "source_synced",
+            "1 when a data source has synced",
+            synced.clone(),
+        );
         let scan_data_age = Gauge::<f64, AtomicU64>::default();
-        registry.register("scan_data_age_seconds", "Age of the newest scan result", scan_data_age.clone());
+        registry.register(
+            "scan_data_age_seconds",
+            "Age of the newest scan result",
+            scan_data_age.clone(),
+        );
         let scan_results = Gauge::<i64, AtomicI64>::default();
         registry.register("scan_results", "Scan results known", scan_results.clone());
         Metrics {

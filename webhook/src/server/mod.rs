@@ -43,21 +43,38 @@ pub enum ServeError {
     #[error("cannot connect to the Kubernetes API: {0}")]
     Kube(String),
     #[error("cannot listen on {address}: {source}")]
-    Listen { address: SocketAddr, source: std::io::Error },
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// Runs until SIGTERM or Ctrl-C, then finishes the requests in flight. The cluster is reached
 /// through the in-cluster configuration or KUBECONFIG.
 pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
-    let client = kube::Client::try_default().await.map_err(|error| ServeError::Kube(error.to_string()))?;
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|error| ServeError::Kube(error.to_string()))?;
     serve(options, client, wait_for_signal()).await
 }
 
 /// Serves with `client` until `stop` completes, then finishes the requests in flight.
-pub async fn serve(options: ServeOptions, client: kube::Client, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-    let tls = RustlsConfig::from_config(Arc::new(tls::server_config(&options.tls_cert, &options.tls_key)?));
+pub async fn serve(
+    options: ServeOptions,
+    client: kube::Client,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let tls = RustlsConfig::from_config(Arc::new(tls::server_config(
+        &options.tls_cert,
+        &options.tls_key,
+    )?));
     let metrics = Arc::new(metrics::Metrics::default());
-    let caches = caches::ClusterCaches::start(client, options.scan_results.clone(), options.thresholds.clone(), metrics.clone());
+    let caches = caches::ClusterCaches::start(
+        client,
+        options.scan_results.clone(),
+        options.thresholds,
+        metrics.clone(),
+    );
     let state = Arc::new(routes::AppState {
         admitter: Admitter {
             cluster: caches.clone(),
@@ -68,15 +85,26 @@ pub async fn serve(options: ServeOptions, client: kube::Client, stop: impl std::
         max_body_bytes: options.max_body_bytes,
         deadline: options.deadline,
     });
-    let reloader = tls::spawn_reloader(tls.clone(), options.tls_cert.clone(), options.tls_key.clone(), options.cert_poll);
+    let reloader = tls::spawn_reloader(
+        tls.clone(),
+        options.tls_cert.clone(),
+        options.tls_key.clone(),
+        options.cert_poll,
+    );
 
     let metrics_listener = tokio::net::TcpListener::bind(options.metrics_listen)
         .await
-        .map_err(|source| ServeError::Listen { address: options.metrics_listen, source })?;
-    let metrics_app = axum::Router::new().route("/metrics", get(move || {
-        let metrics = metrics.clone();
-        async move { metrics.encode() }
-    }));
+        .map_err(|source| ServeError::Listen {
+            address: options.metrics_listen,
+            source,
+        })?;
+    let metrics_app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move { metrics.encode() }
+        }),
+    );
     let metrics_task = tokio::spawn(async move {
         if let Err(error) = axum::serve(metrics_listener, metrics_app).await {
             tracing::error!(%error, "the metrics server stopped");
@@ -102,7 +130,10 @@ pub async fn serve(options: ServeOptions, client: kube::Client, stop: impl std::
     let served = server
         .serve(routes::router(state).into_make_service())
         .await
-        .map_err(|source| ServeError::Listen { address: options.listen, source });
+        .map_err(|source| ServeError::Listen {
+            address: options.listen,
+            source,
+        });
     reloader.abort();
     metrics_task.abort();
     served
@@ -111,13 +142,14 @@ pub async fn serve(options: ServeOptions, client: kube::Client, stop: impl std::
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = terminate.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

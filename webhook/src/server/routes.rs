@@ -43,21 +43,74 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// Reads at most `limit` bytes. Past the limit the rest is read and dropped, up to a bound, so
+/// that a client still sending gets the 413 instead of a reset connection; a client sending
+/// more than that is cut off.
+async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Response> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+            .into_response()
+    };
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|error| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the request body: {error}"),
+            )
+                .into_response()
+        })?;
+        total += chunk.len();
+        if total <= limit {
+            bytes.extend_from_slice(&chunk);
+        } else if total > limit.saturating_mul(4) {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 /// The AdmissionRequest of a body, or the 4xx that says what is wrong with it.
-async fn read(state: &AppState, request: Request<Body>) -> Result<AdmissionRequest<DynamicObject>, Response> {
-    let bytes = axum::body::to_bytes(request.into_body(), state.max_body_bytes)
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {} bytes", state.max_body_bytes)).into_response())?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|error| (StatusCode::BAD_REQUEST, format!("the body is not a JSON AdmissionReview: {error}")).into_response())?;
-    let request = read_request(&value).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())?;
+async fn read(
+    state: &AppState,
+    request: Request<Body>,
+) -> Result<AdmissionRequest<DynamicObject>, Response> {
+    let bytes = read_limited(request.into_body(), state.max_body_bytes).await?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("the body is not a JSON AdmissionReview: {error}"),
+        )
+            .into_response()
+    })?;
+    let request = read_request(&value)
+        .map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())?;
     if request.uid.is_empty() {
-        return Err((StatusCode::BAD_REQUEST, "the AdmissionReview request has no uid").into_response());
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "the AdmissionReview request has no uid",
+        )
+            .into_response());
     }
     Ok(request)
 }
 
-fn record(state: &AppState, endpoint: &str, request: &AdmissionRequest<DynamicObject>, outcome: &Outcome, started: Instant, message: &str) {
+fn record(
+    state: &AppState,
+    endpoint: &str,
+    request: &AdmissionRequest<DynamicObject>,
+    outcome: &Outcome,
+    started: Instant,
+    message: &str,
+) {
     let elapsed = started.elapsed();
     state.metrics.latency.observe(elapsed.as_secs_f64());
     state
@@ -89,14 +142,35 @@ async fn admission_review(State(state): State<Arc<AppState>>, request: Request<B
         Err(response) => return response,
     };
     let now = jiff::Timestamp::now();
-    let (response, outcome) = match tokio::time::timeout(state.deadline, state.admitter.review(&request, now)).await {
+    let (response, outcome) = match tokio::time::timeout(
+        state.deadline,
+        state.admitter.review(&request, now),
+    )
+    .await
+    {
         Ok(answer) => answer,
         Err(_) => {
-            let message = format!("the image-assurance decision did not complete within {:?}; denied (fail closed)", state.deadline);
-            (deny(&request, 500, "InternalError", &message), Outcome { decision: "rejected", kind: request.kind.kind.clone() })
+            let message = format!(
+                "the image-assurance decision did not complete within {:?}; denied (fail closed)",
+                state.deadline
+            );
+            (
+                deny(&request, 500, "InternalError", &message),
+                Outcome {
+                    decision: "rejected",
+                    kind: request.kind.kind.clone(),
+                },
+            )
         }
     };
-    record(&state, "admission-review", &request, &outcome, started, &response.result.message);
+    record(
+        &state,
+        "admission-review",
+        &request,
+        &outcome,
+        started,
+        &response.result.message,
+    );
     axum::Json(review_json(response)).into_response()
 }
 
@@ -107,6 +181,13 @@ async fn validate_policy(State(state): State<Arc<AppState>>, request: Request<Bo
         Err(response) => return response,
     };
     let (response, outcome) = state.admitter.validate_policy(&request);
-    record(&state, "validate-policy", &request, &outcome, started, &response.result.message);
+    record(
+        &state,
+        "validate-policy",
+        &request,
+        &outcome,
+        started,
+        &response.result.message,
+    );
     axum::Json(review_json(response)).into_response()
 }

@@ -25,11 +25,20 @@ pub enum TlsError {
 pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|error| TlsError::Certificate { path: cert.to_path_buf(), message: error.to_string() })?;
+        .map_err(|error| TlsError::Certificate {
+            path: cert.to_path_buf(),
+            message: error.to_string(),
+        })?;
     if chain.is_empty() {
-        return Err(TlsError::Certificate { path: cert.to_path_buf(), message: "no certificate in the file".into() });
+        return Err(TlsError::Certificate {
+            path: cert.to_path_buf(),
+            message: "no certificate in the file".into(),
+        });
     }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key { path: key.to_path_buf(), message: error.to_string() })?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key {
+        path: key.to_path_buf(),
+        message: error.to_string(),
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -42,12 +51,19 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|meta| meta.modified()).ok()
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
 }
 
 /// Polls the files and swaps the configuration when either changes (Secret volume updates
 /// replace the files through a symlink swap, which a modification time catches).
-pub fn spawn_reloader(config: RustlsConfig, cert: PathBuf, key: PathBuf, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_reloader(
+    config: RustlsConfig,
+    cert: PathBuf,
+    key: PathBuf,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut seen = (modified(&cert), modified(&key));
         let mut interval = tokio::time::interval(every);
