@@ -27,12 +27,9 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
     let written = write(&options.out, &certs, options.force)
         .map_err(|error| CliError::new(error.to_string()))?;
     for file in &written {
-        println!("wrote {} ({})", file.path.display(), file.what);
+        println!("wrote {}: {}", file.path.display(), file.what);
     }
-    let until = now
-        .checked_add(jiff::SignedDuration::from_hours(
-            24 * i64::from(options.days),
-        ))
+    let until = jiff::Timestamp::from_second(now.as_second() + 86_400 * i64::from(options.days))
         .map(|time| time.to_string())
         .unwrap_or_default();
     println!(

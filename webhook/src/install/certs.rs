@@ -160,18 +160,23 @@ pub fn write(
     let files = [
         (
             CA_FILE,
-            "CA certificate (the webhook's caBundle)",
+            "CA certificate, the webhook's caBundle",
             &certs.ca_cert_pem,
             false,
         ),
         (
             CA_KEY_FILE,
-            "CA private key (keep it safe, or delete it)",
+            "CA private key, mode 0600: keep it offline, or delete it",
             &certs.ca_key_pem,
             true,
         ),
         (CERT_FILE, "serving certificate", &certs.cert_pem, false),
-        (KEY_FILE, "serving private key", &certs.key_pem, true),
+        (
+            KEY_FILE,
+            "serving private key, mode 0600",
+            &certs.key_pem,
+            true,
+        ),
     ];
     if !force {
         for (file, ..) in &files {
