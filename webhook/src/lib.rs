@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod image;
+pub mod install;
 pub mod manifest;
 pub mod policy;
 pub mod scan;

@@ -1,7 +1,9 @@
 //! The subcommands. Each returns its exit code, or a `CliError` (exit 2, printed on stderr).
 
+pub mod certs;
 pub mod crd;
 pub mod evaluate;
+pub mod manifests;
 pub mod selector;
 pub mod serve;
 

@@ -1,0 +1,174 @@
+//! `image-assurance manifests`: every object of an installation, as YAML on stdout.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use image_assurance::install::cert_files;
+use image_assurance::install::manifests::{ManifestOptions, build};
+use image_assurance::install::names::check_dns1123_label;
+use image_assurance::install::scope::{NamespaceScope, ScopeError};
+use image_assurance::install::webhook_configuration::FailurePolicy;
+use image_assurance::install::{SERVICE_NAME, WEBHOOK_CONFIGURATION_NAME, service_dns_name};
+
+use super::CliError;
+
+/// Upstream's installer variables, still honoured so its procedure works unchanged.
+pub const KEY_ENV: &str = "IN_NAMESPACE_SELECTOR_KEY";
+pub const VALUES_ENV: &str = "IN_NAMESPACE_SELECTOR_VALUES";
+const KEY_FLAG: &str = "--namespace-selector-key";
+const VALUES_FLAG: &str = "--namespace-selector-values";
+
+pub struct Options {
+    pub namespace_selector_key: Option<String>,
+    pub namespace_selector_values: Option<String>,
+    pub cert_dir: PathBuf,
+    pub image: String,
+    pub namespace: String,
+    pub failure_policy: FailurePolicy,
+    pub timeout_seconds: i32,
+    pub replicas: i32,
+    pub image_pull_policy: String,
+    pub allow_critical_namespaces: bool,
+}
+
+/// Where a selector setting came from, so an error points at what to fix.
+struct Setting {
+    value: String,
+    source: &'static str,
+}
+
+pub fn run(options: &Options) -> Result<ExitCode, CliError> {
+    // First, since the selector's exclusions and the certificate's name both derive from it.
+    check_dns1123_label(&options.namespace).map_err(|reason| {
+        CliError::new(format!(
+            "--namespace {:?}: not a valid namespace name: {reason}",
+            options.namespace
+        ))
+    })?;
+    let key = setting(
+        options.namespace_selector_key.as_deref(),
+        KEY_FLAG,
+        KEY_ENV,
+        "the namespace label that opts a namespace in, e.g. `name`",
+    )?;
+    let values = setting(
+        options.namespace_selector_values.as_deref(),
+        VALUES_FLAG,
+        VALUES_ENV,
+        "the label values, space-separated, e.g. \"prod staging-test\"",
+    )?;
+    let scope = NamespaceScope::new(
+        &key.value,
+        &values.value,
+        &options.namespace,
+        options.allow_critical_namespaces,
+    )
+    .map_err(|error| scope_error(error, &key, &values))?;
+    if options.allow_critical_namespaces {
+        warn_critical(&scope);
+    }
+
+    if !options.cert_dir.is_dir() {
+        return Err(CliError::new(format!(
+            "--cert-dir {}: not a directory (generate the certificates with \
+             `image-assurance certs --out DIR`, then pass --cert-dir DIR)",
+            options.cert_dir.display()
+        )));
+    }
+    let certs = cert_files::read(&options.cert_dir).map_err(|e| CliError::new(e.to_string()))?;
+    cert_files::verify(
+        &certs,
+        &options.cert_dir,
+        &service_dns_name(SERVICE_NAME, &options.namespace),
+        jiff::Timestamp::now(),
+    )
+    .map_err(|error| CliError::new(error.to_string()))?;
+
+    let manifests = build(&ManifestOptions {
+        namespace: options.namespace.clone(),
+        scope,
+        image: options.image.clone(),
+        image_pull_policy: options.image_pull_policy.clone(),
+        replicas: options.replicas,
+        failure_policy: options.failure_policy,
+        timeout_seconds: options.timeout_seconds,
+        certs,
+    })
+    .map_err(|error| CliError::new(error.to_string()))?;
+    if manifests.pod_disruption_budget.is_none() {
+        eprintln!(
+            "note: --replicas {}: no PodDisruptionBudget (with a single pod it would block every \
+             node drain); admission stops while that pod restarts",
+            options.replicas
+        );
+    }
+    let yaml = manifests
+        .to_yaml()
+        .map_err(|error| CliError::new(format!("cannot render the manifests: {error}")))?;
+    print!("{yaml}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flag if given, else the environment variable; empty either way is an error naming both.
+fn setting(
+    flag_value: Option<&str>,
+    flag: &'static str,
+    env: &'static str,
+    what: &str,
+) -> Result<Setting, CliError> {
+    let (value, source) = match flag_value {
+        Some(value) => (value.to_string(), flag),
+        None => match std::env::var(env) {
+            Ok(value) => (value, env),
+            Err(std::env::VarError::NotPresent) => {
+                return Err(CliError::new(format!(
+                    "{flag} is required: pass {flag} or set {env} ({what})"
+                )));
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(CliError::new(format!("{env} is not valid UTF-8")));
+            }
+        },
+    };
+    if value.trim().is_empty() {
+        return Err(CliError::new(format!(
+            "{flag} is empty{}: pass {flag} or set {env} ({what})",
+            if source == env {
+                format!(" ({env} is set to {value:?})")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(Setting { value, source })
+}
+
+fn scope_error(error: ScopeError, key: &Setting, values: &Setting) -> CliError {
+    let origin = |setting: &Setting, flag: &str| {
+        if setting.source == flag {
+            flag.to_string()
+        } else {
+            format!("{flag} (from {})", setting.source)
+        }
+    };
+    let origin = match error {
+        ScopeError::EmptyKey | ScopeError::InvalidKey { .. } => origin(key, KEY_FLAG),
+        _ => origin(values, VALUES_FLAG),
+    };
+    CliError::new(format!("{origin}: {error}"))
+}
+
+fn warn_critical(scope: &NamespaceScope) {
+    let selected = scope.critical_values();
+    let selected = if selected.is_empty() {
+        String::new()
+    } else {
+        format!(" and selects {}", selected.join(", "))
+    };
+    eprintln!(
+        "warning: --allow-critical-namespaces: the webhook excludes no namespace by name{selected}. \
+         This flag exists to demonstrate the deadlock: when the webhook is down, pods in the \
+         namespaces it covers cannot be created, its own included, so it cannot come back. \
+         Recover with `kubectl delete validatingwebhookconfiguration {WEBHOOK_CONFIGURATION_NAME}`."
+    );
+}
