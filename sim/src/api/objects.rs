@@ -152,6 +152,42 @@ pub fn serve_version(info: &ResourceInfo, object: &Value) -> Value {
     object
 }
 
+/// A stored object as served at `api_version`, serialised without copying it (lists and
+/// watches would otherwise clone every object for every reader).
+pub struct Served<'a> {
+    pub object: &'a Value,
+    pub api_version: &'a str,
+}
+
+impl serde::Serialize for Served<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(map) = self.object.as_object() else {
+            return self.object.serialize(serializer);
+        };
+        if map.get("apiVersion").and_then(Value::as_str) == Some(self.api_version) {
+            return self.object.serialize(serializer);
+        }
+        let mut out = serializer.serialize_map(Some(map.len()))?;
+        out.serialize_entry("apiVersion", self.api_version)?;
+        for (key, value) in map.iter().filter(|(key, _)| key.as_str() != "apiVersion") {
+            out.serialize_entry(key, value)?;
+        }
+        out.end()
+    }
+}
+
+/// A JSON response body written straight from borrowed data.
+pub fn json_response<T: serde::Serialize>(body: &T) -> Result<Response, ApiError> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|error| ApiError::internal(format!("cannot encode the response: {error}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
+}
+
 fn labels_of(object: &Value) -> BTreeMap<String, String> {
     object
         .pointer("/metadata/labels")
@@ -234,17 +270,28 @@ fn list(
         table["metadata"] = metadata;
         return Ok(Json(table).into_response());
     }
-    let items: Vec<Value> = items
+    let api_version = target.info.api_version();
+    let items: Vec<Served<'_>> = items
         .iter()
-        .map(|object| serve_version(&target.info, object))
+        .map(|object| Served {
+            object,
+            api_version: &api_version,
+        })
         .collect();
-    Ok(Json(json!({
-        "kind": format!("{}List", target.info.kind),
-        "apiVersion": target.info.api_version(),
-        "metadata": metadata,
-        "items": items,
-    }))
-    .into_response())
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        kind: String,
+        #[serde(rename = "apiVersion")]
+        api_version: &'a str,
+        metadata: Value,
+        items: Vec<Served<'a>>,
+    }
+    json_response(&List {
+        kind: format!("{}List", target.info.kind),
+        api_version: &api_version,
+        metadata,
+        items,
+    })
 }
 
 fn object_position(object: &Value) -> (String, String) {

@@ -12,11 +12,11 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use super::objects::{Filter, is_true, serve_version};
+use super::objects::{Filter, Served, is_true};
 use super::{SharedState, Target};
 use crate::status::ApiError;
 use crate::store::{StoreError, StoreEvent, Subscription};
@@ -35,10 +35,24 @@ struct WatchState {
     done: bool,
 }
 
-fn line(event_type: &str, object: &Value) -> Bytes {
-    let mut text = json!({"type": event_type, "object": object}).to_string();
-    text.push('\n');
-    Bytes::from(text)
+/// One event line. Written from the borrowed object: a watch must not copy every object it
+/// sends (ten watchers of ten thousand pods would copy a hundred thousand).
+fn line<T: serde::Serialize>(event_type: &str, object: &T) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct Line<'a, T> {
+        #[serde(rename = "type")]
+        event_type: &'a str,
+        object: &'a T,
+    }
+    let mut bytes = serde_json::to_vec(&Line { event_type, object }).unwrap_or_else(|error| {
+        // Our own values always serialise; should one not, say so in-band rather than panic.
+        ApiError::internal(format!("cannot encode a watch event: {error}"))
+            .status()
+            .to_string()
+            .into_bytes()
+    });
+    bytes.push(b'\n');
+    Bytes::from(bytes)
 }
 
 fn expired_event(message: String) -> Bytes {
@@ -55,10 +69,13 @@ impl WatchState {
             .as_deref()
             .is_none_or(|ns| event.key.namespace == ns);
         if same_resource && same_namespace && self.filter.matches(&event.object) {
-            self.pending.push_back(line(
-                event.event_type.as_str(),
-                &serve_version(info, &event.object),
-            ));
+            let api_version = info.api_version();
+            let served = Served {
+                object: &event.object,
+                api_version: &api_version,
+            };
+            self.pending
+                .push_back(line(event.event_type.as_str(), &served));
         }
     }
 
@@ -95,8 +112,15 @@ pub fn serve(
                 &target.info.resource,
                 target.namespace.as_deref(),
             );
+            let api_version = target.info.api_version();
             for object in items.iter().filter(|object| filter.matches(object)) {
-                pending.push_back(line("ADDED", &serve_version(&target.info, object)));
+                pending.push_back(line(
+                    "ADDED",
+                    &Served {
+                        object,
+                        api_version: &api_version,
+                    },
+                ));
             }
             Some(subscription)
         }
