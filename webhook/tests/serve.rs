@@ -87,6 +87,7 @@ struct Harness {
     sim: sim::Simulator,
     client: kube::Client,
     address: SocketAddr,
+    metrics: SocketAddr,
     https: reqwest::Client,
     certs: Certs,
     dir: tempfile::TempDir,
@@ -123,9 +124,10 @@ async fn start(install_crd: bool, scan_results: Option<PathBuf>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let certs = make_certs(dir.path(), "first");
     let address = free_port();
+    let metrics = free_port();
     let options = ServeOptions {
         listen: address,
-        metrics_listen: free_port(),
+        metrics_listen: metrics,
         tls_cert: certs.cert.clone(),
         tls_key: certs.key.clone(),
         scan_results,
@@ -151,6 +153,7 @@ async fn start(install_crd: bool, scan_results: Option<PathBuf>) -> Harness {
         sim,
         client,
         address,
+        metrics,
         https,
         certs,
         dir,
