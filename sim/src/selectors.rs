@@ -205,6 +205,18 @@ impl FieldQuery {
     }
 }
 
+/// A LabelSelector's `matchLabels` as `k=v,k2=v2` (what Scale and `kubectl get -o wide` show).
+pub fn match_labels_text(selector: &Value) -> Option<String> {
+    let labels = selector.get("matchLabels")?.as_object()?;
+    Some(
+        labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
 /// Whether a `metav1.LabelSelector` object matches labels. An empty selector matches
 /// everything; an invalid one is an error (kube-apiserver reports it, it never matches
 /// silently).

@@ -78,6 +78,22 @@ struct Inner {
     compacted_through: u64,
 }
 
+impl Inner {
+    /// The objects of a group/resource (in one namespace, or all), in key order.
+    fn range(&self, group: &str, resource: &str, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        let start = ObjectKey::new(group, resource, namespace.unwrap_or(""), "");
+        self.objects
+            .range(start..)
+            .take_while(|(key, _)| {
+                key.group == group
+                    && key.resource == resource
+                    && namespace.is_none_or(|ns| key.namespace == ns)
+            })
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+}
+
 pub struct Store {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Arc<StoreEvent>>,
@@ -136,17 +152,7 @@ impl Store {
         namespace: Option<&str>,
     ) -> (Vec<Arc<Value>>, u64) {
         let inner = self.lock();
-        let start = ObjectKey::new(group, resource, namespace.unwrap_or(""), "");
-        let items = inner
-            .objects
-            .range(start..)
-            .take_while(|(key, _)| {
-                key.group == group
-                    && key.resource == resource
-                    && namespace.is_none_or(|ns| key.namespace == ns)
-            })
-            .map(|(_, object)| object.clone())
-            .collect();
+        let items = inner.range(group, resource, namespace);
         (items, inner.resource_version)
     }
 
@@ -266,17 +272,7 @@ impl Store {
     ) -> (Vec<Arc<Value>>, Subscription) {
         let inner = self.lock();
         let live = self.events.subscribe();
-        let start = ObjectKey::new(group, resource, namespace.unwrap_or(""), "");
-        let items = inner
-            .objects
-            .range(start..)
-            .take_while(|(key, _)| {
-                key.group == group
-                    && key.resource == resource
-                    && namespace.is_none_or(|ns| key.namespace == ns)
-            })
-            .map(|(_, object)| object.clone())
-            .collect();
+        let items = inner.range(group, resource, namespace);
         let subscription = Subscription {
             backlog: Vec::new(),
             live,

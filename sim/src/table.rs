@@ -177,15 +177,8 @@ fn container_field(object: &Value, spec_pointer: &str, field: &str) -> String {
 
 fn match_labels(object: &Value) -> String {
     object
-        .pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        .pointer("/spec/selector")
+        .and_then(crate::selectors::match_labels_text)
         .unwrap_or_default()
 }
 

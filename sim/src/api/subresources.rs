@@ -59,15 +59,8 @@ fn scale_of(object: &Value) -> Value {
         })
         .unwrap_or_default();
     let selector = object
-        .pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        .pointer("/spec/selector")
+        .and_then(crate::selectors::match_labels_text)
         .or_else(|| {
             // ReplicationControllers select with a plain map.
             object
