@@ -95,27 +95,189 @@ const WORKLOAD_SUBRESOURCES: &[&str] = &["status", "scale"];
 /// Every built-in resource the emulator serves (kube-apiserver's names, short names and
 /// subresources for them).
 const BUILTINS: &[Builtin] = &[
-    builtin("", "v1", "namespaces", "Namespace", false, &["ns"], &["status", "finalize"], false),
-    builtin("", "v1", "pods", "Pod", true, &["po"], &["status", "ephemeralcontainers", "binding", "eviction"], true),
-    builtin("", "v1", "services", "Service", true, &["svc"], &["status"], true),
-    builtin("", "v1", "endpoints", "Endpoints", true, &["ep"], &[], false),
-    builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"], &[], false),
+    builtin(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        false,
+        &["ns"],
+        &["status", "finalize"],
+        false,
+    ),
+    builtin(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        true,
+        &["po"],
+        &["status", "ephemeralcontainers", "binding", "eviction"],
+        true,
+    ),
+    builtin(
+        "",
+        "v1",
+        "services",
+        "Service",
+        true,
+        &["svc"],
+        &["status"],
+        true,
+    ),
+    builtin(
+        "",
+        "v1",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        &[],
+        false,
+    ),
+    builtin(
+        "",
+        "v1",
+        "configmaps",
+        "ConfigMap",
+        true,
+        &["cm"],
+        &[],
+        false,
+    ),
     builtin("", "v1", "secrets", "Secret", true, &[], &[], false),
-    builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"], &[], false),
+    builtin(
+        "",
+        "v1",
+        "serviceaccounts",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        &[],
+        false,
+    ),
     builtin("", "v1", "events", "Event", true, &["ev"], &[], false),
-    builtin("", "v1", "nodes", "Node", false, &["no"], &["status"], false),
-    builtin("", "v1", "replicationcontrollers", "ReplicationController", true, &["rc"], WORKLOAD_SUBRESOURCES, true),
-    builtin("apps", "v1", "deployments", "Deployment", true, &["deploy"], WORKLOAD_SUBRESOURCES, true),
-    builtin("apps", "v1", "replicasets", "ReplicaSet", true, &["rs"], WORKLOAD_SUBRESOURCES, true),
-    builtin("apps", "v1", "statefulsets", "StatefulSet", true, &["sts"], WORKLOAD_SUBRESOURCES, true),
-    builtin("apps", "v1", "daemonsets", "DaemonSet", true, &["ds"], &["status"], true),
+    builtin(
+        "",
+        "v1",
+        "nodes",
+        "Node",
+        false,
+        &["no"],
+        &["status"],
+        false,
+    ),
+    builtin(
+        "",
+        "v1",
+        "replicationcontrollers",
+        "ReplicationController",
+        true,
+        &["rc"],
+        WORKLOAD_SUBRESOURCES,
+        true,
+    ),
+    builtin(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        true,
+        &["deploy"],
+        WORKLOAD_SUBRESOURCES,
+        true,
+    ),
+    builtin(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        WORKLOAD_SUBRESOURCES,
+        true,
+    ),
+    builtin(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        true,
+        &["sts"],
+        WORKLOAD_SUBRESOURCES,
+        true,
+    ),
+    builtin(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        true,
+        &["ds"],
+        &["status"],
+        true,
+    ),
     builtin("batch", "v1", "jobs", "Job", true, &[], &["status"], true),
-    builtin("batch", "v1", "cronjobs", "CronJob", true, &["cj"], &["status"], true),
-    builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, &["pdb"], &["status"], false),
-    builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true, &[], &[], false),
-    builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, &[], &[], false),
-    builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, &[], &[], false),
-    builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, &[], &[], false),
+    builtin(
+        "batch",
+        "v1",
+        "cronjobs",
+        "CronJob",
+        true,
+        &["cj"],
+        &["status"],
+        true,
+    ),
+    builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+        &["status"],
+        false,
+    ),
+    builtin(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "roles",
+        "Role",
+        true,
+        &[],
+        &[],
+        false,
+    ),
+    builtin(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rolebindings",
+        "RoleBinding",
+        true,
+        &[],
+        &[],
+        false,
+    ),
+    builtin(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterroles",
+        "ClusterRole",
+        false,
+        &[],
+        &[],
+        false,
+    ),
+    builtin(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        &[],
+        &[],
+        false,
+    ),
     builtin(
         "admissionregistration.k8s.io",
         "v1",
@@ -168,7 +330,11 @@ impl Default for Catalogue {
                 short_names: b.short_names.iter().map(|s| s.to_string()).collect(),
                 subresources: b.subresources.iter().map(|s| s.to_string()).collect(),
                 builtin: true,
-                categories: if b.in_all { vec!["all".into()] } else { Vec::new() },
+                categories: if b.in_all {
+                    vec!["all".into()]
+                } else {
+                    Vec::new()
+                },
                 printer_columns: Vec::new(),
             };
             map.insert(key(&info.group, &info.version, &info.resource), info);
@@ -184,13 +350,21 @@ fn key(group: &str, version: &str, resource: &str) -> (String, String, String) {
 }
 
 impl Catalogue {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String, String), ResourceInfo>> {
+    fn read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, BTreeMap<(String, String, String), ResourceInfo>> {
         // A poisoned lock only means another request panicked mid-read; the map is still whole.
-        self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String, String), ResourceInfo>> {
-        self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(String, String, String), ResourceInfo>> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn get(&self, group: &str, version: &str, resource: &str) -> Option<ResourceInfo> {
@@ -227,12 +401,14 @@ impl Catalogue {
     }
 
     pub fn insert(&self, info: ResourceInfo) {
-        self.write().insert(key(&info.group, &info.version, &info.resource), info);
+        self.write()
+            .insert(key(&info.group, &info.version, &info.resource), info);
     }
 
     /// Removes every version of a group/resource.
     pub fn remove(&self, group: &str, resource: &str) {
-        self.write().retain(|(g, _, r), _| !(g == group && r == resource));
+        self.write()
+            .retain(|(g, _, r), _| !(g == group && r == resource));
     }
 }
 

@@ -14,4 +14,4 @@ pub mod status;
 pub mod store;
 pub mod table;
 
-pub use server::{Config, Simulator, StartError, INITIAL_NAMESPACES};
+pub use server::{Config, INITIAL_NAMESPACES, Simulator, StartError};

@@ -26,7 +26,8 @@ pub fn serve(state: &SharedState, path: &str) -> Result<Response, ApiError> {
         return Ok(Json(index(state)).into_response());
     }
     if let Some(group_version) = path.strip_prefix("v3/") {
-        let document = group_version_document(state, group_version).ok_or_else(ApiError::not_found_path)?;
+        let document =
+            group_version_document(state, group_version).ok_or_else(ApiError::not_found_path)?;
         return Ok(Json(document).into_response());
     }
     Err(ApiError::not_found_path())
@@ -39,7 +40,10 @@ fn index(state: &SharedState) -> Value {
             let gv = group_version_path(&group, &version);
             // The hash only needs to change when the document does: the catalogue's shape.
             let hash = fingerprint(&gv, state);
-            paths.insert(gv.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")}));
+            paths.insert(
+                gv.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")}),
+            );
         }
     }
     json!({"paths": paths})
@@ -64,7 +68,12 @@ fn fingerprint(group_version: &str, state: &SharedState) -> String {
 fn schema_name(info: &ResourceInfo) -> String {
     let package = match info.group.as_str() {
         "" => "core".to_string(),
-        "apiextensions.k8s.io" => return format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}", info.version, info.kind),
+        "apiextensions.k8s.io" => {
+            return format!(
+                "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{}.{}",
+                info.version, info.kind
+            );
+        }
         group => group.trim_end_matches(".k8s.io").to_string(),
     };
     if info.builtin {
@@ -76,7 +85,8 @@ fn schema_name(info: &ResourceInfo) -> String {
 }
 
 fn operation(info: &ResourceInfo, verb: &str, action: &str, schema: &str, write: bool) -> Value {
-    let mut parameters = vec![json!({"name": "pretty", "in": "query", "schema": {"type": "string"}})];
+    let mut parameters =
+        vec![json!({"name": "pretty", "in": "query", "schema": {"type": "string"}})];
     if write {
         for name in ["dryRun", "fieldManager", "fieldValidation"] {
             parameters.push(json!({"name": name, "in": "query", "schema": {"type": "string"}, "uniqueItems": true}));

@@ -39,16 +39,28 @@ impl LabelQuery {
     }
 
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        self.requirements.iter().all(|requirement| match requirement {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::In(k, values) => labels.get(k).is_some_and(|value| values.contains(value)),
-            Requirement::NotIn(k, values) => labels.get(k).is_none_or(|value| !values.contains(value)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::DoesNotExist(k) => !labels.contains_key(k),
-            Requirement::GreaterThan(k, n) => labels.get(k).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v > *n),
-            Requirement::LessThan(k, n) => labels.get(k).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v < *n),
-        })
+        self.requirements
+            .iter()
+            .all(|requirement| match requirement {
+                Requirement::Equals(k, v) => labels.get(k) == Some(v),
+                Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+                Requirement::In(k, values) => {
+                    labels.get(k).is_some_and(|value| values.contains(value))
+                }
+                Requirement::NotIn(k, values) => {
+                    labels.get(k).is_none_or(|value| !values.contains(value))
+                }
+                Requirement::Exists(k) => labels.contains_key(k),
+                Requirement::DoesNotExist(k) => !labels.contains_key(k),
+                Requirement::GreaterThan(k, n) => labels
+                    .get(k)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|v| v > *n),
+                Requirement::LessThan(k, n) => labels
+                    .get(k)
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|v| v < *n),
+            })
     }
 }
 
@@ -76,7 +88,10 @@ fn parse_requirement(term: &str) -> Result<Requirement, String> {
         return Ok(Requirement::DoesNotExist(valid_key(key.trim())?));
     }
     for (operator, build) in [
-        ("!=", Requirement::NotEquals as fn(String, String) -> Requirement),
+        (
+            "!=",
+            Requirement::NotEquals as fn(String, String) -> Requirement,
+        ),
         ("==", Requirement::Equals),
         ("=", Requirement::Equals),
     ] {
@@ -87,10 +102,9 @@ fn parse_requirement(term: &str) -> Result<Requirement, String> {
     for (operator, greater) in [(">", true), ("<", false)] {
         if let Some((key, value)) = term.split_once(operator) {
             let key = valid_key(key.trim())?;
-            let number = value
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| format!("invalid label selector {term:?}: {value:?} is not an integer"))?;
+            let number = value.trim().parse::<i64>().map_err(|_| {
+                format!("invalid label selector {term:?}: {value:?} is not an integer")
+            })?;
             return Ok(if greater {
                 Requirement::GreaterThan(key, number)
             } else {
@@ -112,8 +126,14 @@ fn parse_requirement(term: &str) -> Result<Requirement, String> {
         let inner = set
             .strip_prefix('(')
             .and_then(|s| s.strip_suffix(')'))
-            .ok_or_else(|| format!("unable to parse requirement: {term:?}: expected a parenthesised set"))?;
-        let values: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+            .ok_or_else(|| {
+                format!("unable to parse requirement: {term:?}: expected a parenthesised set")
+            })?;
+        let values: Vec<String> = inner
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
         let key = valid_key(key)?;
         return Ok(if negate {
             Requirement::NotIn(key, values)
@@ -127,7 +147,9 @@ fn parse_requirement(term: &str) -> Result<Requirement, String> {
 fn valid_key(key: &str) -> Result<String, String> {
     let ok = !key.is_empty()
         && key.len() <= 317
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     if ok {
         Ok(key.to_string())
     } else {
@@ -153,7 +175,9 @@ impl FieldQuery {
             } else if let Some((path, value)) = term.split_once('=') {
                 (path, true, value)
             } else {
-                return Err(format!("invalid selector: '{term}'; can't understand '{term}'"));
+                return Err(format!(
+                    "invalid selector: '{term}'; can't understand '{term}'"
+                ));
             };
             terms.push((path.trim().to_string(), equal, value.trim().to_string()));
         }
@@ -174,31 +198,48 @@ impl FieldQuery {
 
     /// The value required for `metadata.name`, if the query pins it (lets `get` shortcut).
     pub fn pinned_name(&self) -> Option<&str> {
-        self.terms.iter().find(|(path, equal, _)| path == "metadata.name" && *equal).map(|(_, _, value)| value.as_str())
+        self.terms
+            .iter()
+            .find(|(path, equal, _)| path == "metadata.name" && *equal)
+            .map(|(_, _, value)| value.as_str())
     }
 }
 
 /// Whether a `metav1.LabelSelector` object matches labels. An empty selector matches
 /// everything; an invalid one is an error (kube-apiserver reports it, it never matches
 /// silently).
-pub fn label_selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+pub fn label_selector_matches(
+    selector: &Value,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, String> {
     if selector.is_null() {
         return Ok(true);
     }
     if let Some(match_labels) = selector.get("matchLabels").and_then(Value::as_object) {
         for (key, value) in match_labels {
-            let value = value.as_str().ok_or_else(|| format!("matchLabels[{key}]: must be a string"))?;
+            let value = value
+                .as_str()
+                .ok_or_else(|| format!("matchLabels[{key}]: must be a string"))?;
             if labels.get(key).map(String::as_str) != Some(value) {
                 return Ok(false);
             }
         }
     }
-    for (index, expression) in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (index, expression) in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let key = expression
             .get("key")
             .and_then(Value::as_str)
             .ok_or_else(|| format!("matchExpressions[{index}].key: required"))?;
-        let operator = expression.get("operator").and_then(Value::as_str).unwrap_or("");
+        let operator = expression
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let values: Vec<&str> = expression
             .get("values")
             .and_then(Value::as_array)
@@ -220,7 +261,11 @@ pub fn label_selector_matches(selector: &Value, labels: &BTreeMap<String, String
                     "matchExpressions[{index}].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
                 ));
             }
-            other => return Err(format!("matchExpressions[{index}].operator: Invalid value: {other:?}: not a valid selector operator")),
+            other => {
+                return Err(format!(
+                    "matchExpressions[{index}].operator: Invalid value: {other:?}: not a valid selector operator"
+                ));
+            }
         };
         if !holds {
             return Ok(false);
@@ -235,7 +280,10 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -257,7 +305,11 @@ mod tests {
             ("app in (web, api),tier", true),
             ("", true),
         ] {
-            assert_eq!(LabelQuery::parse(query).unwrap().matches(&l), expected, "{query}");
+            assert_eq!(
+                LabelQuery::parse(query).unwrap().matches(&l),
+                expected,
+                "{query}"
+            );
         }
         assert!(LabelQuery::parse("app in web").is_err());
         assert!(LabelQuery::parse("a b c").is_err());
@@ -267,10 +319,27 @@ mod tests {
     #[test]
     fn field_query_matches_dotted_paths() {
         let object = json!({"metadata": {"name": "web", "namespace": "default"}, "involvedObject": {"uid": "u1"}});
-        assert!(FieldQuery::parse("metadata.name=web,metadata.namespace!=kube-system").unwrap().matches(&object));
-        assert!(!FieldQuery::parse("metadata.name=api").unwrap().matches(&object));
-        assert!(FieldQuery::parse("involvedObject.uid=u1").unwrap().matches(&object));
-        assert_eq!(FieldQuery::parse("metadata.name=web").unwrap().pinned_name(), Some("web"));
+        assert!(
+            FieldQuery::parse("metadata.name=web,metadata.namespace!=kube-system")
+                .unwrap()
+                .matches(&object)
+        );
+        assert!(
+            !FieldQuery::parse("metadata.name=api")
+                .unwrap()
+                .matches(&object)
+        );
+        assert!(
+            FieldQuery::parse("involvedObject.uid=u1")
+                .unwrap()
+                .matches(&object)
+        );
+        assert_eq!(
+            FieldQuery::parse("metadata.name=web")
+                .unwrap()
+                .pinned_name(),
+            Some("web")
+        );
         assert!(FieldQuery::parse("nonsense").is_err());
     }
 
@@ -283,7 +352,13 @@ mod tests {
         let expr = |op: &str, values: Value| json!({"matchExpressions": [{"key": "app", "operator": op, "values": values}]});
         assert!(label_selector_matches(&expr("In", json!(["web", "api"])), &l).unwrap());
         assert!(!label_selector_matches(&expr("NotIn", json!(["web"])), &l).unwrap());
-        assert!(label_selector_matches(&json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]}), &l).unwrap());
+        assert!(
+            label_selector_matches(
+                &json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]}),
+                &l
+            )
+            .unwrap()
+        );
         assert!(label_selector_matches(&expr("In", json!([])), &l).is_err());
         assert!(label_selector_matches(&expr("Exists", json!(["x"])), &l).is_err());
         assert!(label_selector_matches(&expr("Bogus", json!(["x"])), &l).is_err());

@@ -42,9 +42,15 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot listen on {address}: {source}")]
-    Listen { address: SocketAddr, source: std::io::Error },
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write kubeconfig {path}: {source}")]
-    Kubeconfig { path: PathBuf, source: std::io::Error },
+    Kubeconfig {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot build a client: {0}")]
     Client(String),
 }
@@ -86,7 +92,8 @@ mod tempfile_dir {
 }
 
 /// The namespaces every cluster starts with.
-pub const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const INITIAL_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 impl ServerState {
     /// The next free ClusterIP from 10.96.0.0/12 (10.96.0.1 is the `kubernetes` service).
@@ -98,12 +105,17 @@ impl ServerState {
 
 impl Simulator {
     pub async fn start(config: Config) -> Result<Simulator, StartError> {
-        let listener = TcpListener::bind(config.address)
-            .await
-            .map_err(|source| StartError::Listen { address: config.address, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::Listen { address: config.address, source })?;
+        let listener =
+            TcpListener::bind(config.address)
+                .await
+                .map_err(|source| StartError::Listen {
+                    address: config.address,
+                    source,
+                })?;
+        let address = listener.local_addr().map_err(|source| StartError::Listen {
+            address: config.address,
+            source,
+        })?;
         let state = Arc::new(ServerState {
             store: Store::new(config.event_log_capacity),
             catalogue: Catalogue::default(),
@@ -146,8 +158,12 @@ impl Simulator {
 
     /// Writes a kubeconfig for this server at `path`.
     pub fn write_kubeconfig(&mut self, path: &Path) -> Result<PathBuf, StartError> {
-        kubeconfig::write(path, &self.address.to_string())
-            .map_err(|source| StartError::Kubeconfig { path: path.to_path_buf(), source })?;
+        kubeconfig::write(path, &self.address.to_string()).map_err(|source| {
+            StartError::Kubeconfig {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
         self.kubeconfig = Some((path.to_path_buf(), None));
         Ok(path.to_path_buf())
     }
@@ -157,16 +173,27 @@ impl Simulator {
         if let Some((path, _)) = &self.kubeconfig {
             return Ok(path.clone());
         }
-        let dir = tempfile_dir::TempDir::new().map_err(|source| StartError::Kubeconfig { path: std::env::temp_dir(), source })?;
+        let dir = tempfile_dir::TempDir::new().map_err(|source| StartError::Kubeconfig {
+            path: std::env::temp_dir(),
+            source,
+        })?;
         let path = dir.path().join("kubeconfig");
-        kubeconfig::write(&path, &self.address.to_string()).map_err(|source| StartError::Kubeconfig { path: path.clone(), source })?;
+        kubeconfig::write(&path, &self.address.to_string()).map_err(|source| {
+            StartError::Kubeconfig {
+                path: path.clone(),
+                source,
+            }
+        })?;
         self.kubeconfig = Some((path.clone(), Some(dir)));
         Ok(path)
     }
 
     /// A kube-rs client for this server.
     pub fn client(&self) -> Result<kube::Client, StartError> {
-        let url = self.url().parse().map_err(|error: axum::http::uri::InvalidUri| StartError::Client(error.to_string()))?;
+        let url = self
+            .url()
+            .parse()
+            .map_err(|error: axum::http::uri::InvalidUri| StartError::Client(error.to_string()))?;
         let mut config = kube::Config::new(url);
         config.default_namespace = "default".into();
         kube::Client::try_from(config).map_err(|error| StartError::Client(error.to_string()))
@@ -183,7 +210,13 @@ impl Simulator {
         }
         if let Some(task) = self.task.take() {
             // Open watch streams keep graceful shutdown waiting; give them a moment, then end.
-            if tokio::time::timeout(Duration::from_secs(2), &mut Box::pin(async { task.abort_handle() })).await.is_ok() {}
+            if tokio::time::timeout(
+                Duration::from_secs(2),
+                &mut Box::pin(async { task.abort_handle() }),
+            )
+            .await
+            .is_ok()
+            {}
             task.abort();
         }
     }
@@ -212,7 +245,8 @@ fn seed(state: &SharedState) {
             name: None,
             subresource: None,
         };
-        let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        let object =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
         if crate::api::objects::create(state, &target, object, &Default::default()).is_err() {
             tracing::error!(namespace, "cannot create an initial namespace");
         }

@@ -49,20 +49,32 @@ impl ApiError {
 
     /// `pods "web" not found`
     pub fn not_found(info: &ResourceInfo, name: &str) -> Self {
-        ApiError::new(404, "NotFound", format!("{} \"{name}\" not found", info.qualified_name()))
-            .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", info.qualified_name()),
+        )
+        .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
     }
 
     /// `namespaces "x" not found`, for writes into a namespace that does not exist.
     pub fn namespace_not_found(namespace: &str) -> Self {
-        ApiError::new(404, "NotFound", format!("namespaces \"{namespace}\" not found"))
-            .with_details(json!({"name": namespace, "kind": "namespaces"}))
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("namespaces \"{namespace}\" not found"),
+        )
+        .with_details(json!({"name": namespace, "kind": "namespaces"}))
     }
 
     /// `pods "web" already exists`
     pub fn already_exists(info: &ResourceInfo, name: &str) -> Self {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", info.qualified_name()))
-            .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", info.qualified_name()),
+        )
+        .with_details(json!({"name": name, "group": info.group, "kind": info.resource}))
     }
 
     /// The optimistic-concurrency failure of an update with a stale resourceVersion.
@@ -90,8 +102,14 @@ impl ApiError {
             .iter()
             .map(|cause| json!({"reason": cause.reason, "message": cause.message_body(), "field": cause.field}))
             .collect();
-        ApiError::new(422, "Invalid", format!("{} \"{name}\" is invalid: {summary}", info.kind))
-            .with_details(json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes}))
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("{} \"{name}\" is invalid: {summary}", info.kind),
+        )
+        .with_details(
+            json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes}),
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -99,12 +117,20 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// Unknown URLs and resources.
     pub fn not_found_path() -> Self {
-        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn too_large() -> Self {
@@ -112,16 +138,30 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {content_type:?}"))
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {content_type:?}"
+            ),
+        )
     }
 
     /// `410 Gone` for a watch or list from a resourceVersion that has been compacted away.
     pub fn expired(resource_version: u64, oldest: u64) -> Self {
-        ApiError::new(410, "Expired", format!("too old resource version: {resource_version} ({oldest})"))
+        ApiError::new(
+            410,
+            "Expired",
+            format!("too old resource version: {resource_version} ({oldest})"),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 }
 
@@ -188,13 +228,36 @@ mod tests {
     fn messages_use_kube_apiservers_wording() {
         let catalogue = Catalogue::default();
         let deployments = catalogue.get("apps", "v1", "deployments").unwrap();
-        assert_eq!(ApiError::not_found(&deployments, "web").message, "deployments.apps \"web\" not found");
-        assert_eq!(ApiError::already_exists(&deployments, "web").message, "deployments.apps \"web\" already exists");
+        assert_eq!(
+            ApiError::not_found(&deployments, "web").message,
+            "deployments.apps \"web\" not found"
+        );
+        assert_eq!(
+            ApiError::already_exists(&deployments, "web").message,
+            "deployments.apps \"web\" already exists"
+        );
         let pods = catalogue.get("", "v1", "pods").unwrap();
-        assert_eq!(ApiError::not_found(&pods, "p").message, "pods \"p\" not found");
-        let invalid = ApiError::invalid(&pods, "Bad", &[FieldCause::invalid_value("metadata.name", "Bad", "must be lowercase")]);
-        assert_eq!(invalid.message, "Pod \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must be lowercase");
+        assert_eq!(
+            ApiError::not_found(&pods, "p").message,
+            "pods \"p\" not found"
+        );
+        let invalid = ApiError::invalid(
+            &pods,
+            "Bad",
+            &[FieldCause::invalid_value(
+                "metadata.name",
+                "Bad",
+                "must be lowercase",
+            )],
+        );
+        assert_eq!(
+            invalid.message,
+            "Pod \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must be lowercase"
+        );
         assert_eq!(invalid.code, 422);
-        assert_eq!(invalid.status()["details"]["causes"][0]["field"], "metadata.name");
+        assert_eq!(
+            invalid.status()["details"]["causes"][0]["field"],
+            "metadata.name"
+        );
     }
 }

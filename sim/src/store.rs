@@ -114,7 +114,9 @@ impl Store {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Poisoning only means a request panicked while holding the lock; every mutation below
         // completes before it can panic, so the data is consistent.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn resource_version(&self) -> u64 {
@@ -127,14 +129,21 @@ impl Store {
 
     /// Objects of a group/resource (in one namespace, or all), sorted by namespace and name,
     /// with the store's version at the time of the list.
-    pub fn list(&self, group: &str, resource: &str, namespace: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+    pub fn list(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<Value>>, u64) {
         let inner = self.lock();
         let start = ObjectKey::new(group, resource, namespace.unwrap_or(""), "");
         let items = inner
             .objects
             .range(start..)
             .take_while(|(key, _)| {
-                key.group == group && key.resource == resource && namespace.is_none_or(|ns| key.namespace == ns)
+                key.group == group
+                    && key.resource == resource
+                    && namespace.is_none_or(|ns| key.namespace == ns)
             })
             .map(|(_, object)| object.clone())
             .collect();
@@ -143,7 +152,12 @@ impl Store {
 
     /// Every key of objects in a namespace (for namespace deletion).
     pub fn keys_in_namespace(&self, namespace: &str) -> Vec<ObjectKey> {
-        self.lock().objects.keys().filter(|key| key.namespace == namespace).cloned().collect()
+        self.lock()
+            .objects
+            .keys()
+            .filter(|key| key.namespace == namespace)
+            .cloned()
+            .collect()
     }
 
     /// Every object whose ownerReferences name `uid` (for cascading deletion).
@@ -155,7 +169,10 @@ impl Store {
                 object
                     .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid)))
+                    .is_some_and(|refs| {
+                        refs.iter()
+                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                    })
             })
             .map(|(key, object)| (key.clone(), object.clone()))
             .collect()
@@ -183,7 +200,12 @@ impl Store {
         };
         match change(&current) {
             Ok(object) if object == *current => Ok(Ok(current)),
-            Ok(object) => Ok(Ok(self.commit(&mut inner, key.clone(), object, EventType::Modified))),
+            Ok(object) => Ok(Ok(self.commit(
+                &mut inner,
+                key.clone(),
+                object,
+                EventType::Modified,
+            ))),
             Err(error) => Ok(Err(error)),
         }
     }
@@ -202,7 +224,13 @@ impl Store {
         Ok(object)
     }
 
-    fn commit(&self, inner: &mut Inner, key: ObjectKey, mut object: Value, event_type: EventType) -> Arc<Value> {
+    fn commit(
+        &self,
+        inner: &mut Inner,
+        key: ObjectKey,
+        mut object: Value,
+        event_type: EventType,
+    ) -> Arc<Value> {
         inner.resource_version += 1;
         set_resource_version(&mut object, inner.resource_version);
         let object = Arc::new(object);
@@ -230,14 +258,23 @@ impl Store {
 
     /// The current objects of a group/resource and a watch from exactly that point, taken
     /// together (what a watch without a resourceVersion starts with).
-    pub fn snapshot_and_subscribe(&self, group: &str, resource: &str, namespace: Option<&str>) -> (Vec<Arc<Value>>, Subscription) {
+    pub fn snapshot_and_subscribe(
+        &self,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> (Vec<Arc<Value>>, Subscription) {
         let inner = self.lock();
         let live = self.events.subscribe();
         let start = ObjectKey::new(group, resource, namespace.unwrap_or(""), "");
         let items = inner
             .objects
             .range(start..)
-            .take_while(|(key, _)| key.group == group && key.resource == resource && namespace.is_none_or(|ns| key.namespace == ns))
+            .take_while(|(key, _)| {
+                key.group == group
+                    && key.resource == resource
+                    && namespace.is_none_or(|ns| key.namespace == ns)
+            })
             .map(|(_, object)| object.clone())
             .collect();
         let subscription = Subscription {
@@ -260,7 +297,12 @@ impl Store {
                     oldest: inner.compacted_through,
                 });
             }
-            Some(from) => inner.log.iter().filter(|event| event.resource_version > from).cloned().collect(),
+            Some(from) => inner
+                .log
+                .iter()
+                .filter(|event| event.resource_version > from)
+                .cloned()
+                .collect(),
         };
         Ok(Subscription {
             backlog,
@@ -272,7 +314,10 @@ impl Store {
 
 fn set_resource_version(object: &mut Value, resource_version: u64) {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert("resourceVersion".into(), Value::String(resource_version.to_string()));
+        metadata.insert(
+            "resourceVersion".into(),
+            Value::String(resource_version.to_string()),
+        );
     }
 }
 
@@ -294,19 +339,37 @@ mod tests {
         let store = Store::new(100);
         let a = store.create(key("a"), pod("a")).unwrap();
         let b = store.create(key("b"), pod("b")).unwrap();
-        let rv = |v: &Value| v["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap();
+        let rv = |v: &Value| {
+            v["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        };
         assert!(rv(&b) > rv(&a));
-        let a2 = store.modify::<()>(&key("a"), |_| Ok(json!({"metadata": {"name": "a"}, "x": 1}))).unwrap().unwrap();
+        let a2 = store
+            .modify::<()>(&key("a"), |_| {
+                Ok(json!({"metadata": {"name": "a"}, "x": 1}))
+            })
+            .unwrap()
+            .unwrap();
         assert!(rv(&a2) > rv(&b));
-        assert_eq!(store.create(key("a"), pod("a")).unwrap_err(), StoreError::AlreadyExists);
+        assert_eq!(
+            store.create(key("a"), pod("a")).unwrap_err(),
+            StoreError::AlreadyExists
+        );
     }
 
     #[test]
     fn lists_are_scoped_to_resource_and_namespace() {
         let store = Store::new(100);
         store.create(key("a"), pod("a")).unwrap();
-        store.create(ObjectKey::new("", "pods", "other", "b"), pod("b")).unwrap();
-        store.create(ObjectKey::new("", "services", "default", "c"), pod("c")).unwrap();
+        store
+            .create(ObjectKey::new("", "pods", "other", "b"), pod("b"))
+            .unwrap();
+        store
+            .create(ObjectKey::new("", "services", "default", "c"), pod("c"))
+            .unwrap();
         assert_eq!(store.list("", "pods", Some("default")).0.len(), 1);
         assert_eq!(store.list("", "pods", None).0.len(), 2);
     }
@@ -329,7 +392,10 @@ mod tests {
         for name in ["a", "b", "c", "d"] {
             store.create(key(name), pod(name)).unwrap();
         }
-        assert!(matches!(store.subscribe(Some(1)), Err(StoreError::Expired { .. })));
+        assert!(matches!(
+            store.subscribe(Some(1)),
+            Err(StoreError::Expired { .. })
+        ));
         assert!(store.subscribe(Some(store.resource_version())).is_ok());
     }
 
@@ -337,7 +403,10 @@ mod tests {
     fn an_unchanged_object_keeps_its_version() {
         let store = Store::new(10);
         let a = store.create(key("a"), pod("a")).unwrap();
-        let same = store.modify::<()>(&key("a"), |current| Ok(current.clone())).unwrap().unwrap();
+        let same = store
+            .modify::<()>(&key("a"), |current| Ok(current.clone()))
+            .unwrap()
+            .unwrap();
         assert_eq!(a, same);
     }
 }

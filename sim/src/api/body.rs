@@ -11,7 +11,9 @@ use crate::status::ApiError;
 /// Reads the whole body; more than `limit` bytes is `413`.
 pub async fn read(request: Request<Body>, limit: usize) -> Result<(HeaderMap, Bytes), ApiError> {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large())?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::too_large())?;
     Ok((parts.headers, bytes))
 }
 
@@ -20,7 +22,14 @@ pub fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -30,9 +39,8 @@ pub fn decode_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiErro
     let value = match media_type.as_str() {
         "" | "application/json" | "*/*" => decode_json(bytes)?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(bytes)?,
-        crate::protobuf::PROTOBUF_CONTENT_TYPE => {
-            crate::protobuf::decode_body(bytes).map_err(|error| ApiError::bad_request(error.to_string()))?
-        }
+        crate::protobuf::PROTOBUF_CONTENT_TYPE => crate::protobuf::decode_body(bytes)
+            .map_err(|error| ApiError::bad_request(error.to_string()))?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !value.is_object() {
@@ -57,13 +65,17 @@ fn json_type(value: &Value) -> &'static str {
 
 pub fn decode_json(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| {
-        ApiError::bad_request(format!("the object provided is unrecognized (must be valid JSON): {error}"))
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be valid JSON): {error}"
+        ))
     })
 }
 
 pub fn decode_yaml(bytes: &[u8]) -> Result<Value, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
-    serde_saphyr::from_str(text).map_err(|error| ApiError::bad_request(format!("the YAML body is not valid: {error}")))
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
+    serde_saphyr::from_str(text)
+        .map_err(|error| ApiError::bad_request(format!("the YAML body is not valid: {error}")))
 }
 
 #[cfg(test)]
@@ -79,12 +91,31 @@ mod tests {
 
     #[test]
     fn bodies_are_decoded_by_media_type() {
-        let json = decode_object(&headers("application/json; charset=utf-8"), br#"{"kind":"Pod"}"#).unwrap();
+        let json = decode_object(
+            &headers("application/json; charset=utf-8"),
+            br#"{"kind":"Pod"}"#,
+        )
+        .unwrap();
         assert_eq!(json["kind"], "Pod");
         let yaml = decode_object(&headers("application/yaml"), b"kind: Pod\n").unwrap();
         assert_eq!(yaml["kind"], "Pod");
-        assert_eq!(decode_object(&headers("application/json"), b"{oops").unwrap_err().code, 400);
-        assert_eq!(decode_object(&headers("application/json"), b"[1]").unwrap_err().code, 400);
-        assert_eq!(decode_object(&headers("text/csv"), b"a,b").unwrap_err().code, 415);
+        assert_eq!(
+            decode_object(&headers("application/json"), b"{oops")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_object(&headers("application/json"), b"[1]")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            decode_object(&headers("text/csv"), b"a,b")
+                .unwrap_err()
+                .code,
+            415
+        );
     }
 }

@@ -10,7 +10,10 @@ use crate::catalogue::{Catalogue, ResourceInfo};
 use crate::status::{ApiError, FieldCause};
 
 fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// The checks kube-apiserver makes that matter for serving: the name is `<plural>.<group>`,
@@ -36,15 +39,37 @@ pub fn validate(object: &Value, name: &str) -> Result<(), ApiError> {
         ));
     }
     if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
-        causes.push(FieldCause::invalid_value("metadata.name", name, format!("must be spec.names.plural+\".\"+spec.group")));
+        causes.push(FieldCause::invalid_value(
+            "metadata.name",
+            name,
+            format!("must be spec.names.plural+\".\"+spec.group"),
+        ));
     }
-    let versions = object.pointer("/spec/versions").and_then(Value::as_array).cloned().unwrap_or_default();
-    if !versions.iter().any(|v| v.get("served").and_then(Value::as_bool) == Some(true)) {
-        causes.push(FieldCause::invalid_value("spec.versions", "", "must have at least one served version"));
+    let versions = object
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !versions
+        .iter()
+        .any(|v| v.get("served").and_then(Value::as_bool) == Some(true))
+    {
+        causes.push(FieldCause::invalid_value(
+            "spec.versions",
+            "",
+            "must have at least one served version",
+        ));
     }
-    let storage = versions.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).count();
+    let storage = versions
+        .iter()
+        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .count();
     if storage != 1 {
-        causes.push(FieldCause::invalid_value("spec.versions", "", "must have exactly one version marked as storage version"));
+        causes.push(FieldCause::invalid_value(
+            "spec.versions",
+            "",
+            "must have exactly one version marked as storage version",
+        ));
     }
     if causes.is_empty() {
         return Ok(());
@@ -68,7 +93,10 @@ pub fn validate(object: &Value, name: &str) -> Result<(), ApiError> {
 /// A new CRD is immediately accepted and established (there is no controller to wait for).
 pub fn set_established(object: &mut Value) {
     let now = now_rfc3339();
-    let names = object.pointer("/spec/names").cloned().unwrap_or_else(|| json!({}));
+    let names = object
+        .pointer("/spec/names")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let stored: Vec<Value> = object
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -100,17 +128,33 @@ pub fn register(catalogue: &Catalogue, crd: &Value) {
     let group = text(crd, "/spec/group").to_string();
     let plural = text(crd, "/spec/names/plural").to_string();
     catalogue.remove(&group, &plural);
-    let names = crd.pointer("/spec/names").cloned().unwrap_or_else(|| json!({}));
+    let names = crd
+        .pointer("/spec/names")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let strings = |field: &str| -> Vec<String> {
         names
             .get(field)
             .and_then(Value::as_array)
-            .map(|values| values.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|values| {
+                values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let kind = text(crd, "/spec/names/kind").to_string();
-    let singular = Some(text(crd, "/spec/names/singular")).filter(|s| !s.is_empty()).map_or_else(|| kind.to_lowercase(), str::to_string);
-    for version in crd.pointer("/spec/versions").and_then(Value::as_array).into_iter().flatten() {
+    let singular = Some(text(crd, "/spec/names/singular"))
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| kind.to_lowercase(), str::to_string);
+    for version in crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if version.get("served").and_then(Value::as_bool) != Some(true) {
             continue;
         }

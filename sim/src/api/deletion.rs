@@ -40,16 +40,29 @@ fn propagation(options: &Value, query: &HashMap<String, String>) -> Result<Propa
         Some(other) => Err(ApiError::new(
             422,
             "Invalid",
-            format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+            format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+            ),
         )),
     }
 }
 
-pub fn delete(state: &SharedState, target: &Target, name: &str, options: &Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+pub fn delete(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    options: &Value,
+    query: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
     let policy = propagation(options, query)?;
     let key = key_for(target, name);
-    let object = state.store.get(&key).ok_or_else(|| ApiError::not_found(&target.info, name))?;
-    if let Some(uid) = options.pointer("/preconditions/uid").and_then(Value::as_str)
+    let object = state
+        .store
+        .get(&key)
+        .ok_or_else(|| ApiError::not_found(&target.info, name))?;
+    if let Some(uid) = options
+        .pointer("/preconditions/uid")
+        .and_then(Value::as_str)
         && object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
     {
         return Err(ApiError::conflict(&target.info, name));
@@ -62,11 +75,19 @@ pub fn delete(state: &SharedState, target: &Target, name: &str, options: &Value,
 }
 
 /// Deletes one object with the given propagation; returns it as last stored.
-fn delete_key(state: &SharedState, key: &ObjectKey, policy: Propagation) -> Result<Value, ApiError> {
+fn delete_key(
+    state: &SharedState,
+    key: &ObjectKey,
+    policy: Propagation,
+) -> Result<Value, ApiError> {
     let Some(object) = state.store.get(key) else {
         return Err(ApiError::not_found_path());
     };
-    let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+    let uid = object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if policy == Propagation::Foreground {
         cascade(state, &uid, policy);
     }
@@ -108,8 +129,12 @@ fn orphan(state: &SharedState, uid: &str) {
     for (key, _) in state.store.dependents_of(uid) {
         let _ = state.store.modify::<()>(&key, |current| {
             let mut updated = current.clone();
-            if let Some(references) = updated.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
-                references.retain(|reference| reference.get("uid").and_then(Value::as_str) != Some(uid));
+            if let Some(references) = updated
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                references
+                    .retain(|reference| reference.get("uid").and_then(Value::as_str) != Some(uid));
             }
             Ok(updated)
         });
@@ -117,13 +142,24 @@ fn orphan(state: &SharedState, uid: &str) {
 }
 
 /// `DELETE` on a collection: every object matching the selectors.
-pub fn delete_collection(state: &SharedState, target: &Target, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+pub fn delete_collection(
+    state: &SharedState,
+    target: &Target,
+    query: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
     let filter = Filter::from_query(query)?;
     let policy = propagation(&json!({}), query)?;
-    let (items, _) = state.store.list(&target.info.group, &target.info.resource, target.namespace.as_deref());
+    let (items, _) = state.store.list(
+        &target.info.group,
+        &target.info.resource,
+        target.namespace.as_deref(),
+    );
     let mut deleted = Vec::new();
     for object in items.iter().filter(|object| filter.matches(object)) {
-        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let key = key_for(target, name);
         if is_dry_run(query) {
             deleted.push((**object).clone());

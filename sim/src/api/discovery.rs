@@ -74,7 +74,16 @@ pub fn group(state: &SharedState, name: &str) -> Result<Response, ApiError> {
     Ok(Json(body).into_response())
 }
 
-const OBJECT_VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const OBJECT_VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 const SUBRESOURCE_VERBS: [&str; 3] = ["get", "patch", "update"];
 
 fn resource_entries(info: &ResourceInfo) -> Vec<Value> {

@@ -16,7 +16,9 @@ const DNS1123_LABEL: &str = "a lowercase RFC 1123 label must consist of lower ca
 fn is_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -33,12 +35,23 @@ fn needs_label_name(info: &ResourceInfo) -> bool {
 /// Validates `metadata.name` as kube-apiserver does for the resource.
 pub fn validate_name(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
     let causes = if name.is_empty() {
-        vec![FieldCause::required("metadata.name", "name or generateName is required")]
+        vec![FieldCause::required(
+            "metadata.name",
+            "name or generateName is required",
+        )]
     } else if needs_label_name(info) && !is_label(name) {
-        let detail = if name.len() > 63 { "must be no more than 63 characters".to_string() } else { DNS1123_LABEL.to_string() };
+        let detail = if name.len() > 63 {
+            "must be no more than 63 characters".to_string()
+        } else {
+            DNS1123_LABEL.to_string()
+        };
         vec![FieldCause::invalid_value("metadata.name", name, detail)]
     } else if !needs_label_name(info) && !is_subdomain(name) {
-        let detail = if name.len() > 253 { "must be no more than 253 characters".to_string() } else { DNS1123_SUBDOMAIN.to_string() };
+        let detail = if name.len() > 253 {
+            "must be no more than 253 characters".to_string()
+        } else {
+            DNS1123_SUBDOMAIN.to_string()
+        };
         vec![FieldCause::invalid_value("metadata.name", name, detail)]
     } else {
         return Ok(());
@@ -61,13 +74,18 @@ pub fn generated_name(prefix: &str) -> String {
 }
 
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// `metadata` as a map, created if absent or not a map. `None` only for a non-object, which
 /// body decoding has already ruled out.
 fn metadata_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
-    let metadata = object.as_object_mut()?.entry("metadata").or_insert_with(|| json!({}));
+    let metadata = object
+        .as_object_mut()?
+        .entry("metadata")
+        .or_insert_with(|| json!({}));
     if !metadata.is_object() {
         *metadata = json!({});
     }
@@ -79,15 +97,29 @@ fn has_generation(info: &ResourceInfo) -> bool {
     !info.builtin
         || matches!(
             info.resource.as_str(),
-            "deployments" | "replicasets" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs"
-                | "replicationcontrollers" | "poddisruptionbudgets" | "customresourcedefinitions"
-                | "validatingwebhookconfigurations" | "mutatingwebhookconfigurations"
+            "deployments"
+                | "replicasets"
+                | "statefulsets"
+                | "daemonsets"
+                | "jobs"
+                | "cronjobs"
+                | "replicationcontrollers"
+                | "poddisruptionbudgets"
+                | "customresourcedefinitions"
+                | "validatingwebhookconfigurations"
+                | "mutatingwebhookconfigurations"
         )
 }
 
 /// Fills what the server owns on create and applies per-kind defaults. `name` is final (any
 /// generateName already resolved), `namespace` the request's.
-pub fn prepare_create(info: &ResourceInfo, object: &mut Value, name: &str, namespace: Option<&str>, service_ip: impl FnOnce() -> String) {
+pub fn prepare_create(
+    info: &ResourceInfo,
+    object: &mut Value,
+    name: &str,
+    namespace: Option<&str>,
+    service_ip: impl FnOnce() -> String,
+) {
     if let Some(metadata) = metadata_mut(object) {
         metadata.insert("name".into(), json!(name));
         match namespace {
@@ -126,7 +158,10 @@ fn apply_defaults(info: &ResourceInfo, object: &mut Value, service_ip: impl FnOn
     }
     match info.resource.as_str() {
         "namespaces" => {
-            let name = object.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+            let name = object
+                .pointer("/metadata/name")
+                .cloned()
+                .unwrap_or(Value::Null);
             set_namespace_label(object, name);
             if let Some(map) = object.as_object_mut() {
                 map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
@@ -135,18 +170,25 @@ fn apply_defaults(info: &ResourceInfo, object: &mut Value, service_ip: impl FnOn
         }
         "pods" => {
             if let Some(map) = object.as_object_mut() {
-                map.insert("status".into(), json!({"phase": "Pending", "qosClass": "BestEffort"}));
+                map.insert(
+                    "status".into(),
+                    json!({"phase": "Pending", "qosClass": "BestEffort"}),
+                );
             }
         }
         "services" => {
             if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-                let kind = spec.entry("type").or_insert_with(|| json!("ClusterIP")).clone();
+                let kind = spec
+                    .entry("type")
+                    .or_insert_with(|| json!("ClusterIP"))
+                    .clone();
                 if kind != json!("ExternalName") && !spec.contains_key("clusterIP") {
                     let ip = service_ip();
                     spec.insert("clusterIP".into(), json!(ip));
                     spec.insert("clusterIPs".into(), json!([ip]));
                 }
-                spec.entry("sessionAffinity").or_insert_with(|| json!("None"));
+                spec.entry("sessionAffinity")
+                    .or_insert_with(|| json!("None"));
             }
             if let Some(map) = object.as_object_mut() {
                 map.insert("status".into(), json!({"loadBalancer": {}}));
@@ -169,7 +211,10 @@ pub fn prepare_update(info: &ResourceInfo, current: &Value, updated: &mut Value,
     }
     if info.resource == "namespaces" && info.group.is_empty() {
         // The name label cannot be removed or changed.
-        let name = current.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+        let name = current
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null);
         set_namespace_label(updated, name);
     }
     bump_generation(info, current, updated);
@@ -189,10 +234,17 @@ fn bump_generation(info: &ResourceInfo, current: &Value, updated: &mut Value) {
     if !has_generation(info) {
         return;
     }
-    let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+    let generation = current
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let spec_changed = current.get("spec") != updated.get("spec")
         || (!info.builtin && strip_meta_and_status(current) != strip_meta_and_status(updated));
-    let next = if spec_changed { generation + 1 } else { generation };
+    let next = if spec_changed {
+        generation + 1
+    } else {
+        generation
+    };
     if let Some(metadata) = metadata_mut(updated) {
         metadata.insert("generation".into(), json!(next));
     }
@@ -209,7 +261,14 @@ fn strip_meta_and_status(object: &Value) -> Value {
 }
 
 fn preserve_system_metadata(current: &Value, updated: &mut Value) {
-    for field in ["uid", "creationTimestamp", "name", "namespace", "generation", "deletionTimestamp"] {
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "name",
+        "namespace",
+        "generation",
+        "deletionTimestamp",
+    ] {
         let pointer = format!("/metadata/{field}");
         let Some(metadata) = metadata_mut(updated) else {
             return;
@@ -265,9 +324,17 @@ mod tests {
         let error = validate_name(&pods, "Web").unwrap_err();
         assert_eq!(error.code, 422);
         assert!(error.message.starts_with("Pod \"Web\" is invalid: metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain"), "{}", error.message);
-        assert!(validate_name(&namespaces, "a.b").is_err(), "namespace names are labels: no dots");
+        assert!(
+            validate_name(&namespaces, "a.b").is_err(),
+            "namespace names are labels: no dots"
+        );
         assert!(validate_name(&namespaces, &"a".repeat(64)).is_err());
-        assert!(validate_name(&pods, "").unwrap_err().message.contains("name or generateName is required"));
+        assert!(
+            validate_name(&pods, "")
+                .unwrap_err()
+                .message
+                .contains("name or generateName is required")
+        );
     }
 
     #[test]
@@ -289,10 +356,19 @@ mod tests {
         assert_eq!(ns["apiVersion"], "v1");
         let deployments = catalogue.get("apps", "v1", "deployments").unwrap();
         let mut d = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}, "status": {"replicas": 9}});
-        prepare_create(&deployments, &mut d, "web", Some("default"), || unreachable!());
+        prepare_create(
+            &deployments,
+            &mut d,
+            "web",
+            Some("default"),
+            || unreachable!(),
+        );
         assert_eq!(d["metadata"]["generation"], 1);
         assert_eq!(d["metadata"]["namespace"], "default");
-        assert!(d.get("status").is_none(), "client-supplied status is dropped");
+        assert!(
+            d.get("status").is_none(),
+            "client-supplied status is dropped"
+        );
     }
 
     #[test]
@@ -304,7 +380,10 @@ mod tests {
         prepare_update(&deployments, &current, &mut updated, false);
         assert_eq!(updated["metadata"]["uid"], "u1");
         assert_eq!(updated["metadata"]["generation"], 4);
-        assert_eq!(updated["status"]["replicas"], 1, "status changes go through /status");
+        assert_eq!(
+            updated["status"]["replicas"], 1,
+            "status changes go through /status"
+        );
         assert_eq!(updated["metadata"]["labels"]["a"], "b");
         let mut unchanged_spec = current.clone();
         prepare_update(&deployments, &current, &mut unchanged_spec, false);

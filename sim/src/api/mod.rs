@@ -69,7 +69,11 @@ enum Route {
 }
 
 fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segments.as_slice() {
         ["api", version, rest @ ..] => ("", version, rest),
         ["apis", group] => return Ok(Route::Group(group.to_string())),
@@ -77,14 +81,15 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
         _ => return Err(ApiError::not_found_path()),
     };
     let lookup = |resource: &str| catalogue.get(group, version, resource);
-    let target = |info: ResourceInfo, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
-        Route::Resource(Target {
-            info,
-            namespace: namespace.map(str::to_string),
-            name: name.map(str::to_string),
-            subresource: sub.map(str::to_string),
-        })
-    };
+    let target =
+        |info: ResourceInfo, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
+            Route::Resource(Target {
+                info,
+                namespace: namespace.map(str::to_string),
+                name: name.map(str::to_string),
+                subresource: sub.map(str::to_string),
+            })
+        };
     let found = match rest {
         [] => {
             return Ok(Route::GroupVersion {
@@ -93,7 +98,9 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
             });
         }
         // /namespaces/{ns}/{resource}[/{name}[/{sub}]] when {resource} is namespaced here.
-        ["namespaces", namespace, resource, tail @ ..] if lookup(resource).is_some_and(|i| i.namespaced) => {
+        ["namespaces", namespace, resource, tail @ ..]
+            if lookup(resource).is_some_and(|i| i.namespaced) =>
+        {
             let info = lookup(resource).ok_or_else(ApiError::not_found_path)?;
             match tail {
                 [] => target(info, Some(namespace), None, None),
@@ -166,7 +173,9 @@ fn percent_decode(text: &str) -> String {
                 index += 1;
             }
             b'%' => {
-                let hex = text.get(index + 1..index + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = text
+                    .get(index + 1..index + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(byte) => {
                         out.push(byte);
@@ -201,22 +210,46 @@ mod tests {
     #[test]
     fn resource_paths_are_parsed_like_kube_apiserver() {
         let t = resource("/api/v1/namespaces/default/pods/web/status");
-        assert_eq!((t.info.resource.as_str(), t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()), ("pods", Some("default"), Some("web"), Some("status")));
+        assert_eq!(
+            (
+                t.info.resource.as_str(),
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("pods", Some("default"), Some("web"), Some("status"))
+        );
         let t = resource("/api/v1/namespaces/team-a");
-        assert_eq!((t.info.resource.as_str(), t.name.as_deref()), ("namespaces", Some("team-a")));
+        assert_eq!(
+            (t.info.resource.as_str(), t.name.as_deref()),
+            ("namespaces", Some("team-a"))
+        );
         let t = resource("/api/v1/namespaces/team-a/status");
-        assert_eq!((t.info.resource.as_str(), t.name.as_deref(), t.subresource.as_deref()), ("namespaces", Some("team-a"), Some("status")));
+        assert_eq!(
+            (
+                t.info.resource.as_str(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("namespaces", Some("team-a"), Some("status"))
+        );
         let t = resource("/apis/apps/v1/deployments");
         assert_eq!((t.info.kind.as_str(), t.namespace), ("Deployment", None));
         let t = resource("/apis/apps/v1/namespaces/x/deployments/web/scale");
         assert_eq!(t.subresource.as_deref(), Some("scale"));
         assert!(parse_path(&Catalogue::default(), "/apis/apps/v1/widgets").is_err());
-        assert!(parse_path(&Catalogue::default(), "/apis/apps/v1/deployments/web").is_err(), "namespaced kinds need a namespace to name an object");
+        assert!(
+            parse_path(&Catalogue::default(), "/apis/apps/v1/deployments/web").is_err(),
+            "namespaced kinds need a namespace to name an object"
+        );
     }
 
     #[test]
     fn query_values_are_percent_decoded() {
-        assert_eq!(percent_decode("app%3Dweb%2Ctier+in+%28a%29"), "app=web,tier in (a)");
+        assert_eq!(
+            percent_decode("app%3Dweb%2Ctier+in+%28a%29"),
+            "app=web,tier in (a)"
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
     }

@@ -17,7 +17,10 @@ use serde_json::{Value, json};
 use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
 use super::{SharedState, Target, body, crd, deletion, query_map, subresources, watch};
 use crate::catalogue::ResourceInfo;
-use crate::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, check_name, record_managed_fields};
+use crate::patch::{
+    PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, check_name,
+    record_managed_fields,
+};
 use crate::selectors::{FieldQuery, LabelQuery};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreError};
@@ -25,7 +28,11 @@ use crate::store::{ObjectKey, StoreError};
 /// How many times a write is recomputed when the object changes underneath it.
 const MAX_RETRIES: usize = 16;
 
-pub async fn handle(state: SharedState, target: Target, request: Request<Body>) -> Result<Response, ApiError> {
+pub async fn handle(
+    state: SharedState,
+    target: Target,
+    request: Request<Body>,
+) -> Result<Response, ApiError> {
     let method = request.method().clone();
     let query = query_map(&request);
     let accept = request
@@ -38,39 +45,53 @@ pub async fn handle(state: SharedState, target: Target, request: Request<Body>) 
         return Err(ApiError::method_not_allowed());
     }
     match (&method, target.name.clone(), target.subresource.clone()) {
-        (&Method::GET, None, None) if is_true(query.get("watch")) => watch::serve(state, target, &query),
+        (&Method::GET, None, None) if is_true(query.get("watch")) => {
+            watch::serve(state, target, &query)
+        }
         (&Method::GET, None, None) => list(&state, &target, &query, &accept),
         (&Method::GET, Some(name), None) => get(&state, &target, &name, &accept),
         (&Method::GET, Some(name), Some(sub)) => subresources::get(&state, &target, &name, &sub),
         (&Method::POST, None, None) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
             let object = body::decode_object(&headers, &bytes)?;
-            create(&state, &target, object, &query).map(|created| (StatusCode::CREATED, Json(created)).into_response())
+            create(&state, &target, object, &query)
+                .map(|created| (StatusCode::CREATED, Json(created)).into_response())
         }
         (&Method::PUT, Some(name), sub) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
             let object = body::decode_object(&headers, &bytes)?;
             match sub {
                 None => update(&state, &target, &name, object, &query).map(ok_json),
-                Some(sub) => subresources::put(&state, &target, &name, &sub, object, &query).map(ok_json),
+                Some(sub) => {
+                    subresources::put(&state, &target, &name, &sub, object, &query).map(ok_json)
+                }
             }
         }
         (&Method::PATCH, Some(name), sub) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
             let media_type = body::media_type(&headers);
-            let patch_type =
-                PatchType::from_content_type(&media_type).ok_or_else(|| ApiError::unsupported_media_type(&media_type))?;
+            let patch_type = PatchType::from_content_type(&media_type)
+                .ok_or_else(|| ApiError::unsupported_media_type(&media_type))?;
             match sub {
                 None => patch(&state, &target, &name, patch_type, &bytes, &query),
-                Some(sub) => subresources::patch(&state, &target, &name, &sub, patch_type, &bytes, &query).map(ok_json),
+                Some(sub) => {
+                    subresources::patch(&state, &target, &name, &sub, patch_type, &bytes, &query)
+                        .map(ok_json)
+                }
             }
         }
         (&Method::DELETE, Some(name), None) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
-            let options = if bytes.is_empty() { json!({}) } else { body::decode_object(&headers, &bytes)? };
+            let options = if bytes.is_empty() {
+                json!({})
+            } else {
+                body::decode_object(&headers, &bytes)?
+            };
             deletion::delete(&state, &target, &name, &options, &query).map(ok_json)
         }
-        (&Method::DELETE, None, None) => deletion::delete_collection(&state, &target, &query).map(ok_json),
+        (&Method::DELETE, None, None) => {
+            deletion::delete_collection(&state, &target, &query).map(ok_json)
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -98,14 +119,22 @@ pub fn key_for(target: &Target, name: &str) -> ObjectKey {
 
 /// The object, or the Kubernetes `NotFound` for it.
 pub fn current(state: &SharedState, target: &Target, name: &str) -> Result<Arc<Value>, ApiError> {
-    state.store.get(&key_for(target, name)).ok_or_else(|| ApiError::not_found(&target.info, name))
+    state
+        .store
+        .get(&key_for(target, name))
+        .ok_or_else(|| ApiError::not_found(&target.info, name))
 }
 
 fn wants_table(accept: &str) -> bool {
     accept.contains("as=Table")
 }
 
-fn get(state: &SharedState, target: &Target, name: &str, accept: &str) -> Result<Response, ApiError> {
+fn get(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    accept: &str,
+) -> Result<Response, ApiError> {
     let object = current(state, target, name)?;
     if wants_table(accept) {
         return Ok(Json(crate::table::table(&target.info, &[object], None)).into_response());
@@ -144,10 +173,14 @@ pub struct Filter {
 
 impl Filter {
     pub fn from_query(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
-        let labels = LabelQuery::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
-            .map_err(|error| ApiError::bad_request(format!("unable to parse requirement: {error}")))?;
-        let fields = FieldQuery::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
-            .map_err(ApiError::bad_request)?;
+        let labels =
+            LabelQuery::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
+                .map_err(|error| {
+                    ApiError::bad_request(format!("unable to parse requirement: {error}"))
+                })?;
+        let fields =
+            FieldQuery::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
+                .map_err(ApiError::bad_request)?;
         Ok(Filter { labels, fields })
     }
 
@@ -156,16 +189,35 @@ impl Filter {
     }
 }
 
-fn list(state: &SharedState, target: &Target, query: &HashMap<String, String>, accept: &str) -> Result<Response, ApiError> {
+fn list(
+    state: &SharedState,
+    target: &Target,
+    query: &HashMap<String, String>,
+    accept: &str,
+) -> Result<Response, ApiError> {
     let filter = Filter::from_query(query)?;
-    let (items, resource_version) = state.store.list(&target.info.group, &target.info.resource, target.namespace.as_deref());
-    let mut items: Vec<Arc<Value>> = items.into_iter().filter(|object| filter.matches(object)).collect();
+    let (items, resource_version) = state.store.list(
+        &target.info.group,
+        &target.info.resource,
+        target.namespace.as_deref(),
+    );
+    let mut items: Vec<Arc<Value>> = items
+        .into_iter()
+        .filter(|object| filter.matches(object))
+        .collect();
     // `limit`/`continue`: the token is the namespace/name the next page starts after.
-    let after = query.get("continue").filter(|token| !token.is_empty()).map(|token| decode_continue(token)).transpose()?;
+    let after = query
+        .get("continue")
+        .filter(|token| !token.is_empty())
+        .map(|token| decode_continue(token))
+        .transpose()?;
     if let Some(after) = &after {
         items.retain(|object| object_position(object) > *after);
     }
-    let limit = query.get("limit").and_then(|limit| limit.parse::<usize>().ok()).filter(|limit| *limit > 0);
+    let limit = query
+        .get("limit")
+        .and_then(|limit| limit.parse::<usize>().ok())
+        .filter(|limit| *limit > 0);
     let mut metadata = json!({"resourceVersion": resource_version.to_string()});
     if let Some(limit) = limit
         && items.len() > limit
@@ -182,7 +234,10 @@ fn list(state: &SharedState, target: &Target, query: &HashMap<String, String>, a
         table["metadata"] = metadata;
         return Ok(Json(table).into_response());
     }
-    let items: Vec<Value> = items.iter().map(|object| serve_version(&target.info, object)).collect();
+    let items: Vec<Value> = items
+        .iter()
+        .map(|object| serve_version(&target.info, object))
+        .collect();
     Ok(Json(json!({
         "kind": format!("{}List", target.info.kind),
         "apiVersion": target.info.api_version(),
@@ -193,7 +248,13 @@ fn list(state: &SharedState, target: &Target, query: &HashMap<String, String>, a
 }
 
 fn object_position(object: &Value) -> (String, String) {
-    let field = |name: &str| object.pointer(&format!("/metadata/{name}")).and_then(Value::as_str).unwrap_or("").to_string();
+    let field = |name: &str| {
+        object
+            .pointer(&format!("/metadata/{name}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     (field("namespace"), field("name"))
 }
 
@@ -206,10 +267,15 @@ fn decode_continue(token: &str) -> Result<(String, String), ApiError> {
     let invalid = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
     let bytes: Option<Vec<u8>> = (0..token.len())
         .step_by(2)
-        .map(|i| token.get(i..i + 2).and_then(|hex| u8::from_str_radix(hex, 16).ok()))
+        .map(|i| {
+            token
+                .get(i..i + 2)
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        })
         .collect();
     let bytes = bytes.ok_or_else(invalid)?;
-    let (namespace, name): (String, String) = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let (namespace, name): (String, String) =
+        serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     Ok((namespace, name))
 }
 
@@ -234,9 +300,12 @@ fn check_type_and_namespace(target: &Target, object: &Value) -> Result<(), ApiEr
             info.api_version()
         )));
     }
-    if let (Some(url_namespace), Some(body_namespace)) =
-        (target.namespace.as_deref(), object.pointer("/metadata/namespace").and_then(Value::as_str))
-        && !body_namespace.is_empty()
+    if let (Some(url_namespace), Some(body_namespace)) = (
+        target.namespace.as_deref(),
+        object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str),
+    ) && !body_namespace.is_empty()
         && body_namespace != url_namespace
     {
         return Err(ApiError::bad_request(
@@ -248,7 +317,10 @@ fn check_type_and_namespace(target: &Target, object: &Value) -> Result<(), ApiEr
 
 pub fn require_namespace(state: &SharedState, target: &Target) -> Result<(), ApiError> {
     if let Some(namespace) = target.namespace.as_deref()
-        && state.store.get(&ObjectKey::new("", "namespaces", "", namespace)).is_none()
+        && state
+            .store
+            .get(&ObjectKey::new("", "namespaces", "", namespace))
+            .is_none()
     {
         return Err(ApiError::namespace_not_found(namespace));
     }
@@ -262,7 +334,12 @@ pub fn field_manager(query: &HashMap<String, String>) -> &str {
 }
 
 /// Creates an object (POST).
-pub fn create(state: &SharedState, target: &Target, object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+pub fn create(
+    state: &SharedState,
+    target: &Target,
+    object: Value,
+    query: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
     create_recorded(state, target, object, query, true)
 }
 
@@ -277,9 +354,17 @@ fn create_recorded(
 ) -> Result<Value, ApiError> {
     check_type_and_namespace(target, &object)?;
     let info = &target.info;
-    let name = match object.pointer("/metadata/name").and_then(Value::as_str).filter(|name| !name.is_empty()) {
+    let name = match object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+    {
         Some(name) => name.to_string(),
-        None => match object.pointer("/metadata/generateName").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+        None => match object
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+        {
             Some(prefix) => generated_name(prefix),
             None => String::new(),
         },
@@ -289,14 +374,26 @@ fn create_recorded(
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::validate(&object, &name)?;
     }
-    prepare_create(info, &mut object, &name, target.namespace.as_deref(), || state.allocate_service_ip());
+    prepare_create(
+        info,
+        &mut object,
+        &name,
+        target.namespace.as_deref(),
+        || state.allocate_service_ip(),
+    );
     if record {
         let api_version = info.api_version();
         let patch_target = PatchTarget {
             api_version: &api_version,
             ..patch_target(info)
         };
-        record_managed_fields(&patch_target, None, &mut object, field_manager(query), jiff::Timestamp::now());
+        record_managed_fields(
+            &patch_target,
+            None,
+            &mut object,
+            field_manager(query),
+            jiff::Timestamp::now(),
+        );
     }
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::set_established(&mut object);
@@ -304,10 +401,14 @@ fn create_recorded(
     if is_dry_run(query) {
         return Ok(object);
     }
-    let stored = state.store.create(key_for(target, &name), object).map_err(|error| match error {
-        StoreError::AlreadyExists => ApiError::already_exists(info, &name),
-        other => ApiError::internal(other.to_string()),
-    })?;
+    let stored =
+        state
+            .store
+            .create(key_for(target, &name), object)
+            .map_err(|error| match error {
+                StoreError::AlreadyExists => ApiError::already_exists(info, &name),
+                other => ApiError::internal(other.to_string()),
+            })?;
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::register(&state.catalogue, &stored);
     }
@@ -326,7 +427,10 @@ pub fn guaranteed_update(
 ) -> Result<Value, ApiError> {
     let key = key_for(target, name);
     for _ in 0..MAX_RETRIES {
-        let current = state.store.get(&key).ok_or_else(|| ApiError::not_found(&target.info, name))?;
+        let current = state
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&target.info, name))?;
         let mut updated = compute(&current)?;
         prepare_update(&target.info, &current, &mut updated, via_status);
         if dry_run {
@@ -337,7 +441,10 @@ pub fn guaranteed_update(
             if latest.pointer("/metadata/resourceVersion").cloned() == expected {
                 // Unchanged objects keep their version: compare without it.
                 let mut candidate = updated.clone();
-                if let (Some(meta), Some(rv)) = (candidate.get_mut("metadata").and_then(Value::as_object_mut), expected.clone()) {
+                if let (Some(meta), Some(rv)) = (
+                    candidate.get_mut("metadata").and_then(Value::as_object_mut),
+                    expected.clone(),
+                ) {
                     meta.insert("resourceVersion".into(), rv);
                 }
                 Ok(candidate)
@@ -347,7 +454,9 @@ pub fn guaranteed_update(
         });
         match result {
             Ok(Ok(stored)) => {
-                if target.info.resource == "customresourcedefinitions" && target.info.group == "apiextensions.k8s.io" {
+                if target.info.resource == "customresourcedefinitions"
+                    && target.info.group == "apiextensions.k8s.io"
+                {
                     crd::register(&state.catalogue, &stored);
                 }
                 return Ok((*stored).clone());
@@ -360,19 +469,34 @@ pub fn guaranteed_update(
     Err(ApiError::conflict(&target.info, name))
 }
 
-fn update(state: &SharedState, target: &Target, name: &str, object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+fn update(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    object: Value,
+    query: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
     check_type_and_namespace(target, &object)?;
-    let body_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let body_name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if body_name != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    let precondition = object.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string);
+    let precondition = object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
         if let Some(expected) = &precondition
             && !expected.is_empty()
-            && current.pointer("/metadata/resourceVersion").and_then(Value::as_str) != Some(expected.as_str())
+            && current
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                != Some(expected.as_str())
         {
             return Err(ApiError::conflict(&target.info, name));
         }
@@ -382,7 +506,13 @@ fn update(state: &SharedState, target: &Target, name: &str, object: Value, query
             api_version: &api_version,
             ..patch_target(&target.info)
         };
-        record_managed_fields(&patch_target, Some(current), &mut updated, field_manager(query), jiff::Timestamp::now());
+        record_managed_fields(
+            &patch_target,
+            Some(current),
+            &mut updated,
+            field_manager(query),
+            jiff::Timestamp::now(),
+        );
         Ok(updated)
     })
 }
@@ -399,7 +529,9 @@ pub fn patch_error(info: &ResourceInfo, name: &str, error: PatchError) -> ApiErr
     match error {
         PatchError::BadRequest(message) => ApiError::bad_request(message),
         PatchError::Invalid(message) => ApiError::new(422, "Invalid", message),
-        PatchError::UnsupportedMediaType(message) => ApiError::new(415, "UnsupportedMediaType", message),
+        PatchError::UnsupportedMediaType(message) => {
+            ApiError::new(415, "UnsupportedMediaType", message)
+        }
         PatchError::Conflict { message, .. } => ApiError::new(409, "Conflict", message),
         PatchError::NotFound => ApiError::not_found(info, name),
     }
@@ -428,13 +560,16 @@ fn patch(
     let exists = state.store.get(&key_for(target, name)).is_some();
     if !exists && patch_type == PatchType::Apply {
         // Server-side apply of a new object creates it.
-        let object = apply_patch(&patch_target, None, &request).map_err(|e| patch_error(&target.info, name, e))?;
-        check_name(&object, name, target.namespace.as_deref()).map_err(|e| patch_error(&target.info, name, e))?;
+        let object = apply_patch(&patch_target, None, &request)
+            .map_err(|e| patch_error(&target.info, name, e))?;
+        check_name(&object, name, target.namespace.as_deref())
+            .map_err(|e| patch_error(&target.info, name, e))?;
         let created = create_recorded(state, target, object, query, false)?;
         return Ok((StatusCode::CREATED, Json(created)).into_response());
     }
     let updated = guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
-        apply_patch(&patch_target, Some(current), &request).map_err(|e| patch_error(&target.info, name, e))
+        apply_patch(&patch_target, Some(current), &request)
+            .map_err(|e| patch_error(&target.info, name, e))
     })?;
     Ok(ok_json(updated))
 }

@@ -13,27 +13,50 @@ use crate::patch::{PatchRequest, PatchTarget, PatchType, apply_patch};
 use crate::status::ApiError;
 
 fn check(target: &Target, sub: &str) -> Result<(), ApiError> {
-    if target.info.has_subresource(sub) && matches!(sub, "status" | "scale" | "ephemeralcontainers") {
+    if target.info.has_subresource(sub) && matches!(sub, "status" | "scale" | "ephemeralcontainers")
+    {
         Ok(())
     } else {
         Err(ApiError::not_found_path())
     }
 }
 
-pub fn get(state: &SharedState, target: &Target, name: &str, sub: &str) -> Result<axum::response::Response, ApiError> {
+pub fn get(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    sub: &str,
+) -> Result<axum::response::Response, ApiError> {
     check(target, sub)?;
     let object = current(state, target, name)?;
-    let body = if sub == "scale" { scale_of(&object) } else { (*object).clone() };
-    Ok(axum::response::IntoResponse::into_response(axum::Json(body)))
+    let body = if sub == "scale" {
+        scale_of(&object)
+    } else {
+        (*object).clone()
+    };
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        body,
+    )))
 }
 
 /// The Scale view of a workload.
 fn scale_of(object: &Value) -> Value {
     let metadata = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
-    let keep = ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"];
+    let keep = [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ];
     let metadata: serde_json::Map<String, Value> = metadata
         .as_object()
-        .map(|m| m.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let selector = object
         .pointer("/spec/selector/matchLabels")
@@ -47,9 +70,16 @@ fn scale_of(object: &Value) -> Value {
         })
         .or_else(|| {
             // ReplicationControllers select with a plain map.
-            object.pointer("/spec/selector").and_then(Value::as_object).map(|labels| {
-                labels.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(",")
-            })
+            object
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .map(|labels| {
+                    labels
+                        .iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
         })
         .unwrap_or_default();
     json!({
@@ -75,14 +105,27 @@ fn merge_subresource(sub: &str, current: &Value, changed: &Value) -> Result<Valu
                 .and_then(Value::as_i64)
                 .ok_or_else(|| ApiError::bad_request("a Scale must set spec.replicas"))?;
             if replicas < 0 {
-                return Err(ApiError::new(422, "Invalid", format!("Scale.autoscaling \"{}\" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0", current.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))));
+                return Err(ApiError::new(
+                    422,
+                    "Invalid",
+                    format!(
+                        "Scale.autoscaling \"{}\" is invalid: spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0",
+                        current
+                            .pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    ),
+                ));
             }
             if let Some(spec) = result.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.insert("replicas".into(), json!(replicas));
             }
         }
         "ephemeralcontainers" => {
-            let ephemeral = changed.pointer("/spec/ephemeralContainers").cloned().unwrap_or(Value::Null);
+            let ephemeral = changed
+                .pointer("/spec/ephemeralContainers")
+                .cloned()
+                .unwrap_or(Value::Null);
             if let Some(spec) = result.get_mut("spec").and_then(Value::as_object_mut) {
                 if ephemeral.is_null() {
                     spec.remove("ephemeralContainers");
@@ -97,12 +140,30 @@ fn merge_subresource(sub: &str, current: &Value, changed: &Value) -> Result<Valu
 }
 
 fn respond(sub: &str, stored: Value) -> Value {
-    if sub == "scale" { scale_of(&stored) } else { stored }
+    if sub == "scale" {
+        scale_of(&stored)
+    } else {
+        stored
+    }
 }
 
-pub fn put(state: &SharedState, target: &Target, name: &str, sub: &str, object: Value, query: &HashMap<String, String>) -> Result<Value, ApiError> {
+pub fn put(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    sub: &str,
+    object: Value,
+    query: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
     check(target, sub)?;
-    let stored = guaranteed_update(state, target, name, is_dry_run(query), sub == "status", |current| merge_subresource(sub, current, &object))?;
+    let stored = guaranteed_update(
+        state,
+        target,
+        name,
+        is_dry_run(query),
+        sub == "status",
+        |current| merge_subresource(sub, current, &object),
+    )?;
     Ok(respond(sub, stored))
 }
 
@@ -124,24 +185,33 @@ pub fn patch(
         now: jiff::Timestamp::now(),
     };
     let api_version = target.info.api_version();
-    let stored = guaranteed_update(state, target, name, is_dry_run(query), sub == "status", |current| {
-        if sub == "scale" {
-            // The patch is against the Scale object, a built-in kind.
-            let scale = scale_of(current);
-            let scale_target = PatchTarget {
-                api_version: "autoscaling/v1",
-                kind: "Scale",
-                builtin: true,
+    let stored = guaranteed_update(
+        state,
+        target,
+        name,
+        is_dry_run(query),
+        sub == "status",
+        |current| {
+            if sub == "scale" {
+                // The patch is against the Scale object, a built-in kind.
+                let scale = scale_of(current);
+                let scale_target = PatchTarget {
+                    api_version: "autoscaling/v1",
+                    kind: "Scale",
+                    builtin: true,
+                };
+                let patched = apply_patch(&scale_target, Some(&scale), &request)
+                    .map_err(|e| patch_error(&target.info, name, e))?;
+                return merge_subresource(sub, current, &patched);
+            }
+            let object_target = PatchTarget {
+                api_version: &api_version,
+                ..patch_target(&target.info)
             };
-            let patched = apply_patch(&scale_target, Some(&scale), &request).map_err(|e| patch_error(&target.info, name, e))?;
-            return merge_subresource(sub, current, &patched);
-        }
-        let object_target = PatchTarget {
-            api_version: &api_version,
-            ..patch_target(&target.info)
-        };
-        let patched = apply_patch(&object_target, Some(current), &request).map_err(|e| patch_error(&target.info, name, e))?;
-        merge_subresource(sub, current, &patched)
-    })?;
+            let patched = apply_patch(&object_target, Some(current), &request)
+                .map_err(|e| patch_error(&target.info, name, e))?;
+            merge_subresource(sub, current, &patched)
+        },
+    )?;
     Ok(respond(sub, stored))
 }

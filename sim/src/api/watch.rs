@@ -49,9 +49,16 @@ impl WatchState {
     fn accept(&mut self, event: &StoreEvent) {
         let info = &self.target.info;
         let same_resource = event.key.group == info.group && event.key.resource == info.resource;
-        let same_namespace = self.target.namespace.as_deref().is_none_or(|ns| event.key.namespace == ns);
+        let same_namespace = self
+            .target
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| event.key.namespace == ns);
         if same_resource && same_namespace && self.filter.matches(&event.object) {
-            self.pending.push_back(line(event.event_type.as_str(), &serve_version(info, &event.object)));
+            self.pending.push_back(line(
+                event.event_type.as_str(),
+                &serve_version(info, &event.object),
+            ));
         }
     }
 
@@ -66,18 +73,28 @@ impl WatchState {
     }
 }
 
-pub fn serve(state: SharedState, target: Target, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+pub fn serve(
+    state: SharedState,
+    target: Target,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let filter = Filter::from_query(query)?;
     let timeout = query
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-    let from = query.get("resourceVersion").map(String::as_str).filter(|rv| !rv.is_empty() && *rv != "0");
+    let from = query
+        .get("resourceVersion")
+        .map(String::as_str)
+        .filter(|rv| !rv.is_empty() && *rv != "0");
     let mut pending = VecDeque::new();
     let subscription = match from {
         None => {
-            let (items, subscription) =
-                state.store.snapshot_and_subscribe(&target.info.group, &target.info.resource, target.namespace.as_deref());
+            let (items, subscription) = state.store.snapshot_and_subscribe(
+                &target.info.group,
+                &target.info.resource,
+                target.namespace.as_deref(),
+            );
             for object in items.iter().filter(|object| filter.matches(object)) {
                 pending.push_back(line("ADDED", &serve_version(&target.info, object)));
             }
@@ -90,7 +107,9 @@ pub fn serve(state: SharedState, target: Target, query: &HashMap<String, String>
             match state.store.subscribe(Some(rv)) {
                 Ok(subscription) => Some(subscription),
                 Err(StoreError::Expired { requested, oldest }) => {
-                    pending.push_back(expired_event(format!("too old resource version: {requested} ({oldest})")));
+                    pending.push_back(expired_event(format!(
+                        "too old resource version: {requested} ({oldest})"
+                    )));
                     None
                 }
                 Err(other) => return Err(ApiError::internal(other.to_string())),
@@ -98,10 +117,15 @@ pub fn serve(state: SharedState, target: Target, query: &HashMap<String, String>
         }
     };
     let body = match subscription {
-        None => Body::from_stream(futures::stream::iter(pending.into_iter().map(Ok::<_, Infallible>))),
+        None => Body::from_stream(futures::stream::iter(
+            pending.into_iter().map(Ok::<_, Infallible>),
+        )),
         Some(subscription) => {
             let bookmarks = is_true(query.get("allowWatchBookmarks")).then(|| {
-                let mut interval = tokio::time::interval_at(Instant::now() + state.bookmark_interval, state.bookmark_interval);
+                let mut interval = tokio::time::interval_at(
+                    Instant::now() + state.bookmark_interval,
+                    state.bookmark_interval,
+                );
                 interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 interval
             });
