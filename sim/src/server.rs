@@ -209,15 +209,10 @@ impl Simulator {
             let _ = shutdown.send(());
         }
         if let Some(task) = self.task.take() {
-            // Open watch streams keep graceful shutdown waiting; give them a moment, then end.
-            if tokio::time::timeout(
-                Duration::from_secs(2),
-                &mut Box::pin(async { task.abort_handle() }),
-            )
-            .await
-            .is_ok()
-            {}
+            // Open watch streams would keep a graceful shutdown waiting: end the task now, and
+            // wait until it has ended (a cancelled task resolves at once).
             task.abort();
+            let _ = task.await;
         }
     }
 }

@@ -2,6 +2,7 @@
 //! message wording, which kubectl prints as `Error from server (<Reason>): <message>`.
 
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -14,6 +15,9 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// Answered as Go's `http.NotFound` (`404 page not found`, text/plain) instead of a Status:
+    /// what kube-apiserver does for URLs nothing is registered at.
+    pub plain_text: bool,
 }
 
 impl ApiError {
@@ -23,6 +27,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            plain_text: false,
         }
     }
 
@@ -124,13 +129,19 @@ impl ApiError {
         )
     }
 
-    /// Unknown URLs and resources.
+    /// Unknown URLs and resources. kube-apiserver answers these from its not-found handler with
+    /// a plain-text body, not a Status; clients word the error themselves (kubectl: `the server
+    /// could not find the requested resource (get widgets.example.com)`), so a JSON Status here
+    /// would change what they print.
     pub fn not_found_path() -> Self {
-        ApiError::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        )
+        ApiError {
+            plain_text: true,
+            ..ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        }
     }
 
     pub fn too_large() -> Self {
@@ -215,6 +226,14 @@ impl std::fmt::Display for FieldCause {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.plain_text {
+            return (
+                code,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "404 page not found\n",
+            )
+                .into_response();
+        }
         (code, axum::Json(self.status())).into_response()
     }
 }
@@ -258,6 +277,28 @@ mod tests {
         assert_eq!(
             invalid.status()["details"]["causes"][0]["field"],
             "metadata.name"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_get_a_plain_text_404_like_kube_apiserver() {
+        let response = ApiError::not_found_path().into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"404 page not found\n");
+        let response =
+            ApiError::not_found(&Catalogue::default().get("", "v1", "pods").unwrap(), "p")
+                .into_response();
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/json",
+            "objects that are missing get a Status"
         );
     }
 }

@@ -123,6 +123,12 @@ impl Store {
         self.lock().resource_version
     }
 
+    /// How many watches are open (each holds one subscription). Lets a test know that a client
+    /// has started watching before it makes the change the client waits for.
+    pub fn watchers(&self) -> usize {
+        self.events.receiver_count()
+    }
+
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<Value>> {
         self.lock().objects.get(key).cloned()
     }
@@ -397,6 +403,16 @@ mod tests {
             Err(StoreError::Expired { .. })
         ));
         assert!(store.subscribe(Some(store.resource_version())).is_ok());
+    }
+
+    #[test]
+    fn open_subscriptions_are_counted() {
+        let store = Store::new(10);
+        assert_eq!(store.watchers(), 0);
+        let subscription = store.subscribe(None).unwrap();
+        assert_eq!(store.watchers(), 1);
+        drop(subscription);
+        assert_eq!(store.watchers(), 0);
     }
 
     #[test]

@@ -189,332 +189,332 @@ fn match_labels(object: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// The cells of one object's row.
+type Cells = fn(&Value, Timestamp) -> Vec<Value>;
+
 /// Columns and cells for one built-in kind.
-fn builtin_columns(
-    info: &ResourceInfo,
-) -> Option<(Vec<Column>, fn(&Value, Timestamp) -> Vec<Value>)> {
-    let table: (Vec<Column>, fn(&Value, Timestamp) -> Vec<Value>) =
-        match (info.group.as_str(), info.resource.as_str()) {
-            ("", "pods") => (
+fn builtin_columns(info: &ResourceInfo) -> Option<(Vec<Column>, Cells)> {
+    let table: (Vec<Column>, Cells) = match (info.group.as_str(), info.resource.as_str()) {
+        ("", "pods") => (
+            vec![
+                col("Name", "string", 0),
+                col("Ready", "string", 0),
+                col("Status", "string", 0),
+                col("Restarts", "string", 0),
+                col("Age", "string", 0),
+                col("IP", "string", 1),
+                col("Node", "string", 1),
+            ],
+            |o, now| {
                 vec![
-                    col("Name", "string", 0),
-                    col("Ready", "string", 0),
-                    col("Status", "string", 0),
-                    col("Restarts", "string", 0),
-                    col("Age", "string", 0),
-                    col("IP", "string", 1),
-                    col("Node", "string", 1),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(containers_ready(o)),
-                        json!(pod_status(o)),
-                        json!(restarts(o).to_string()),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                        json!(none_if_empty(text(o, "/status/podIP"))),
-                        json!(none_if_empty(text(o, "/spec/nodeName"))),
-                    ]
-                },
-            ),
-            ("apps", "deployments") => (
+                    json!(text(o, "/metadata/name")),
+                    json!(containers_ready(o)),
+                    json!(pod_status(o)),
+                    json!(restarts(o).to_string()),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                    json!(none_if_empty(text(o, "/status/podIP"))),
+                    json!(none_if_empty(text(o, "/spec/nodeName"))),
+                ]
+            },
+        ),
+        ("apps", "deployments") => (
+            vec![
+                col("Name", "string", 0),
+                col("Ready", "string", 0),
+                col("Up-to-date", "integer", 0),
+                col("Available", "integer", 0),
+                col("Age", "string", 0),
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            |o, now| {
                 vec![
-                    col("Name", "string", 0),
-                    col("Ready", "string", 0),
-                    col("Up-to-date", "integer", 0),
-                    col("Available", "integer", 0),
-                    col("Age", "string", 0),
-                    col("Containers", "string", 1),
-                    col("Images", "string", 1),
-                    col("Selector", "string", 1),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(format!(
-                            "{}/{}",
-                            int(o, "/status/readyReplicas"),
-                            int(o, "/spec/replicas")
-                        )),
-                        json!(int(o, "/status/updatedReplicas")),
-                        json!(int(o, "/status/availableReplicas")),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                        json!(container_field(o, "/spec/template/spec/containers", "name")),
-                        json!(container_field(
-                            o,
-                            "/spec/template/spec/containers",
-                            "image"
-                        )),
-                        json!(match_labels(o)),
-                    ]
-                },
-            ),
-            ("apps", "replicasets") | ("", "replicationcontrollers") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Desired", "integer", 0),
-                    col("Current", "integer", 0),
-                    col("Ready", "integer", 0),
-                    col("Age", "string", 0),
-                    col("Containers", "string", 1),
-                    col("Images", "string", 1),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(int(o, "/spec/replicas")),
-                        json!(int(o, "/status/replicas")),
-                        json!(int(o, "/status/readyReplicas")),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                        json!(container_field(o, "/spec/template/spec/containers", "name")),
-                        json!(container_field(
-                            o,
-                            "/spec/template/spec/containers",
-                            "image"
-                        )),
-                    ]
-                },
-            ),
-            ("apps", "statefulsets") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Ready", "string", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(format!(
-                            "{}/{}",
-                            int(o, "/status/readyReplicas"),
-                            int(o, "/spec/replicas")
-                        )),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("apps", "daemonsets") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Desired", "integer", 0),
-                    col("Current", "integer", 0),
-                    col("Ready", "integer", 0),
-                    col("Up-to-date", "integer", 0),
-                    col("Available", "integer", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(int(o, "/status/desiredNumberScheduled")),
-                        json!(int(o, "/status/currentNumberScheduled")),
-                        json!(int(o, "/status/numberReady")),
-                        json!(int(o, "/status/updatedNumberScheduled")),
-                        json!(int(o, "/status/numberAvailable")),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("batch", "jobs") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Status", "string", 0),
-                    col("Completions", "string", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    let completions = o
-                        .pointer("/spec/completions")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(1);
-                    let status = if int(o, "/status/succeeded") >= completions {
-                        "Complete"
-                    } else if int(o, "/status/failed") > 0 {
-                        "Failed"
-                    } else {
-                        "Running"
-                    };
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(status),
-                        json!(format!("{}/{completions}", int(o, "/status/succeeded"))),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("batch", "cronjobs") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Schedule", "string", 0),
-                    col("Suspend", "boolean", 0),
-                    col("Active", "integer", 0),
-                    col("Last Schedule", "string", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(text(o, "/spec/schedule")),
-                        json!(
-                            o.pointer("/spec/suspend")
-                                .and_then(Value::as_bool)
-                                .unwrap_or(false)
-                        ),
-                        json!(
-                            o.pointer("/status/active")
-                                .and_then(Value::as_array)
-                                .map_or(0, Vec::len)
-                        ),
-                        json!(if o.pointer("/status/lastScheduleTime").is_some() {
-                            age(o, "/status/lastScheduleTime", now)
-                        } else {
-                            "<none>".into()
-                        }),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("", "namespaces") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Status", "string", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(text(o, "/status/phase")),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("", "services") => (
-                vec![
-                    col("Name", "string", 0),
-                    col("Type", "string", 0),
-                    col("Cluster-IP", "string", 0),
-                    col("External-IP", "string", 0),
-                    col("Port(s)", "string", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(text(o, "/spec/type")),
-                        json!(none_if_empty(text(o, "/spec/clusterIP"))),
-                        json!("<none>"),
-                        json!(service_ports(o)),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("", "events") => (
-                vec![
-                    col("Last Seen", "string", 0),
-                    col("Type", "string", 0),
-                    col("Reason", "string", 0),
-                    col("Object", "string", 0),
-                    col("Message", "string", 0),
-                ],
-                |o, now| {
-                    let seen = if o.pointer("/lastTimestamp").is_some_and(|t| !t.is_null()) {
-                        "/lastTimestamp"
-                    } else if o.pointer("/eventTime").is_some_and(|t| !t.is_null()) {
-                        "/eventTime"
-                    } else {
-                        "/metadata/creationTimestamp"
-                    };
-                    let object = format!(
+                    json!(text(o, "/metadata/name")),
+                    json!(format!(
                         "{}/{}",
-                        text(o, "/involvedObject/kind").to_lowercase(),
-                        text(o, "/involvedObject/name")
-                    );
-                    vec![
-                        json!(age(o, seen, now)),
-                        json!(text(o, "/type")),
-                        json!(text(o, "/reason")),
-                        json!(object),
-                        json!(text(o, "/message")),
-                    ]
-                },
-            ),
-            ("", "nodes") => (
+                        int(o, "/status/readyReplicas"),
+                        int(o, "/spec/replicas")
+                    )),
+                    json!(int(o, "/status/updatedReplicas")),
+                    json!(int(o, "/status/availableReplicas")),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                    json!(container_field(o, "/spec/template/spec/containers", "name")),
+                    json!(container_field(
+                        o,
+                        "/spec/template/spec/containers",
+                        "image"
+                    )),
+                    json!(match_labels(o)),
+                ]
+            },
+        ),
+        ("apps", "replicasets") | ("", "replicationcontrollers") => (
+            vec![
+                col("Name", "string", 0),
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Age", "string", 0),
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+            ],
+            |o, now| {
                 vec![
-                    col("Name", "string", 0),
-                    col("Status", "string", 0),
-                    col("Roles", "string", 0),
-                    col("Age", "string", 0),
-                    col("Version", "string", 0),
-                ],
-                |o, now| {
-                    let ready = o
-                        .pointer("/status/conditions")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True");
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(if ready { "Ready" } else { "NotReady" }),
-                        json!("<none>"),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                        json!(text(o, "/status/nodeInfo/kubeletVersion")),
-                    ]
-                },
-            ),
-            ("", "configmaps") => (
+                    json!(text(o, "/metadata/name")),
+                    json!(int(o, "/spec/replicas")),
+                    json!(int(o, "/status/replicas")),
+                    json!(int(o, "/status/readyReplicas")),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                    json!(container_field(o, "/spec/template/spec/containers", "name")),
+                    json!(container_field(
+                        o,
+                        "/spec/template/spec/containers",
+                        "image"
+                    )),
+                ]
+            },
+        ),
+        ("apps", "statefulsets") => (
+            vec![
+                col("Name", "string", 0),
+                col("Ready", "string", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
                 vec![
-                    col("Name", "string", 0),
-                    col("Data", "integer", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    let count = ["/data", "/binaryData"]
-                        .iter()
-                        .map(|p| {
-                            o.pointer(p)
-                                .and_then(Value::as_object)
-                                .map_or(0, |m| m.len())
-                        })
-                        .sum::<usize>();
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(count),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("", "secrets") => (
+                    json!(text(o, "/metadata/name")),
+                    json!(format!(
+                        "{}/{}",
+                        int(o, "/status/readyReplicas"),
+                        int(o, "/spec/replicas")
+                    )),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("apps", "daemonsets") => (
+            vec![
+                col("Name", "string", 0),
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Up-to-date", "integer", 0),
+                col("Available", "integer", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
                 vec![
-                    col("Name", "string", 0),
-                    col("Type", "string", 0),
-                    col("Data", "integer", 0),
-                    col("Age", "string", 0),
-                ],
-                |o, now| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(text(o, "/type")),
-                        json!(
-                            o.pointer("/data")
-                                .and_then(Value::as_object)
-                                .map_or(0, |m| m.len())
-                        ),
-                        json!(age(o, "/metadata/creationTimestamp", now)),
-                    ]
-                },
-            ),
-            ("apiextensions.k8s.io", "customresourcedefinitions") => (
-                vec![col("Name", "string", 0), col("Created At", "date", 0)],
-                |o, _| {
-                    vec![
-                        json!(text(o, "/metadata/name")),
-                        json!(text(o, "/metadata/creationTimestamp")),
-                    ]
-                },
-            ),
-            _ => return None,
-        };
+                    json!(text(o, "/metadata/name")),
+                    json!(int(o, "/status/desiredNumberScheduled")),
+                    json!(int(o, "/status/currentNumberScheduled")),
+                    json!(int(o, "/status/numberReady")),
+                    json!(int(o, "/status/updatedNumberScheduled")),
+                    json!(int(o, "/status/numberAvailable")),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("batch", "jobs") => (
+            vec![
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Completions", "string", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
+                let completions = o
+                    .pointer("/spec/completions")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                let status = if int(o, "/status/succeeded") >= completions {
+                    "Complete"
+                } else if int(o, "/status/failed") > 0 {
+                    "Failed"
+                } else {
+                    "Running"
+                };
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(status),
+                    json!(format!("{}/{completions}", int(o, "/status/succeeded"))),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("batch", "cronjobs") => (
+            vec![
+                col("Name", "string", 0),
+                col("Schedule", "string", 0),
+                col("Suspend", "boolean", 0),
+                col("Active", "integer", 0),
+                col("Last Schedule", "string", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(text(o, "/spec/schedule")),
+                    json!(
+                        o.pointer("/spec/suspend")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                    ),
+                    json!(
+                        o.pointer("/status/active")
+                            .and_then(Value::as_array)
+                            .map_or(0, Vec::len)
+                    ),
+                    json!(if o.pointer("/status/lastScheduleTime").is_some() {
+                        age(o, "/status/lastScheduleTime", now)
+                    } else {
+                        "<none>".into()
+                    }),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("", "namespaces") => (
+            vec![
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(text(o, "/status/phase")),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("", "services") => (
+            vec![
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Cluster-IP", "string", 0),
+                col("External-IP", "string", 0),
+                col("Port(s)", "string", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(text(o, "/spec/type")),
+                    json!(none_if_empty(text(o, "/spec/clusterIP"))),
+                    json!("<none>"),
+                    json!(service_ports(o)),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("", "events") => (
+            vec![
+                col("Last Seen", "string", 0),
+                col("Type", "string", 0),
+                col("Reason", "string", 0),
+                col("Object", "string", 0),
+                col("Message", "string", 0),
+            ],
+            |o, now| {
+                let seen = if o.pointer("/lastTimestamp").is_some_and(|t| !t.is_null()) {
+                    "/lastTimestamp"
+                } else if o.pointer("/eventTime").is_some_and(|t| !t.is_null()) {
+                    "/eventTime"
+                } else {
+                    "/metadata/creationTimestamp"
+                };
+                let object = format!(
+                    "{}/{}",
+                    text(o, "/involvedObject/kind").to_lowercase(),
+                    text(o, "/involvedObject/name")
+                );
+                vec![
+                    json!(age(o, seen, now)),
+                    json!(text(o, "/type")),
+                    json!(text(o, "/reason")),
+                    json!(object),
+                    json!(text(o, "/message")),
+                ]
+            },
+        ),
+        ("", "nodes") => (
+            vec![
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Roles", "string", 0),
+                col("Age", "string", 0),
+                col("Version", "string", 0),
+            ],
+            |o, now| {
+                let ready = o
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True");
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(if ready { "Ready" } else { "NotReady" }),
+                    json!("<none>"),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                    json!(text(o, "/status/nodeInfo/kubeletVersion")),
+                ]
+            },
+        ),
+        ("", "configmaps") => (
+            vec![
+                col("Name", "string", 0),
+                col("Data", "integer", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
+                let count = ["/data", "/binaryData"]
+                    .iter()
+                    .map(|p| {
+                        o.pointer(p)
+                            .and_then(Value::as_object)
+                            .map_or(0, |m| m.len())
+                    })
+                    .sum::<usize>();
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(count),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("", "secrets") => (
+            vec![
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Data", "integer", 0),
+                col("Age", "string", 0),
+            ],
+            |o, now| {
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(text(o, "/type")),
+                    json!(
+                        o.pointer("/data")
+                            .and_then(Value::as_object)
+                            .map_or(0, |m| m.len())
+                    ),
+                    json!(age(o, "/metadata/creationTimestamp", now)),
+                ]
+            },
+        ),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => (
+            vec![col("Name", "string", 0), col("Created At", "date", 0)],
+            |o, _| {
+                vec![
+                    json!(text(o, "/metadata/name")),
+                    json!(text(o, "/metadata/creationTimestamp")),
+                ]
+            },
+        ),
+        _ => return None,
+    };
     Some(table)
 }
 

@@ -42,7 +42,7 @@ pub fn validate(object: &Value, name: &str) -> Result<(), ApiError> {
         causes.push(FieldCause::invalid_value(
             "metadata.name",
             name,
-            format!("must be spec.names.plural+\".\"+spec.group"),
+            "must be spec.names.plural+\".\"+spec.group",
         ));
     }
     let versions = object

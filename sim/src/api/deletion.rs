@@ -129,12 +129,23 @@ fn orphan(state: &SharedState, uid: &str) {
     for (key, _) in state.store.dependents_of(uid) {
         let _ = state.store.modify::<()>(&key, |current| {
             let mut updated = current.clone();
-            if let Some(references) = updated
-                .pointer_mut("/metadata/ownerReferences")
-                .and_then(Value::as_array_mut)
-            {
-                references
-                    .retain(|reference| reference.get("uid").and_then(Value::as_str) != Some(uid));
+            if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
+                let emptied = match metadata
+                    .get_mut("ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
+                    Some(references) => {
+                        references.retain(|reference| {
+                            reference.get("uid").and_then(Value::as_str) != Some(uid)
+                        });
+                        references.is_empty()
+                    }
+                    None => false,
+                };
+                // The garbage collector's patch leaves no empty list behind (Go omits it).
+                if emptied {
+                    metadata.remove("ownerReferences");
+                }
             }
             Ok(updated)
         });
@@ -173,4 +184,102 @@ pub fn delete_collection(
         "metadata": {"resourceVersion": state.store.resource_version().to_string()},
         "items": deleted,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::api::ServerState;
+    use crate::api::objects::create;
+    use crate::catalogue::Catalogue;
+    use crate::store::Store;
+
+    fn state() -> SharedState {
+        Arc::new(ServerState {
+            store: Store::new(100),
+            catalogue: Catalogue::default(),
+            address: "127.0.0.1:0".into(),
+            max_body_bytes: 1 << 20,
+            bookmark_interval: std::time::Duration::from_secs(60),
+            next_service_ip: AtomicU32::new(1),
+        })
+    }
+
+    fn target(state: &SharedState, group: &str, resource: &str, namespace: Option<&str>) -> Target {
+        Target {
+            info: state.catalogue.get(group, "v1", resource).unwrap(),
+            namespace: namespace.map(str::to_string),
+            name: None,
+            subresource: None,
+        }
+    }
+
+    /// A Deployment and a ReplicaSet it owns (plus an unrelated owner on the second one).
+    fn owner_and_dependents(state: &SharedState) -> (Target, Target) {
+        let namespaces = target(state, "", "namespaces", None);
+        create(
+            state,
+            &namespaces,
+            json!({"metadata": {"name": "default"}}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let deployments = target(state, "apps", "deployments", Some("default"));
+        let owner = create(
+            state,
+            &deployments,
+            json!({"metadata": {"name": "web"}}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let reference = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner["metadata"]["uid"], "controller": true});
+        let replicasets = target(state, "apps", "replicasets", Some("default"));
+        let only = json!({"metadata": {"name": "only", "ownerReferences": [reference.clone()]}});
+        create(state, &replicasets, only, &HashMap::new()).unwrap();
+        let other =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"});
+        let shared = json!({"metadata": {"name": "shared", "ownerReferences": [reference, other]}});
+        create(state, &replicasets, shared, &HashMap::new()).unwrap();
+        (deployments, replicasets)
+    }
+
+    #[test]
+    fn orphaning_removes_the_reference_and_an_emptied_list() {
+        let state = state();
+        let (deployments, replicasets) = owner_and_dependents(&state);
+        delete(
+            &state,
+            &deployments,
+            "web",
+            &json!({"propagationPolicy": "Orphan"}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let only = state.store.get(&key_for(&replicasets, "only")).unwrap();
+        assert!(only["metadata"].get("ownerReferences").is_none(), "{only}");
+        let shared = state.store.get(&key_for(&replicasets, "shared")).unwrap();
+        assert_eq!(
+            shared["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"}])
+        );
+    }
+
+    #[test]
+    fn background_deletion_takes_the_dependents() {
+        let state = state();
+        let (deployments, replicasets) = owner_and_dependents(&state);
+        delete(
+            &state,
+            &deployments,
+            "web",
+            &json!({"propagationPolicy": "Background"}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert!(state.store.get(&key_for(&replicasets, "only")).is_none());
+        assert!(state.store.get(&key_for(&replicasets, "shared")).is_none());
+    }
 }

@@ -65,7 +65,8 @@ pub struct Target {
 enum Route {
     GroupVersion { group: String, version: String },
     Group(String),
-    Resource(Target),
+    // Boxed: a Target is far larger than the other variants.
+    Resource(Box<Target>),
 }
 
 fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
@@ -83,12 +84,12 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
     let lookup = |resource: &str| catalogue.get(group, version, resource);
     let target =
         |info: ResourceInfo, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
-            Route::Resource(Target {
+            Route::Resource(Box::new(Target {
                 info,
                 namespace: namespace.map(str::to_string),
                 name: name.map(str::to_string),
                 subresource: sub.map(str::to_string),
-            })
+            }))
         };
     let found = match rest {
         [] => {
@@ -138,7 +139,7 @@ async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> R
             discovery::resources(&state, &group, &version)
         }
         Route::Group(_) | Route::GroupVersion { .. } => Err(ApiError::method_not_allowed()),
-        Route::Resource(target) => objects::handle(state.clone(), target, request).await,
+        Route::Resource(target) => objects::handle(state.clone(), *target, request).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -202,7 +203,7 @@ mod tests {
 
     fn resource(path: &str) -> Target {
         match parse_path(&Catalogue::default(), path) {
-            Ok(Route::Resource(target)) => target,
+            Ok(Route::Resource(target)) => *target,
             _ => panic!("{path} is not a resource path"),
         }
     }
