@@ -127,7 +127,12 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
 async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> Response {
     let path = request.uri().path().to_string();
     if let Some(openapi) = path.strip_prefix("/openapi") {
-        return discovery::openapi(&state, openapi).await;
+        let accept = request
+            .headers()
+            .get(axum::http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        return discovery::openapi(&state, openapi, accept).await;
     }
     let route = match parse_path(&state.catalogue, &path) {
         Ok(route) => route,

@@ -14,9 +14,11 @@ use tokio::process::Command;
 /// No single kubectl invocation of these tests takes more than a fraction of this.
 const KUBECTL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The workspace root: fixtures are given to kubectl from there, as a user would.
+/// The workspace root: fixtures are given to kubectl from there, as a user would. Canonical,
+/// because kubectl names the files of a directory by their cleaned path in what it prints.
 pub fn workspace() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    root.canonicalize().expect("the workspace root exists")
 }
 
 /// What one kubectl run printed.
