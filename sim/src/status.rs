@@ -97,6 +97,19 @@ impl ApiError {
 
     /// `Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 ...`
     pub fn invalid(info: &ResourceInfo, name: &str, causes: &[FieldCause]) -> Self {
+        Self::invalid_kind(&info.group, &info.kind, name, causes)
+    }
+
+    /// An Invalid about no object in particular (kube-apiserver's `NewInvalid(GroupKind{}, "",
+    /// ...)`, e.g. for a patch): message ` "" is invalid: ...`, which kubectl prints as `The
+    /// request is invalid: ...`.
+    pub fn invalid_unnamed(causes: &[FieldCause]) -> Self {
+        Self::invalid_kind("", "", "", causes)
+    }
+
+    /// The message names the group-qualified kind (`Deployment.apps "web" is invalid`), as Go's
+    /// `GroupKind.String()` does; the details carry group and kind apart.
+    fn invalid_kind(group: &str, kind: &str, name: &str, causes: &[FieldCause]) -> Self {
         let summary: Vec<String> = causes.iter().map(FieldCause::to_string).collect();
         let summary = if summary.len() == 1 {
             summary.join("")
@@ -107,14 +120,17 @@ impl ApiError {
             .iter()
             .map(|cause| json!({"reason": cause.reason, "message": cause.message_body(), "field": cause.field}))
             .collect();
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         ApiError::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {summary}", info.kind),
+            format!("{qualified} \"{name}\" is invalid: {summary}"),
         )
-        .with_details(
-            json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes}),
-        )
+        .with_details(json!({"name": name, "group": group, "kind": kind, "causes": causes}))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -274,6 +290,28 @@ mod tests {
             "Pod \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must be lowercase"
         );
         assert_eq!(invalid.code, 422);
+        let qualified = ApiError::invalid(
+            &deployments,
+            "Web",
+            &[FieldCause::required("spec.selector", "")],
+        );
+        assert_eq!(
+            qualified.message,
+            "Deployment.apps \"Web\" is invalid: spec.selector: Required value"
+        );
+        assert_eq!(
+            (
+                qualified.status()["details"]["kind"].as_str(),
+                qualified.status()["details"]["group"].as_str()
+            ),
+            (Some("Deployment"), Some("apps"))
+        );
+        let unnamed =
+            ApiError::invalid_unnamed(&[FieldCause::invalid_value("patch", "map[]", "bad")]);
+        assert_eq!(
+            unnamed.message,
+            " \"\" is invalid: patch: Invalid value: \"map[]\": bad"
+        );
         assert_eq!(
             invalid.status()["details"]["causes"][0]["field"],
             "metadata.name"

@@ -102,3 +102,64 @@ async fn unknown_resource_types_are_refused_by_kubectl_after_discovery() {
         [r#"error: the server doesn't have a resource type "gizmos""#]
     );
 }
+
+/// kubectl asks for `fieldValidation=Strict` on create, replace and apply: a typo in a
+/// manifest is refused, not silently stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn fields_the_kind_does_not_declare_are_refused() {
+    let cluster = Cluster::start().await;
+    let pods = Api::<Pod>::namespaced(cluster.client(), "default");
+    let good = std::fs::read_to_string(workspace().join("fixtures/workloads/pod.yaml")).unwrap();
+    let typo = good.replace(
+        "      image: nginx:1.27\n",
+        "      image: nginx:1.27\n      imagePullPolcy: Always\n",
+    );
+    assert_ne!(typo, good, "the fixture still has the line this test edits");
+    let path = cluster.write("typo.yaml", &typo);
+    let unknown = r#"strict decoding error: unknown field "spec.containers[0].imagePullPolcy""#;
+    let refused = format!(r#"Pod in version "v1" cannot be handled as a Pod: {unknown}"#);
+
+    let created = cluster.fails(&["create", "-f", &path]).await;
+    assert_eq!(
+        lines(&created),
+        [format!(
+            r#"Error from server (BadRequest): error when creating "{path}": {refused}"#
+        )]
+    );
+    let applied = cluster.fails(&["apply", "-f", &path]).await;
+    assert_eq!(
+        lines(&applied),
+        [format!(
+            r#"Error from server (BadRequest): error when creating "{path}": {refused}"#
+        )]
+    );
+    assert!(pods.get_opt("nginx").await.unwrap().is_none());
+
+    // On an existing object client-side apply patches, and the patch is what is invalid.
+    let good_path = cluster.write("good.yaml", &good);
+    cluster.ok(&["apply", "-f", &good_path]).await;
+    let before = pods.get("nginx").await.unwrap();
+    let patched = cluster.fails(&["apply", "-f", &path]).await;
+    let patched = lines(&patched);
+    assert_eq!(patched.len(), 1, "{patched:?}");
+    assert!(
+        patched[0].starts_with(r#"The request is invalid: patch: Invalid value: "map[metadata:map[annotations:map[kubectl.kubernetes.io/last-applied-configuration:{\"apiVersion\":\"v1\""#),
+        "{patched:?}"
+    );
+    assert!(
+        patched[0].ends_with(&format!(r#" spec:map[$setElementOrder/containers:[map[name:nginx]] containers:[map[imagePullPolcy:Always name:nginx]]]]": {unknown}"#)),
+        "{patched:?}"
+    );
+    let replaced = cluster.fails(&["replace", "-f", &path]).await;
+    assert_eq!(
+        lines(&replaced),
+        [format!(
+            r#"Error from server (BadRequest): error when replacing "{path}": {refused}"#
+        )]
+    );
+    let after = pods.get("nginx").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "nothing was written"
+    );
+}
