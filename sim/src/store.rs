@@ -166,6 +166,15 @@ impl Store {
             .collect()
     }
 
+    /// Whether an object with this `metadata.uid` exists (for the garbage collector's "is the
+    /// other owner still there").
+    pub fn has_uid(&self, uid: &str) -> bool {
+        self.lock()
+            .objects
+            .values()
+            .any(|object| object.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid))
+    }
+
     /// Every object whose ownerReferences name `uid` (for cascading deletion).
     pub fn dependents_of(&self, uid: &str) -> Vec<(ObjectKey, Arc<Value>)> {
         self.lock()
@@ -403,6 +412,16 @@ mod tests {
             Err(StoreError::Expired { .. })
         ));
         assert!(store.subscribe(Some(store.resource_version())).is_ok());
+    }
+
+    #[test]
+    fn objects_are_found_by_uid() {
+        let store = Store::new(10);
+        store
+            .create(key("a"), json!({"metadata": {"name": "a", "uid": "u-a"}}))
+            .unwrap();
+        assert!(store.has_uid("u-a"));
+        assert!(!store.has_uid("u-b"));
     }
 
     #[test]

@@ -113,43 +113,61 @@ fn delete_key(
     Ok(deleted)
 }
 
-/// Deletes every dependent of `uid` (and theirs).
+/// Deletes every dependent of `uid` (and theirs), as the garbage collector does: a dependent
+/// that another existing object still owns is kept, losing only its reference to `uid`.
 fn cascade(state: &SharedState, uid: &str, policy: Propagation) {
     if uid.is_empty() {
         return;
     }
-    for (key, _) in state.store.dependents_of(uid) {
-        // A dependent that is already gone (deleted concurrently) is fine.
-        let _ = delete_key(state, &key, policy);
+    for (key, object) in state.store.dependents_of(uid) {
+        let owned_elsewhere = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|reference| reference.get("uid").and_then(Value::as_str))
+            .any(|owner| owner != uid && state.store.has_uid(owner));
+        if owned_elsewhere {
+            drop_reference(state, &key, uid);
+        } else {
+            // A dependent that is already gone (deleted concurrently) is fine.
+            let _ = delete_key(state, &key, policy);
+        }
     }
 }
 
 /// Removes the ownerReference to `uid` from every dependent.
 fn orphan(state: &SharedState, uid: &str) {
     for (key, _) in state.store.dependents_of(uid) {
-        let _ = state.store.modify::<()>(&key, |current| {
-            let mut updated = current.clone();
-            if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
-                let emptied = match metadata
-                    .get_mut("ownerReferences")
-                    .and_then(Value::as_array_mut)
-                {
-                    Some(references) => {
-                        references.retain(|reference| {
-                            reference.get("uid").and_then(Value::as_str) != Some(uid)
-                        });
-                        references.is_empty()
-                    }
-                    None => false,
-                };
-                // The garbage collector's patch leaves no empty list behind (Go omits it).
-                if emptied {
-                    metadata.remove("ownerReferences");
-                }
-            }
-            Ok(updated)
-        });
+        drop_reference(state, &key, uid);
     }
+}
+
+/// Removes a dependent's ownerReference to `uid`.
+fn drop_reference(state: &SharedState, key: &ObjectKey, uid: &str) {
+    // A dependent deleted meanwhile has nothing left to change.
+    let _ = state.store.modify::<()>(key, |current| {
+        let mut updated = current.clone();
+        if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
+            let emptied = match metadata
+                .get_mut("ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
+                Some(references) => {
+                    references.retain(|reference| {
+                        reference.get("uid").and_then(Value::as_str) != Some(uid)
+                    });
+                    references.is_empty()
+                }
+                None => false,
+            };
+            // The garbage collector's patch leaves no empty list behind (Go omits it).
+            if emptied {
+                metadata.remove("ownerReferences");
+            }
+        }
+        Ok(updated)
+    });
 }
 
 /// `DELETE` on a collection: every object matching the selectors.
@@ -265,6 +283,41 @@ mod tests {
             shared["metadata"]["ownerReferences"],
             json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"}])
         );
+    }
+
+    #[test]
+    fn a_dependent_with_another_living_owner_is_kept() {
+        let state = state();
+        let (deployments, replicasets) = owner_and_dependents(&state);
+        let configmaps = target(&state, "", "configmaps", Some("default"));
+        // The second owner of `shared` exists now.
+        let owner = create(
+            &state,
+            &configmaps,
+            json!({"metadata": {"name": "c", "uid": "ignored"}}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let uid = owner["metadata"]["uid"].clone();
+        state
+            .store
+            .modify::<()>(&key_for(&replicasets, "shared"), |current| {
+                let mut updated = current.clone();
+                updated["metadata"]["ownerReferences"][1]["uid"] = uid.clone();
+                Ok(updated)
+            })
+            .unwrap()
+            .unwrap();
+        delete(&state, &deployments, "web", &json!({}), &HashMap::new()).unwrap();
+        assert!(state.store.get(&key_for(&replicasets, "only")).is_none());
+        let shared = state.store.get(&key_for(&replicasets, "shared")).unwrap();
+        let owners: Vec<&Value> = shared["metadata"]["ownerReferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["uid"])
+            .collect();
+        assert_eq!(owners, [&uid]);
     }
 
     #[test]
