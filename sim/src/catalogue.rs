@@ -68,7 +68,7 @@ struct Builtin {
     in_all: bool,
 }
 
-// One row of the table below; a constructor keeps the rows short enough to read as a table.
+// One row of the table below: positional arguments keep each row on a line or two.
 #[allow(clippy::too_many_arguments)]
 const fn builtin(
     group: &'static str,
@@ -313,12 +313,12 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// Served resources by (group, version, resource).
-type ResourceMap = BTreeMap<(String, String, String), ResourceInfo>;
+type Resources = BTreeMap<(String, String, String), ResourceInfo>;
 
 /// The set of served resources; CRDs add to and remove from it while the server runs.
 #[derive(Clone, Debug)]
 pub struct Catalogue {
-    inner: Arc<RwLock<ResourceMap>>,
+    inner: Arc<RwLock<Resources>>,
 }
 
 impl Default for Catalogue {
@@ -355,14 +355,14 @@ fn key(group: &str, version: &str, resource: &str) -> (String, String, String) {
 }
 
 impl Catalogue {
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, ResourceMap> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Resources> {
         // A poisoned lock only means another request panicked mid-read; the map is still whole.
         self.inner
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ResourceMap> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Resources> {
         self.inner
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

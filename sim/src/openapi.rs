@@ -4,6 +4,7 @@
 //! server, and a schema per kind tagged with `x-kubernetes-group-version-kind`.
 
 use axum::Json;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -20,8 +21,11 @@ fn group_version_path(group: &str, version: &str) -> String {
     }
 }
 
-pub fn serve(state: &SharedState, path: &str) -> Result<Response, ApiError> {
+pub fn serve(state: &SharedState, path: &str, accept: &str) -> Result<Response, ApiError> {
     let path = path.trim_matches('/');
+    if path == "v2" {
+        return Ok(swagger(accept));
+    }
     if path == "v3" {
         return Ok(Json(index(state)).into_response());
     }
@@ -31,6 +35,52 @@ pub fn serve(state: &SharedState, path: &str) -> Result<Response, ApiError> {
         return Ok(Json(document).into_response());
     }
     Err(ApiError::not_found_path())
+}
+
+/// What kube-apiserver answers `/openapi/v2` in when asked for protobuf (kubectl always is).
+const SWAGGER_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+const TITLE: &str = "Kubernetes";
+const VERSION: &str = "v1.32.0-sim";
+
+/// `/openapi/v2`: a Swagger 2.0 document without paths or definitions. kubectl validates with
+/// it the objects whose group-version the v3 index does not list yet (a custom resource applied
+/// in the same command as its CRD) and skips kinds it does not describe, as it does against
+/// kube-apiserver; without the document it refuses them with `error validating data ... turn
+/// validation off with --validate=false`. kubectl asks for gnostic's protobuf encoding of
+/// `openapi_v2.Document`; other clients get JSON.
+fn swagger(accept: &str) -> Response {
+    if !accept.contains("protobuf") {
+        return Json(
+            json!({"swagger": "2.0", "info": {"title": TITLE, "version": VERSION}, "paths": {}}),
+        )
+        .into_response();
+    }
+    // Document { swagger = 1; info = 2 }, Info { title = 1; version = 2 }.
+    let info = [proto_string(1, TITLE), proto_string(2, VERSION)].concat();
+    let document = [proto_string(1, "2.0"), proto_field(2, &info)].concat();
+    ([(CONTENT_TYPE, SWAGGER_PROTOBUF)], document).into_response()
+}
+
+/// A length-delimited protobuf field.
+fn proto_field(field: u32, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 4);
+    push_varint(&mut out, u64::from(field << 3 | 2));
+    push_varint(&mut out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn proto_string(field: u32, text: &str) -> Vec<u8> {
+    proto_field(field, text.as_bytes())
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
 fn index(state: &SharedState) -> Value {
@@ -84,6 +134,13 @@ fn schema_name(info: &ResourceInfo) -> String {
     }
 }
 
+/// An operation. Deliberately no `requestBody`: kubectl (k8s.io/kubectl `apply/patcher.go`)
+/// computes client-side apply's strategic merge patch from the OpenAPI v3 schema only when the
+/// PATCH operation declares `application/strategic-merge-patch+json`; our schemas carry no
+/// `x-kubernetes-patch-merge-key`s, so that patch would replace whole lists. Without it kubectl
+/// falls back to its compiled-in Go types (the `patchMergeKey` tags: containers and env by
+/// name, ports by containerPort, ...), and to a JSON merge patch for custom resources, which
+/// is what it sends to kube-apiserver too.
 fn operation(info: &ResourceInfo, verb: &str, action: &str, schema: &str, write: bool) -> Value {
     let mut parameters =
         vec![json!({"name": "pretty", "in": "query", "schema": {"type": "string"}})];
@@ -155,8 +212,100 @@ fn group_version_document(state: &SharedState, group_version: &str) -> Option<Va
     }
     Some(json!({
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.32.0-sim"},
+        "info": {"title": TITLE, "version": VERSION},
         "paths": paths,
         "components": {"schemas": schemas},
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::api::ServerState;
+    use crate::catalogue::Catalogue;
+    use crate::store::Store;
+
+    fn state() -> SharedState {
+        Arc::new(ServerState {
+            store: Store::new(10),
+            catalogue: Catalogue::default(),
+            address: "127.0.0.1:0".into(),
+            max_body_bytes: 1 << 20,
+            bookmark_interval: std::time::Duration::from_secs(60),
+            next_service_ip: AtomicU32::new(1),
+        })
+    }
+
+    #[test]
+    fn writes_offer_server_side_field_validation() {
+        let document = group_version_document(&state(), "apis/apps/v1").unwrap();
+        let post = &document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments"]["post"];
+        let parameters: Vec<&str> = post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert!(parameters.contains(&"fieldValidation"), "{parameters:?}");
+        let schema = &document["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"];
+        assert_eq!(
+            schema["x-kubernetes-group-version-kind"][0]["kind"],
+            "Deployment"
+        );
+    }
+
+    #[test]
+    fn no_patch_operation_offers_strategic_merge_so_kubectl_uses_its_own_types() {
+        for group_version in ["api/v1", "apis/apps/v1", "apis/batch/v1"] {
+            let document = group_version_document(&state(), group_version).unwrap();
+            for (path, item) in document["paths"].as_object().unwrap() {
+                if let Some(patch) = item.get("patch") {
+                    let content = patch
+                        .pointer("/requestBody/content/application~1strategic-merge-patch+json");
+                    assert!(
+                        content.is_none(),
+                        "{path} offers strategic merge with schemas lacking merge keys"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn swagger_is_served_as_gnostic_protobuf_to_kubectl() {
+        let response = serve(
+            &state(),
+            "/v2",
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        )
+        .unwrap();
+        assert_eq!(response.headers()[CONTENT_TYPE], SWAGGER_PROTOBUF);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let mut expected = vec![0x0a, 3];
+        expected.extend_from_slice(b"2.0");
+        expected.extend_from_slice(&[0x12, 25, 0x0a, 10]);
+        expected.extend_from_slice(b"Kubernetes");
+        expected.extend_from_slice(&[0x12, 11]);
+        expected.extend_from_slice(b"v1.32.0-sim");
+        assert_eq!(&body[..], &expected[..]);
+        let response = serve(&state(), "/v2", "application/json").unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let document: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(document["swagger"], "2.0");
+    }
+
+    #[test]
+    fn varints_carry_seven_bits_a_byte() {
+        let mut out = Vec::new();
+        push_varint(&mut out, 300);
+        assert_eq!(out, [0xac, 0x02]);
+        assert_eq!(proto_field(2, &[7; 200])[..3], [0x12, 0xc8, 0x01]);
+    }
 }

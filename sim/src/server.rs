@@ -209,7 +209,8 @@ impl Simulator {
             let _ = shutdown.send(());
         }
         if let Some(task) = self.task.take() {
-            // Open watch streams would hold graceful shutdown forever: end the task.
+            // Open watch streams would keep a graceful shutdown waiting: end the task now, and
+            // wait until it has ended (a cancelled task resolves at once).
             task.abort();
             let _ = task.await;
         }

@@ -2,6 +2,7 @@
 //! message wording, which kubectl prints as `Error from server (<Reason>): <message>`.
 
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -14,6 +15,9 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// Answered as Go's `http.NotFound` (`404 page not found`, text/plain) instead of a Status:
+    /// what kube-apiserver does for URLs nothing is registered at.
+    pub plain_text: bool,
 }
 
 impl ApiError {
@@ -23,6 +27,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            plain_text: false,
         }
     }
 
@@ -92,6 +97,19 @@ impl ApiError {
 
     /// `Pod "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 ...`
     pub fn invalid(info: &ResourceInfo, name: &str, causes: &[FieldCause]) -> Self {
+        Self::invalid_kind(&info.group, &info.kind, name, causes)
+    }
+
+    /// An Invalid about no object in particular (kube-apiserver's `NewInvalid(GroupKind{}, "",
+    /// ...)`, e.g. for a patch): message ` "" is invalid: ...`, which kubectl prints as `The
+    /// request is invalid: ...`.
+    pub fn invalid_unnamed(causes: &[FieldCause]) -> Self {
+        Self::invalid_kind("", "", "", causes)
+    }
+
+    /// The message names the group-qualified kind (`Deployment.apps "web" is invalid`), as Go's
+    /// `GroupKind.String()` does; the details carry group and kind apart.
+    fn invalid_kind(group: &str, kind: &str, name: &str, causes: &[FieldCause]) -> Self {
         let summary: Vec<String> = causes.iter().map(FieldCause::to_string).collect();
         let summary = if summary.len() == 1 {
             summary.join("")
@@ -102,14 +120,17 @@ impl ApiError {
             .iter()
             .map(|cause| json!({"reason": cause.reason, "message": cause.message_body(), "field": cause.field}))
             .collect();
+        let qualified = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         ApiError::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {summary}", info.kind),
+            format!("{qualified} \"{name}\" is invalid: {summary}"),
         )
-        .with_details(
-            json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes}),
-        )
+        .with_details(json!({"name": name, "group": group, "kind": kind, "causes": causes}))
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -124,8 +145,24 @@ impl ApiError {
         )
     }
 
-    /// Unknown URLs and resources.
+    /// Unknown URLs and resources. kube-apiserver answers these from its not-found handler with
+    /// a plain-text body, not a Status; clients word the error themselves (kubectl: `the server
+    /// could not find the requested resource (get widgets.example.com)`), so a JSON Status here
+    /// would change what they print.
     pub fn not_found_path() -> Self {
+        ApiError {
+            plain_text: true,
+            ..ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        }
+    }
+
+    /// A path under a served group/version that names no resource: go-restful's 404, which
+    /// kube-apiserver renders as a Status (unlike unregistered paths, `not_found_path`).
+    pub fn no_such_resource() -> Self {
         ApiError::new(
             404,
             "NotFound",
@@ -215,6 +252,14 @@ impl std::fmt::Display for FieldCause {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.plain_text {
+            return (
+                code,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "404 page not found\n",
+            )
+                .into_response();
+        }
         (code, axum::Json(self.status())).into_response()
     }
 }
@@ -255,9 +300,53 @@ mod tests {
             "Pod \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must be lowercase"
         );
         assert_eq!(invalid.code, 422);
+        let qualified = ApiError::invalid(
+            &deployments,
+            "Web",
+            &[FieldCause::required("spec.selector", "")],
+        );
+        assert_eq!(
+            qualified.message,
+            "Deployment.apps \"Web\" is invalid: spec.selector: Required value"
+        );
+        assert_eq!(
+            (
+                qualified.status()["details"]["kind"].as_str(),
+                qualified.status()["details"]["group"].as_str()
+            ),
+            (Some("Deployment"), Some("apps"))
+        );
+        let unnamed =
+            ApiError::invalid_unnamed(&[FieldCause::invalid_value("patch", "map[]", "bad")]);
+        assert_eq!(
+            unnamed.message,
+            " \"\" is invalid: patch: Invalid value: \"map[]\": bad"
+        );
         assert_eq!(
             invalid.status()["details"]["causes"][0]["field"],
             "metadata.name"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_get_a_plain_text_404_like_kube_apiserver() {
+        let response = ApiError::not_found_path().into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"404 page not found\n");
+        let response =
+            ApiError::not_found(&Catalogue::default().get("", "v1", "pods").unwrap(), "p")
+                .into_response();
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "application/json",
+            "objects that are missing get a Status"
         );
     }
 }

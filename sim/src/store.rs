@@ -139,6 +139,12 @@ impl Store {
         self.lock().resource_version
     }
 
+    /// How many watches are open (each holds one subscription). Lets a test know that a client
+    /// has started watching before it makes the change the client waits for.
+    pub fn watchers(&self) -> usize {
+        self.events.receiver_count()
+    }
+
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<Value>> {
         self.lock().objects.get(key).cloned()
     }
@@ -164,6 +170,15 @@ impl Store {
             .filter(|key| key.namespace == namespace)
             .cloned()
             .collect()
+    }
+
+    /// Whether an object with this `metadata.uid` exists (for the garbage collector's "is the
+    /// other owner still there").
+    pub fn has_uid(&self, uid: &str) -> bool {
+        self.lock()
+            .objects
+            .values()
+            .any(|object| object.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid))
     }
 
     /// Every object whose ownerReferences name `uid` (for cascading deletion).
@@ -393,6 +408,26 @@ mod tests {
             Err(StoreError::Expired { .. })
         ));
         assert!(store.subscribe(Some(store.resource_version())).is_ok());
+    }
+
+    #[test]
+    fn objects_are_found_by_uid() {
+        let store = Store::new(10);
+        store
+            .create(key("a"), json!({"metadata": {"name": "a", "uid": "u-a"}}))
+            .unwrap();
+        assert!(store.has_uid("u-a"));
+        assert!(!store.has_uid("u-b"));
+    }
+
+    #[test]
+    fn open_subscriptions_are_counted() {
+        let store = Store::new(10);
+        assert_eq!(store.watchers(), 0);
+        let subscription = store.subscribe(None).unwrap();
+        assert_eq!(store.watchers(), 1);
+        drop(subscription);
+        assert_eq!(store.watchers(), 0);
     }
 
     #[test]

@@ -182,10 +182,10 @@ fn match_labels(object: &Value) -> String {
         .unwrap_or_default()
 }
 
-/// Columns and cells for one built-in kind.
-/// The cells of one row.
+/// The cells of one object's row.
 type Cells = fn(&Value, Timestamp) -> Vec<Value>;
 
+/// Columns and cells for one built-in kind.
 fn builtin_columns(info: &ResourceInfo) -> Option<(Vec<Column>, Cells)> {
     let table: (Vec<Column>, Cells) = match (info.group.as_str(), info.resource.as_str()) {
         ("", "pods") => (

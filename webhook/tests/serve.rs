@@ -339,6 +339,22 @@ async fn policy_changes_change_decisions_within_a_second() {
         .await
         .unwrap();
     assert!(decision_within_a_second(&harness, true).await, "deleted");
+    // Metrics count the decisions, on their own plain-HTTP port.
+    let metrics = reqwest::get(format!("http://{}/metrics", harness.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("image_assurance_admission_requests_total{decision=\"rejected\",kind=\"Deployment\",endpoint=\"admission-review\"}"), "{metrics}");
+    assert!(
+        metrics.contains("image_assurance_policies_loaded 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("image_assurance_source_synced{source=\"policies\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -440,6 +456,43 @@ async fn vulnerability_reports_set_the_status_even_when_their_crd_arrives_later(
     assert!(
         decision_within_a_second(&harness, false).await,
         "a critical finding makes it Fail"
+    );
+
+    // The report's updateTimestamp is the scan time: a 3-day window admits a fresh scan only.
+    harness
+        .policies()
+        .delete("pass-only", &DeleteParams::default())
+        .await
+        .unwrap();
+    harness.policies().create(&PostParams::default(), &policy("fresh-scans", json!({"rules": [{"action": "Allow", "imageLastScan": {"operator": "gt", "duration": {"days": 3}}}, {"action": "Reject"}]}))).await.unwrap();
+    let ago = |days: i64| {
+        (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days))
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    reports
+        .patch(
+            "replicaset-web-web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"report": {"updateTimestamp": ago(1)}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        decision_within_a_second(&harness, true).await,
+        "scanned a day ago"
+    );
+    reports
+        .patch(
+            "replicaset-web-web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"report": {"updateTimestamp": ago(5)}})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        decision_within_a_second(&harness, false).await,
+        "scanned five days ago"
     );
 }
 

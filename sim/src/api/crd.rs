@@ -42,7 +42,7 @@ pub fn validate(object: &Value, name: &str) -> Result<(), ApiError> {
         causes.push(FieldCause::invalid_value(
             "metadata.name",
             name,
-            "must be spec.names.plural+\".\"+spec.group".to_string(),
+            "must be spec.names.plural+\".\"+spec.group",
         ));
     }
     let versions = object

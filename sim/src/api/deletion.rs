@@ -81,7 +81,7 @@ fn delete_key(
     policy: Propagation,
 ) -> Result<Value, ApiError> {
     let Some(object) = state.store.get(key) else {
-        return Err(ApiError::not_found_path());
+        return Err(ApiError::no_such_resource());
     };
     let uid = object
         .pointer("/metadata/uid")
@@ -102,7 +102,7 @@ fn delete_key(
     }
     let deleted = match state.store.delete(key) {
         Ok(deleted) => (*deleted).clone(),
-        Err(StoreError::NotFound) => return Err(ApiError::not_found_path()),
+        Err(StoreError::NotFound) => return Err(ApiError::no_such_resource()),
         Err(other) => return Err(ApiError::internal(other.to_string())),
     };
     match policy {
@@ -113,32 +113,61 @@ fn delete_key(
     Ok(deleted)
 }
 
-/// Deletes every dependent of `uid` (and theirs).
+/// Deletes every dependent of `uid` (and theirs), as the garbage collector does: a dependent
+/// that another existing object still owns is kept, losing only its reference to `uid`.
 fn cascade(state: &SharedState, uid: &str, policy: Propagation) {
     if uid.is_empty() {
         return;
     }
-    for (key, _) in state.store.dependents_of(uid) {
-        // A dependent that is already gone (deleted concurrently) is fine.
-        let _ = delete_key(state, &key, policy);
+    for (key, object) in state.store.dependents_of(uid) {
+        let owned_elsewhere = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|reference| reference.get("uid").and_then(Value::as_str))
+            .any(|owner| owner != uid && state.store.has_uid(owner));
+        if owned_elsewhere {
+            drop_reference(state, &key, uid);
+        } else {
+            // A dependent that is already gone (deleted concurrently) is fine.
+            let _ = delete_key(state, &key, policy);
+        }
     }
 }
 
 /// Removes the ownerReference to `uid` from every dependent.
 fn orphan(state: &SharedState, uid: &str) {
     for (key, _) in state.store.dependents_of(uid) {
-        let _ = state.store.modify::<()>(&key, |current| {
-            let mut updated = current.clone();
-            if let Some(references) = updated
-                .pointer_mut("/metadata/ownerReferences")
+        drop_reference(state, &key, uid);
+    }
+}
+
+/// Removes a dependent's ownerReference to `uid`.
+fn drop_reference(state: &SharedState, key: &ObjectKey, uid: &str) {
+    // A dependent deleted meanwhile has nothing left to change.
+    let _ = state.store.modify::<()>(key, |current| {
+        let mut updated = current.clone();
+        if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
+            let emptied = match metadata
+                .get_mut("ownerReferences")
                 .and_then(Value::as_array_mut)
             {
-                references
-                    .retain(|reference| reference.get("uid").and_then(Value::as_str) != Some(uid));
+                Some(references) => {
+                    references.retain(|reference| {
+                        reference.get("uid").and_then(Value::as_str) != Some(uid)
+                    });
+                    references.is_empty()
+                }
+                None => false,
+            };
+            // The garbage collector's patch leaves no empty list behind (Go omits it).
+            if emptied {
+                metadata.remove("ownerReferences");
             }
-            Ok(updated)
-        });
-    }
+        }
+        Ok(updated)
+    });
 }
 
 /// `DELETE` on a collection: every object matching the selectors.
@@ -173,4 +202,137 @@ pub fn delete_collection(
         "metadata": {"resourceVersion": state.store.resource_version().to_string()},
         "items": deleted,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::api::ServerState;
+    use crate::api::objects::create;
+    use crate::catalogue::Catalogue;
+    use crate::store::Store;
+
+    fn state() -> SharedState {
+        Arc::new(ServerState {
+            store: Store::new(100),
+            catalogue: Catalogue::default(),
+            address: "127.0.0.1:0".into(),
+            max_body_bytes: 1 << 20,
+            bookmark_interval: std::time::Duration::from_secs(60),
+            next_service_ip: AtomicU32::new(1),
+        })
+    }
+
+    fn target(state: &SharedState, group: &str, resource: &str, namespace: Option<&str>) -> Target {
+        Target {
+            info: state.catalogue.get(group, "v1", resource).unwrap(),
+            namespace: namespace.map(str::to_string),
+            name: None,
+            subresource: None,
+        }
+    }
+
+    /// A Deployment and a ReplicaSet it owns (plus an unrelated owner on the second one).
+    fn owner_and_dependents(state: &SharedState) -> (Target, Target) {
+        let namespaces = target(state, "", "namespaces", None);
+        create(
+            state,
+            &namespaces,
+            json!({"metadata": {"name": "default"}}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let deployments = target(state, "apps", "deployments", Some("default"));
+        let owner = create(
+            state,
+            &deployments,
+            json!({"metadata": {"name": "web"}}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let reference = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner["metadata"]["uid"], "controller": true});
+        let replicasets = target(state, "apps", "replicasets", Some("default"));
+        let only = json!({"metadata": {"name": "only", "ownerReferences": [reference.clone()]}});
+        create(state, &replicasets, only, &HashMap::new()).unwrap();
+        let other =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"});
+        let shared = json!({"metadata": {"name": "shared", "ownerReferences": [reference, other]}});
+        create(state, &replicasets, shared, &HashMap::new()).unwrap();
+        (deployments, replicasets)
+    }
+
+    #[test]
+    fn orphaning_removes_the_reference_and_an_emptied_list() {
+        let state = state();
+        let (deployments, replicasets) = owner_and_dependents(&state);
+        delete(
+            &state,
+            &deployments,
+            "web",
+            &json!({"propagationPolicy": "Orphan"}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let only = state.store.get(&key_for(&replicasets, "only")).unwrap();
+        assert!(only["metadata"].get("ownerReferences").is_none(), "{only}");
+        let shared = state.store.get(&key_for(&replicasets, "shared")).unwrap();
+        assert_eq!(
+            shared["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"}])
+        );
+    }
+
+    #[test]
+    fn a_dependent_with_another_living_owner_is_kept() {
+        let state = state();
+        let (deployments, replicasets) = owner_and_dependents(&state);
+        let configmaps = target(&state, "", "configmaps", Some("default"));
+        // The second owner of `shared` exists now.
+        let owner = create(
+            &state,
+            &configmaps,
+            json!({"metadata": {"name": "c", "uid": "ignored"}}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        let uid = owner["metadata"]["uid"].clone();
+        state
+            .store
+            .modify::<()>(&key_for(&replicasets, "shared"), |current| {
+                let mut updated = current.clone();
+                updated["metadata"]["ownerReferences"][1]["uid"] = uid.clone();
+                Ok(updated)
+            })
+            .unwrap()
+            .unwrap();
+        delete(&state, &deployments, "web", &json!({}), &HashMap::new()).unwrap();
+        assert!(state.store.get(&key_for(&replicasets, "only")).is_none());
+        let shared = state.store.get(&key_for(&replicasets, "shared")).unwrap();
+        let owners: Vec<&Value> = shared["metadata"]["ownerReferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["uid"])
+            .collect();
+        assert_eq!(owners, [&uid]);
+    }
+
+    #[test]
+    fn background_deletion_takes_the_dependents() {
+        let state = state();
+        let (deployments, replicasets) = owner_and_dependents(&state);
+        delete(
+            &state,
+            &deployments,
+            "web",
+            &json!({"propagationPolicy": "Background"}),
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert!(state.store.get(&key_for(&replicasets, "only")).is_none());
+        assert!(state.store.get(&key_for(&replicasets, "shared")).is_none());
+    }
 }

@@ -147,6 +147,6 @@ pub fn resources(state: &SharedState, group: &str, version: &str) -> Result<Resp
 }
 
 /// `/openapi/...`: the documents kubectl downloads before `apply`.
-pub async fn openapi(state: &SharedState, path: &str) -> Response {
-    crate::openapi::serve(state, path).unwrap_or_else(IntoResponse::into_response)
+pub async fn openapi(state: &SharedState, path: &str, accept: &str) -> Response {
+    crate::openapi::serve(state, path, accept).unwrap_or_else(IntoResponse::into_response)
 }

@@ -7,6 +7,7 @@ pub mod deletion;
 pub mod discovery;
 pub mod lifecycle;
 pub mod objects;
+pub mod strict;
 pub mod subresources;
 pub mod watch;
 
@@ -65,6 +66,7 @@ pub struct Target {
 enum Route {
     GroupVersion { group: String, version: String },
     Group(String),
+    // Boxed: a Target is far larger than the other variants.
     Resource(Box<Target>),
 }
 
@@ -81,6 +83,19 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
         _ => return Err(ApiError::not_found_path()),
     };
     let lookup = |resource: &str| catalogue.get(group, version, resource);
+    // Under a served group/version, kube-apiserver answers unknown paths with a Status; for
+    // anything else nothing is registered and Go's plain `404 page not found` comes back.
+    let served = catalogue
+        .groups()
+        .iter()
+        .any(|(g, versions)| g == group && versions.iter().any(|v| v == version));
+    let not_found = || {
+        if served {
+            ApiError::no_such_resource()
+        } else {
+            ApiError::not_found_path()
+        }
+    };
     let target =
         |info: ResourceInfo, namespace: Option<&str>, name: Option<&str>, sub: Option<&str>| {
             Route::Resource(Box::new(Target {
@@ -101,21 +116,21 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
         ["namespaces", namespace, resource, tail @ ..]
             if lookup(resource).is_some_and(|i| i.namespaced) =>
         {
-            let info = lookup(resource).ok_or_else(ApiError::not_found_path)?;
+            let info = lookup(resource).ok_or_else(not_found)?;
             match tail {
                 [] => target(info, Some(namespace), None, None),
                 [name] => target(info, Some(namespace), Some(name), None),
                 [name, sub] => target(info, Some(namespace), Some(name), Some(sub)),
-                _ => return Err(ApiError::not_found_path()),
+                _ => return Err(not_found()),
             }
         }
         [resource, tail @ ..] => {
-            let info = lookup(resource).ok_or_else(ApiError::not_found_path)?;
+            let info = lookup(resource).ok_or_else(not_found)?;
             match tail {
                 [] => target(info, None, None, None),
                 [name] if !info.namespaced => target(info, None, Some(name), None),
                 [name, sub] if !info.namespaced => target(info, None, Some(name), Some(sub)),
-                _ => return Err(ApiError::not_found_path()),
+                _ => return Err(not_found()),
             }
         }
     };
@@ -126,7 +141,12 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
 async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> Response {
     let path = request.uri().path().to_string();
     if let Some(openapi) = path.strip_prefix("/openapi") {
-        return discovery::openapi(&state, openapi).await;
+        let accept = request
+            .headers()
+            .get(axum::http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        return discovery::openapi(&state, openapi, accept).await;
     }
     let route = match parse_path(&state.catalogue, &path) {
         Ok(route) => route,

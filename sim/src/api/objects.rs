@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
-use super::{SharedState, Target, body, crd, deletion, query_map, subresources, watch};
+use super::{SharedState, Target, body, crd, deletion, query_map, strict, subresources, watch};
 use crate::catalogue::ResourceInfo;
 use crate::patch::{
     PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, check_name,
@@ -387,7 +387,26 @@ pub fn create(
     object: Value,
     query: &HashMap<String, String>,
 ) -> Result<Value, ApiError> {
+    reject_unknown_fields(target, &object, query)?;
     create_recorded(state, target, object, query, true)
+}
+
+/// Under `fieldValidation=Strict`, a body with fields its kind does not declare cannot be
+/// decoded (kube-apiserver decodes before it checks anything else).
+fn reject_unknown_fields(
+    target: &Target,
+    object: &Value,
+    query: &HashMap<String, String>,
+) -> Result<(), ApiError> {
+    if !strict::is_strict(query) {
+        return Ok(());
+    }
+    let unknown = strict::unknown_fields(&target.info, object);
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(strict::decode_error(&target.info, &unknown))
+    }
 }
 
 /// Creates an object; `record` says whether to record the create in managedFields (a
@@ -523,6 +542,7 @@ fn update(
     object: Value,
     query: &HashMap<String, String>,
 ) -> Result<Value, ApiError> {
+    reject_unknown_fields(target, &object, query)?;
     check_type_and_namespace(target, &object)?;
     let body_name = object
         .pointer("/metadata/name")
@@ -614,9 +634,24 @@ fn patch(
         let created = create_recorded(state, target, object, query, false)?;
         return Ok((StatusCode::CREATED, Json(created)).into_response());
     }
+    // Strict validation of a strategic merge patch (client-side apply): the fields the patch
+    // adds that the kind does not declare. (Apply patches are the patch module's to check; merge
+    // and JSON patches are not checked.)
+    let strict = strict::is_strict(query) && patch_type == PatchType::StrategicMerge;
     let updated = guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
-        apply_patch(&patch_target, Some(current), &request)
-            .map_err(|e| patch_error(&target.info, name, e))
+        let patched = apply_patch(&patch_target, Some(current), &request)
+            .map_err(|e| patch_error(&target.info, name, e))?;
+        if strict {
+            let before = strict::unknown_fields(&target.info, current);
+            let added: Vec<String> = strict::unknown_fields(&target.info, &patched)
+                .into_iter()
+                .filter(|field| !before.contains(field))
+                .collect();
+            if !added.is_empty() {
+                return Err(strict::patch_error(bytes, &added));
+            }
+        }
+        Ok(patched)
     })?;
     Ok(ok_json(updated))
 }

@@ -17,7 +17,7 @@ fn check(target: &Target, sub: &str) -> Result<(), ApiError> {
     {
         Ok(())
     } else {
-        Err(ApiError::not_found_path())
+        Err(ApiError::no_such_resource())
     }
 }
 
@@ -127,7 +127,7 @@ fn merge_subresource(sub: &str, current: &Value, changed: &Value) -> Result<Valu
                 }
             }
         }
-        _ => return Err(ApiError::not_found_path()),
+        _ => return Err(ApiError::no_such_resource()),
     }
     Ok(result)
 }
