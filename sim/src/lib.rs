@@ -2,6 +2,7 @@
 //! that kubectl and kube-rs use unchanged. `sim/README.md` lists what is emulated and what is
 //! deliberately not.
 
+pub mod admission;
 pub mod api;
 pub mod catalogue;
 pub mod kubeconfig;
