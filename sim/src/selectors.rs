@@ -1,6 +1,6 @@
-//! Kubernetes selectors: the `labelSelector=` and `fieldSelector=` query syntax
-//! (k8s.io/apimachinery `labels.Parse`, `fields.ParseSelector`) and `metav1.LabelSelector`
-//! objects (`matchLabels`, `matchExpressions`).
+//! Kubernetes selectors in query strings: the `labelSelector=` and `fieldSelector=` syntax
+//! (k8s.io/apimachinery `labels.Parse`, `fields.ParseSelector`). `metav1.LabelSelector` objects
+//! are matched by `admission::label_selector`.
 
 use std::collections::BTreeMap;
 
@@ -217,75 +217,6 @@ pub fn match_labels_text(selector: &Value) -> Option<String> {
     )
 }
 
-/// Whether a `metav1.LabelSelector` object matches labels. An empty selector matches
-/// everything; an invalid one is an error (kube-apiserver reports it, it never matches
-/// silently).
-pub fn label_selector_matches(
-    selector: &Value,
-    labels: &BTreeMap<String, String>,
-) -> Result<bool, String> {
-    if selector.is_null() {
-        return Ok(true);
-    }
-    if let Some(match_labels) = selector.get("matchLabels").and_then(Value::as_object) {
-        for (key, value) in match_labels {
-            let value = value
-                .as_str()
-                .ok_or_else(|| format!("matchLabels[{key}]: must be a string"))?;
-            if labels.get(key).map(String::as_str) != Some(value) {
-                return Ok(false);
-            }
-        }
-    }
-    for (index, expression) in selector
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let key = expression
-            .get("key")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("matchExpressions[{index}].key: required"))?;
-        let operator = expression
-            .get("operator")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let values: Vec<&str> = expression
-            .get("values")
-            .and_then(Value::as_array)
-            .map(|values| values.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let present = labels.get(key);
-        let holds = match operator {
-            "In" if !values.is_empty() => present.is_some_and(|v| values.contains(&v.as_str())),
-            "NotIn" if !values.is_empty() => present.is_none_or(|v| !values.contains(&v.as_str())),
-            "Exists" if values.is_empty() => present.is_some(),
-            "DoesNotExist" if values.is_empty() => present.is_none(),
-            "In" | "NotIn" => {
-                return Err(format!(
-                    "matchExpressions[{index}].values: Required value: must be specified when `operator` is 'In' or 'NotIn'"
-                ));
-            }
-            "Exists" | "DoesNotExist" => {
-                return Err(format!(
-                    "matchExpressions[{index}].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "matchExpressions[{index}].operator: Invalid value: {other:?}: not a valid selector operator"
-                ));
-            }
-        };
-        if !holds {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,26 +284,5 @@ mod tests {
             Some("web")
         );
         assert!(FieldQuery::parse("nonsense").is_err());
-    }
-
-    #[test]
-    fn label_selector_objects() {
-        let l = labels(&[("app", "web")]);
-        assert!(label_selector_matches(&json!({}), &l).unwrap());
-        assert!(label_selector_matches(&json!({"matchLabels": {"app": "web"}}), &l).unwrap());
-        assert!(!label_selector_matches(&json!({"matchLabels": {"app": "api"}}), &l).unwrap());
-        let expr = |op: &str, values: Value| json!({"matchExpressions": [{"key": "app", "operator": op, "values": values}]});
-        assert!(label_selector_matches(&expr("In", json!(["web", "api"])), &l).unwrap());
-        assert!(!label_selector_matches(&expr("NotIn", json!(["web"])), &l).unwrap());
-        assert!(
-            label_selector_matches(
-                &json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]}),
-                &l
-            )
-            .unwrap()
-        );
-        assert!(label_selector_matches(&expr("In", json!([])), &l).is_err());
-        assert!(label_selector_matches(&expr("Exists", json!(["x"])), &l).is_err());
-        assert!(label_selector_matches(&expr("Bogus", json!(["x"])), &l).is_err());
     }
 }
