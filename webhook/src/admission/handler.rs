@@ -464,6 +464,27 @@ mod tests {
         assert!(response.result.message.contains("namespace \"ghost\""));
     }
 
+    #[tokio::test]
+    async fn a_v1beta1_review_is_answered_in_v1beta1() {
+        let admitter = admitter(Vec::new());
+        let review = json!({
+            "apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "u-beta", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": "p", "namespace": "team-a", "operation": "CREATE",
+                "userInfo": {"username": "jane"}, "object": pod("nginx"),
+            },
+        });
+        let request = super::super::review::read_request(&review).unwrap();
+        let (response, _) = admitter.review(&request, now()).await;
+        let answered = super::super::review::review_json(response);
+        assert_eq!(answered["apiVersion"], "admission.k8s.io/v1beta1");
+        assert_eq!(answered["kind"], "AdmissionReview");
+        assert_eq!(answered["response"]["uid"], "u-beta");
+        assert_eq!(answered["response"]["allowed"], false);
+    }
+
     #[test]
     fn invalid_policies_are_refused_naming_field_and_position() {
         let admitter = admitter(Vec::new());
