@@ -99,7 +99,7 @@ impl ClusterCaches {
         });
         tokio::spawn(watch_policies(caches.clone()));
         tokio::spawn(watch_namespaces(caches.clone(), namespace_writer));
-        tokio::spawn(watch_reports(caches.clone(), thresholds.clone()));
+        tokio::spawn(watch_reports(caches.clone(), thresholds));
         if let Some(path) = scan_file {
             tokio::spawn(poll_scan_file(caches.clone(), path, thresholds));
         }

@@ -57,7 +57,7 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
 pub async fn serve(options: ServeOptions, client: kube::Client, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
     let tls = RustlsConfig::from_config(Arc::new(tls::server_config(&options.tls_cert, &options.tls_key)?));
     let metrics = Arc::new(metrics::Metrics::default());
-    let caches = caches::ClusterCaches::start(client, options.scan_results.clone(), options.thresholds.clone(), metrics.clone());
+    let caches = caches::ClusterCaches::start(client, options.scan_results.clone(), options.thresholds, metrics.clone());
     let state = Arc::new(routes::AppState {
         admitter: Admitter {
             cluster: caches.clone(),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kube::core::DynamicObject;
@@ -16,8 +16,8 @@ use kube::core::admission::AdmissionRequest;
 
 use super::caches::ClusterCaches;
 use super::metrics::{Metrics, RequestLabels};
-use crate::admission::handler::{Admitter, Outcome};
-use crate::admission::review::{deny, read_request, review_json};
+use crate::admission::handler::{Admitter, Outcome, ReviewObject};
+use crate::admission::review::{TextRequest, deny, read_request_text, review_json};
 
 pub struct AppState {
     pub admitter: Admitter<Arc<ClusterCaches>>,
@@ -43,18 +43,21 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// The AdmissionRequest of a body, or the 4xx that says what is wrong with it.
-async fn read(state: &AppState, request: Request<Body>) -> Result<AdmissionRequest<DynamicObject>, Response> {
-    let bytes = axum::body::to_bytes(request.into_body(), state.max_body_bytes)
+/// A request body, or the 413 for one that is too large.
+async fn body(state: &AppState, request: Request<Body>) -> Result<Bytes, Response> {
+    axum::body::to_bytes(request.into_body(), state.max_body_bytes)
         .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {} bytes", state.max_body_bytes)).into_response())?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|error| (StatusCode::BAD_REQUEST, format!("the body is not a JSON AdmissionReview: {error}")).into_response())?;
-    let request = read_request(&value).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())?;
-    if request.uid.is_empty() {
-        return Err((StatusCode::BAD_REQUEST, "the AdmissionReview request has no uid").into_response());
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {} bytes", state.max_body_bytes)).into_response())
+}
+
+/// The AdmissionRequest of a body and its object (still JSON text), or the 400 that says what
+/// is wrong with it.
+fn read(bytes: &[u8]) -> Result<TextRequest<'_>, (StatusCode, String)> {
+    let read = read_request_text(bytes).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()))?;
+    if read.request.uid.is_empty() {
+        return Err((StatusCode::BAD_REQUEST, "the AdmissionReview request has no uid".into()));
     }
-    Ok(request)
+    Ok(read)
 }
 
 fn record(state: &AppState, endpoint: &str, request: &AdmissionRequest<DynamicObject>, outcome: &Outcome, started: Instant, message: &str) {
@@ -84,12 +87,17 @@ fn record(state: &AppState, endpoint: &str, request: &AdmissionRequest<DynamicOb
 
 async fn admission_review(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let request = match read(&state, request).await {
-        Ok(request) => request,
+    let bytes = match body(&state, request).await {
+        Ok(bytes) => bytes,
         Err(response) => return response,
     };
+    let TextRequest { request, object } = match read(&bytes) {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(),
+    };
     let now = jiff::Timestamp::now();
-    let (response, outcome) = match tokio::time::timeout(state.deadline, state.admitter.review(&request, now)).await {
+    let review = state.admitter.review_object(&request, object.map(ReviewObject::Text), now);
+    let (response, outcome) = match tokio::time::timeout(state.deadline, review).await {
         Ok(answer) => answer,
         Err(_) => {
             let message = format!("the image-assurance decision did not complete within {:?}; denied (fail closed)", state.deadline);
@@ -97,16 +105,29 @@ async fn admission_review(State(state): State<Arc<AppState>>, request: Request<B
         }
     };
     record(&state, "admission-review", &request, &outcome, started, &response.result.message);
-    axum::Json(review_json(response)).into_response()
+    json_response(review_json(response))
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn validate_policy(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let request = match read(&state, request).await {
-        Ok(request) => request,
+    let bytes = match body(&state, request).await {
+        Ok(bytes) => bytes,
         Err(response) => return response,
+    };
+    let TextRequest { mut request, object } = match read(&bytes) {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // Policies are decoded from the kube object (not a hot path).
+    request.object = match object.map(|text| serde_json::from_str::<DynamicObject>(text.get())).transpose() {
+        Ok(object) => object,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("malformed AdmissionReview: field `request.object`: {error}")).into_response(),
     };
     let (response, outcome) = state.admitter.validate_policy(&request);
     record(&state, "validate-policy", &request, &outcome, started, &response.result.message);
-    axum::Json(review_json(response)).into_response()
+    json_response(review_json(response))
 }
