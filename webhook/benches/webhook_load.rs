@@ -2,8 +2,10 @@
 //! runs as a child process against the simulated API server, and C keep-alive HTTPS clients post
 //! the same AdmissionReview (a 5-container Deployment, every policy applying and every rule
 //! walked) for a fixed time. An allow-all server on the same TLS stack (axum + axum-server +
-//! rustls, same `server_config`) takes the same load as the baseline. Then the webhook restarts
-//! with 1000 policies and its peak RSS is read from /proc.
+//! rustls, same `server_config`) takes the same load as the baseline. Each run also reports the
+//! server's CPU time per request (from /proc), steadier than throughput when the load generator
+//! and other builds share the machine's cores. Then the webhook restarts with 1000 policies and
+//! its peak RSS is read from /proc, with and without the scan-results file.
 //!
 //! Goals (BENCHMARKS.md): throughput ≥ 0.8× the allow-all baseline and p99 < 5 ms at 64
 //! connections; peak RSS < 64 MiB with 1000 policies and 10^5 scan results. A missed goal is
