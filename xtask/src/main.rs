@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask TASK` (the rust-analyzer pattern: plain Rust, no
 //! shell scripts). Tasks:
 //!   crd [--check]   regenerate webhook/deploy/crd.yaml from the Rust types (--check: fail if stale)
-//!   bench [policies|sim] [ARGS]
-//!                   the policy-engine benchmarks (criterion), or the simulated API server's load test
+//!   bench [policies|sim|webhook] [ARGS]
+//!                   the policy-engine benchmarks (criterion), the simulated API server's load
+//!                   test, or the webhook's load test (release `serve` against the simulator)
 //!   sim [--port N] [--kubeconfig PATH]
 //!                   run the simulated cluster until interrupted
 
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim] [ARGS]\n                  the policy-engine benchmarks, or the simulator load test\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, or the webhook load test\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
@@ -61,17 +62,37 @@ fn crd(check: bool) -> Result<(), String> {
 }
 
 fn bench(args: &[String]) -> Result<(), String> {
+    // Without a known case every argument goes to the policy benchmarks, as before the cases.
+    let (package, target, args) = match args.first().map(String::as_str) {
+        Some("policies") => ("image-assurance", "decisions", &args[1..]),
+        Some("sim") => ("sim", "load", &args[1..]),
+        // cargo builds the release `image-assurance` binary the benchmark starts
+        // (CARGO_BIN_EXE_image-assurance) before running it.
+        Some("webhook") => ("image-assurance", "webhook_load", &args[1..]),
+        _ => ("image-assurance", "decisions", args),
+    };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    // What `cargo run` set for xtask itself: build scripts that watch these variables (ring's
+    // does) would otherwise rebuild, with everything above them, on every switch between
+    // `cargo xtask bench` and a plain `cargo bench`.
+    const SET_FOR_XTASK: [&str; 3] = [
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+    ];
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || SET_FOR_XTASK.contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let status = command
         .current_dir(workspace_root())
-        .args([
-            "bench",
-            "-p",
-            "image-assurance",
-            "--bench",
-            "decisions",
-            "--",
-        ])
+        .args(["bench", "-p", package, "--bench", target, "--"])
         .args(args)
         .status()
         .map_err(|error| format!("cannot run cargo bench: {error}"))?;

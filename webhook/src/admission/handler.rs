@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse};
+use serde_json::value::RawValue;
 
 use super::review::{allow, deny, is_evaluated};
 use super::{Assessment, Context, Subject, assess, namespace_labels};
@@ -55,11 +56,71 @@ pub struct Admitter<C: ClusterView> {
     pub identities: ControllerIdentities,
 }
 
+/// The object under review: as kube decodes it, or still the JSON text it came in (what the
+/// webhook passes: decoded once, straight into the type its kind names).
+#[derive(Clone, Copy, Debug)]
+pub enum ReviewObject<'a> {
+    Dynamic(&'a DynamicObject),
+    Text(&'a RawValue),
+}
+
+impl ReviewObject<'_> {
+    fn workload(self, kind: WorkloadKind) -> Result<Workload, String> {
+        let text = match self {
+            ReviewObject::Dynamic(object) => {
+                let value = serde_json::to_value(object).map_err(|error| error.to_string())?;
+                return Workload::from_value(kind, &value).map_err(|error| error.to_string());
+            }
+            ReviewObject::Text(text) => text.get(),
+        };
+        if let Some(workload) = typed_workload(kind, text) {
+            return Ok(workload);
+        }
+        // Rare: decoded again through a `Value` for `Workload::from_value`'s message, which
+        // names the failing field.
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|error| error.to_string())?;
+        Workload::from_value(kind, &value).map_err(|error| error.to_string())
+    }
+}
+
+/// `Workload::from_value` without the `Value` and the path tracking; `None` if it does not decode.
+fn typed_workload(kind: WorkloadKind, text: &str) -> Option<Workload> {
+    fn typed<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
+        serde_json::from_str(text).ok()
+    }
+    Some(match kind {
+        WorkloadKind::Pod => Workload::Pod(typed(text)?),
+        WorkloadKind::Deployment => Workload::Deployment(typed(text)?),
+        WorkloadKind::ReplicaSet => Workload::ReplicaSet(typed(text)?),
+        WorkloadKind::StatefulSet => Workload::StatefulSet(typed(text)?),
+        WorkloadKind::DaemonSet => Workload::DaemonSet(typed(text)?),
+        WorkloadKind::Job => Workload::Job(typed(text)?),
+        WorkloadKind::CronJob => Workload::CronJob(typed(text)?),
+        WorkloadKind::ReplicationController => Workload::ReplicationController(typed(text)?),
+    })
+}
+
 impl<C: ClusterView> Admitter<C> {
     /// `/admission-review`: pod-creating resources.
     pub async fn review(
         &self,
         request: &AdmissionRequest<DynamicObject>,
+        now: Timestamp,
+    ) -> (AdmissionResponse, Outcome) {
+        self.review_object(
+            request,
+            request.object.as_ref().map(ReviewObject::Dynamic),
+            now,
+        )
+        .await
+    }
+
+    /// As `review`, with the object given apart from the request (whose `object` is ignored).
+    pub async fn review_object(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        object: Option<ReviewObject<'_>>,
         now: Timestamp,
     ) -> (AdmissionResponse, Outcome) {
         let kind_name = request.kind.kind.clone();
@@ -92,7 +153,7 @@ impl<C: ClusterView> Admitter<C> {
                 },
             )
         };
-        let Some(object) = &request.object else {
+        let Some(object) = object else {
             return rejected(deny(
                 request,
                 400,
@@ -100,10 +161,7 @@ impl<C: ClusterView> Admitter<C> {
                 &format!("the {kind} to evaluate is missing from the request"),
             ));
         };
-        let workload = match serde_json::to_value(object)
-            .map_err(|error| error.to_string())
-            .and_then(|value| Workload::from_value(kind, &value).map_err(|error| error.to_string()))
-        {
+        let workload = match object.workload(kind) {
             Ok(workload) => workload,
             Err(error) => {
                 return rejected(deny(
@@ -392,6 +450,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_object_given_as_text_is_decided_as_the_decoded_one() {
+        let admitter = admitter(Vec::new());
+        let mut malformed = pod("nginx");
+        malformed["spec"]["containers"] = json!("nginx");
+        for object in [pod("nginx"), pod("Nginx Latest"), malformed] {
+            let request = request(object.clone(), ("", "v1", "Pod"), "jane", "CREATE");
+            let text = serde_json::value::to_raw_value(&object).unwrap();
+            let (decoded, _) = admitter.review(&request, now()).await;
+            let (textual, _) = admitter
+                .review_object(&request, Some(ReviewObject::Text(&text)), now())
+                .await;
+            assert_eq!(
+                serde_json::to_value(&textual).unwrap(),
+                serde_json::to_value(&decoded).unwrap()
+            );
+        }
+        let (missing, _) = admitter
+            .review_object(
+                &request(pod("nginx"), ("", "v1", "Pod"), "jane", "CREATE"),
+                None,
+                now(),
+            )
+            .await;
+        assert!(!missing.allowed);
+        assert!(
+            missing.result.message.contains("missing"),
+            "{}",
+            missing.result.message
+        );
+    }
+
+    #[tokio::test]
     async fn kinds_and_operations_that_create_no_containers_are_allowed() {
         let admitter = admitter(Vec::new());
         let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}});
@@ -478,7 +568,8 @@ mod tests {
         });
         let request = super::super::review::read_request(&review).unwrap();
         let (response, _) = admitter.review(&request, now()).await;
-        let answered = super::super::review::review_json(response);
+        let answered: serde_json::Value =
+            serde_json::from_slice(&super::super::review::review_json(response)).unwrap();
         assert_eq!(answered["apiVersion"], "admission.k8s.io/v1beta1");
         assert_eq!(answered["kind"], "AdmissionReview");
         assert_eq!(answered["response"]["uid"], "u-beta");

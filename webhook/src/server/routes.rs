@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kube::core::DynamicObject;
@@ -16,8 +16,8 @@ use kube::core::admission::AdmissionRequest;
 
 use super::caches::ClusterCaches;
 use super::metrics::{Metrics, RequestLabels};
-use crate::admission::handler::{Admitter, Outcome};
-use crate::admission::review::{deny, read_request, review_json};
+use crate::admission::handler::{Admitter, Outcome, ReviewObject};
+use crate::admission::review::{TextRequest, deny, read_request_text, review_json};
 
 pub struct AppState {
     pub admitter: Admitter<Arc<ClusterCaches>>,
@@ -43,18 +43,12 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Reads at most `limit` bytes. Past the limit the rest is read and dropped, up to a bound, so
-/// that a client still sending gets the 413 instead of a reset connection; a client sending
-/// more than that is cut off.
-async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Response> {
-    let too_large = || {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {limit} bytes"),
-        )
-            .into_response()
-    };
-    let mut stream = body.into_data_stream();
+/// A request body of at most `max_body_bytes`. Past the limit the rest is read and dropped, up
+/// to a bound, so that a client still sending gets the 413 instead of a reset connection; a
+/// client sending more than that is cut off.
+async fn body(state: &AppState, request: Request<Body>) -> Result<Bytes, Response> {
+    let limit = state.max_body_bytes;
+    let mut stream = request.into_body().into_data_stream();
     let mut bytes = Vec::new();
     let mut total = 0usize;
     while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
@@ -73,34 +67,27 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, Response> {
         }
     }
     if total > limit {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-/// The AdmissionRequest of a body, or the 4xx that says what is wrong with it.
-async fn read(
-    state: &AppState,
-    request: Request<Body>,
-) -> Result<AdmissionRequest<DynamicObject>, Response> {
-    let bytes = read_limited(request.into_body(), state.max_body_bytes).await?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|error| {
-        (
-            StatusCode::BAD_REQUEST,
-            format!("the body is not a JSON AdmissionReview: {error}"),
-        )
-            .into_response()
-    })?;
-    let request = read_request(&value)
-        .map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()).into_response())?;
-    if request.uid.is_empty() {
         return Err((
-            StatusCode::BAD_REQUEST,
-            "the AdmissionReview request has no uid",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
         )
             .into_response());
     }
-    Ok(request)
+    Ok(Bytes::from(bytes))
+}
+
+/// The AdmissionRequest of a body and its object (still JSON text), or the 400 that says what
+/// is wrong with it.
+fn read(bytes: &[u8]) -> Result<TextRequest<'_>, (StatusCode, String)> {
+    let read =
+        read_request_text(bytes).map_err(|error| (StatusCode::BAD_REQUEST, error.to_string()))?;
+    if read.request.uid.is_empty() {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "the AdmissionReview request has no uid".into(),
+        ));
+    }
+    Ok(read)
 }
 
 fn record(
@@ -137,17 +124,19 @@ fn record(
 
 async fn admission_review(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let request = match read(&state, request).await {
-        Ok(request) => request,
+    let bytes = match body(&state, request).await {
+        Ok(bytes) => bytes,
         Err(response) => return response,
     };
+    let TextRequest { request, object } = match read(&bytes) {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(),
+    };
     let now = jiff::Timestamp::now();
-    let (response, outcome) = match tokio::time::timeout(
-        state.deadline,
-        state.admitter.review(&request, now),
-    )
-    .await
-    {
+    let review = state
+        .admitter
+        .review_object(&request, object.map(ReviewObject::Text), now);
+    let (response, outcome) = match tokio::time::timeout(state.deadline, review).await {
         Ok(answer) => answer,
         Err(_) => {
             let message = format!(
@@ -171,14 +160,39 @@ async fn admission_review(State(state): State<Arc<AppState>>, request: Request<B
         started,
         &response.result.message,
     );
-    axum::Json(review_json(response)).into_response()
+    json_response(review_json(response))
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn validate_policy(State(state): State<Arc<AppState>>, request: Request<Body>) -> Response {
     let started = Instant::now();
-    let request = match read(&state, request).await {
-        Ok(request) => request,
+    let bytes = match body(&state, request).await {
+        Ok(bytes) => bytes,
         Err(response) => return response,
+    };
+    let TextRequest {
+        mut request,
+        object,
+    } = match read(&bytes) {
+        Ok(read) => read,
+        Err(refusal) => return refusal.into_response(),
+    };
+    // Policies are decoded from the kube object (not a hot path).
+    request.object = match object
+        .map(|text| serde_json::from_str::<DynamicObject>(text.get()))
+        .transpose()
+    {
+        Ok(object) => object,
+        Err(error) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("malformed AdmissionReview: field `request.object`: {error}"),
+            )
+                .into_response();
+        }
     };
     let (response, outcome) = state.admitter.validate_policy(&request);
     record(
@@ -189,5 +203,5 @@ async fn validate_policy(State(state): State<Arc<AppState>>, request: Request<Bo
         started,
         &response.result.message,
     );
-    axum::Json(review_json(response)).into_response()
+    json_response(review_json(response))
 }
