@@ -584,6 +584,21 @@ fn update(
     })
 }
 
+/// A PATCH request's body and its `fieldManager`/`force` parameters.
+pub fn patch_request<'a>(
+    patch_type: PatchType,
+    body: &'a [u8],
+    query: &'a HashMap<String, String>,
+) -> PatchRequest<'a> {
+    PatchRequest {
+        patch_type,
+        body,
+        field_manager: query.get("fieldManager").map(String::as_str),
+        force: is_true(query.get("force")),
+        now: jiff::Timestamp::now(),
+    }
+}
+
 pub fn patch_target(info: &ResourceInfo) -> PatchTarget<'_> {
     PatchTarget {
         api_version: "",
@@ -617,13 +632,7 @@ fn patch(
         api_version: &api_version,
         ..patch_target(&target.info)
     };
-    let request = PatchRequest {
-        patch_type,
-        body: bytes,
-        field_manager: query.get("fieldManager").map(String::as_str),
-        force: is_true(query.get("force")),
-        now: jiff::Timestamp::now(),
-    };
+    let request = patch_request(patch_type, bytes, query);
     let exists = state.store.get(&key_for(target, name)).is_some();
     if !exists && patch_type == PatchType::Apply {
         // Server-side apply of a new object creates it.

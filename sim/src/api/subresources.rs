@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::lifecycle::prepare_status_update;
-use super::objects::{current, guaranteed_update, is_dry_run, is_true, patch_error, patch_target};
+use super::objects::{
+    current, guaranteed_update, is_dry_run, patch_error, patch_request, patch_target,
+};
 use super::{SharedState, Target};
-use crate::patch::{PatchRequest, PatchTarget, PatchType, apply_patch};
+use crate::patch::{PatchTarget, PatchType, apply_patch};
 use crate::status::ApiError;
 
 fn check(target: &Target, sub: &str) -> Result<(), ApiError> {
@@ -170,13 +172,7 @@ pub fn patch(
     query: &HashMap<String, String>,
 ) -> Result<Value, ApiError> {
     check(target, sub)?;
-    let request = PatchRequest {
-        patch_type,
-        body: bytes,
-        field_manager: query.get("fieldManager").map(String::as_str),
-        force: is_true(query.get("force")),
-        now: jiff::Timestamp::now(),
-    };
+    let request = patch_request(patch_type, bytes, query);
     let api_version = target.info.api_version();
     let stored = guaranteed_update(
         state,
