@@ -2,9 +2,13 @@
 
 use std::path::Path;
 
-/// The kubeconfig text for a server at `http://address` (no TLS and no credentials: the
-/// emulator does not authenticate).
-pub fn render(address: &str) -> String {
+/// The kubeconfig text for a server at `http://address` (no TLS). Without a token the caller
+/// is the cluster admin; with one, the identity it was issued for (see `auth`).
+pub fn render(address: &str, token: Option<&str>) -> String {
+    let user = match token {
+        Some(token) => format!("{{token: {token}}}"),
+        None => "{}".to_string(),
+    };
     format!(
         "apiVersion: v1
 kind: Config
@@ -21,16 +25,16 @@ contexts:
 current-context: sim
 users:
 - name: sim
-  user: {{}}
+  user: {user}
 "
     )
 }
 
-pub fn write(path: &Path, address: &str) -> std::io::Result<()> {
+pub fn write(path: &Path, address: &str, token: Option<&str>) -> std::io::Result<()> {
     if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, render(address))
+    std::fs::write(path, render(address, token))
 }

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod auth;
 pub mod catalogue;
 pub mod kubeconfig;
 pub mod openapi;

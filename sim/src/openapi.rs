@@ -236,6 +236,7 @@ mod tests {
             max_body_bytes: 1 << 20,
             bookmark_interval: std::time::Duration::from_secs(60),
             next_service_ip: AtomicU32::new(1),
+            tokens: Default::default(),
         })
     }
 

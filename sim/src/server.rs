@@ -123,6 +123,7 @@ impl Simulator {
             max_body_bytes: config.max_body_bytes,
             bookmark_interval: config.bookmark_interval,
             next_service_ip: AtomicU32::new(1),
+            tokens: Default::default(),
         });
         seed(&state);
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -158,7 +159,7 @@ impl Simulator {
 
     /// Writes a kubeconfig for this server at `path`.
     pub fn write_kubeconfig(&mut self, path: &Path) -> Result<PathBuf, StartError> {
-        kubeconfig::write(path, &self.address.to_string()).map_err(|source| {
+        kubeconfig::write(path, &self.address.to_string(), None).map_err(|source| {
             StartError::Kubeconfig {
                 path: path.to_path_buf(),
                 source,
@@ -178,7 +179,7 @@ impl Simulator {
             source,
         })?;
         let path = dir.path().join("kubeconfig");
-        kubeconfig::write(&path, &self.address.to_string()).map_err(|source| {
+        kubeconfig::write(&path, &self.address.to_string(), None).map_err(|source| {
             StartError::Kubeconfig {
                 path: path.clone(),
                 source,
@@ -188,15 +189,30 @@ impl Simulator {
         Ok(path)
     }
 
-    /// A kube-rs client for this server.
+    /// A kube-rs client for this server, as the cluster admin.
     pub fn client(&self) -> Result<kube::Client, StartError> {
-        let url = self
-            .url()
-            .parse()
-            .map_err(|error: axum::http::uri::InvalidUri| StartError::Client(error.to_string()))?;
-        let mut config = kube::Config::new(url);
-        config.default_namespace = "default".into();
-        kube::Client::try_from(config).map_err(|error| StartError::Client(error.to_string()))
+        client_for(&self.url(), None)
+    }
+
+    /// A kube-rs client that authenticates as `user` (a controller, a kubelet, a pod's
+    /// service account).
+    pub fn client_as(&self, user: &crate::auth::UserInfo) -> Result<kube::Client, StartError> {
+        client_for(&self.url(), Some(self.state.tokens.issue(user)))
+    }
+
+    /// Writes a kubeconfig at `path` that authenticates as `user`.
+    pub fn write_kubeconfig_as(
+        &self,
+        path: &Path,
+        user: &crate::auth::UserInfo,
+    ) -> Result<(), StartError> {
+        let token = self.state.tokens.issue(user);
+        kubeconfig::write(path, &self.address.to_string(), Some(&token)).map_err(|source| {
+            StartError::Kubeconfig {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 
     /// Stops serving and waits for the server task (open watches are ended).
@@ -226,6 +242,19 @@ impl Drop for Simulator {
             task.abort();
         }
     }
+}
+
+/// A client for the server at `url`, with a bearer token when given.
+pub fn client_for(url: &str, token: Option<String>) -> Result<kube::Client, StartError> {
+    let url = url
+        .parse()
+        .map_err(|error: axum::http::uri::InvalidUri| StartError::Client(error.to_string()))?;
+    let mut config = kube::Config::new(url);
+    config.default_namespace = "default".into();
+    if let Some(token) = token {
+        config.auth_info.token = Some(token.into());
+    }
+    kube::Client::try_from(config).map_err(|error| StartError::Client(error.to_string()))
 }
 
 /// What a fresh cluster has: the four namespaces, the `default` service account of each.

@@ -193,6 +193,11 @@ impl ApiError {
         )
     }
 
+    /// An unknown bearer token (kube-apiserver's wording).
+    pub fn unauthorized() -> Self {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::new(
             500,

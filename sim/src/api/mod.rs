@@ -37,6 +37,8 @@ pub struct ServerState {
     pub bookmark_interval: std::time::Duration,
     /// The next ClusterIP to hand out.
     pub next_service_ip: std::sync::atomic::AtomicU32,
+    /// Bearer tokens and the users they stand for.
+    pub tokens: crate::auth::Tokens,
 }
 
 pub type SharedState = Arc<ServerState>;
@@ -140,6 +142,9 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
 /// Every request under `/api` and `/apis` (and anything unknown) comes here.
 async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> Response {
     let path = request.uri().path().to_string();
+    if let Err(error) = state.tokens.identify(request.headers()) {
+        return error.into_response();
+    }
     if let Some(openapi) = path.strip_prefix("/openapi") {
         let accept = request
             .headers()
