@@ -16,4 +16,4 @@ pub mod status;
 pub mod store;
 pub mod table;
 
-pub use server::{Config, INITIAL_NAMESPACES, Simulator, StartError};
+pub use server::{ClusterOptions, Config, INITIAL_NAMESPACES, Simulator, StartError};

@@ -26,6 +26,40 @@ pub struct Config {
     pub event_log_capacity: usize,
     pub max_body_bytes: usize,
     pub bookmark_interval: Duration,
+    /// `None`: an API server alone (objects are stored, nothing acts on them). `Some`: a
+    /// cluster, with the workload controllers and a process kubelet running.
+    pub cluster: Option<ClusterOptions>,
+}
+
+/// What runs besides the API server when the emulator is a whole cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// The simulated nodes (DaemonSets get one pod per node).
+    pub nodes: Vec<String>,
+    /// Images the kubelet runs as local processes: image reference → executable.
+    pub images: std::collections::BTreeMap<String, PathBuf>,
+    /// Where pods' volumes and logs go (a private temporary directory when `None`).
+    pub work_dir: Option<PathBuf>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            nodes: vec!["sim-node-1".into(), "sim-node-2".into()],
+            images: Default::default(),
+            work_dir: None,
+        }
+    }
+}
+
+impl Config {
+    /// A whole cluster with default options.
+    pub fn cluster() -> Config {
+        Config {
+            cluster: Some(ClusterOptions::default()),
+            ..Config::default()
+        }
+    }
 }
 
 impl Default for Config {
@@ -35,6 +69,7 @@ impl Default for Config {
             event_log_capacity: 100_000,
             max_body_bytes: 3 * 1024 * 1024,
             bookmark_interval: Duration::from_secs(5),
+            cluster: None,
         }
     }
 }
