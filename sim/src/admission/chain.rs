@@ -206,7 +206,11 @@ async fn call_hook(
     };
     let uid = uuid::Uuid::new_v4().to_string();
     let info = attributes.info;
-    let requested = (info.group.as_str(), info.version.as_str(), info.resource.as_str());
+    let requested = (
+        info.group.as_str(),
+        info.version.as_str(),
+        info.resource.as_str(),
+    );
     let converted = invoked != requested;
     // An Equivalent match sends the object as the matched version (same storage, same fields).
     let invoked_kind_name = if converted && attributes.subresource.is_empty() {
@@ -328,7 +332,9 @@ fn server_error(reply: &Reply) -> String {
     // client-go keeps at most 2 KiB of an unstructured body, and only a text one.
     let server_message = if reply.content_type.starts_with("text/") {
         let end = reply.body.len().min(2048);
-        String::from_utf8_lossy(&reply.body[..end]).trim().to_string()
+        String::from_utf8_lossy(&reply.body[..end])
+            .trim()
+            .to_string()
     } else {
         "unknown".to_string()
     };

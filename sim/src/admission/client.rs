@@ -190,8 +190,8 @@ fn tls_config(ca_bundle: &str) -> Result<rustls::ClientConfig, String> {
         .map_err(|error| format!("unable to load root certificates: caBundle: {error}"))?;
     let mut roots = rustls::RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(&pem) {
-        let certificate = certificate
-            .map_err(|error| format!("unable to load root certificates: {error}"))?;
+        let certificate =
+            certificate.map_err(|error| format!("unable to load root certificates: {error}"))?;
         roots
             .add(certificate)
             .map_err(|error| format!("unable to load root certificates: {error}"))?;
@@ -231,9 +231,10 @@ fn tls_error(error: &std::io::Error) -> String {
                 "certificate is not valid for {}",
                 server_name_text(expected)
             )),
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                verify("certificate has expired or is not yet valid")
-            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => verify("certificate has expired or is not yet valid"),
             other => verify(&format!("{other:?}")),
         },
         Some(other) => format!("tls: {other}"),
@@ -253,8 +254,21 @@ fn server_name_text(name: &ServerName<'_>) -> String {
     }
 }
 
-/// A connection that ends mid-exchange is Go's `EOF`.
+/// A connection that ends mid-exchange is Go's `EOF`; a reset is a reset.
 fn hyper_error(error: &hyper::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::UnexpectedEof => "EOF".into(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    "read: connection reset by peer".into()
+                }
+                _ => io.to_string(),
+            };
+        }
+        source = inner.source();
+    }
     if error.is_incomplete_message() || error.is_closed() || error.is_canceled() {
         return "EOF".into();
     }

@@ -35,7 +35,9 @@ pub fn canonical_url(client_config: &Value, timeout_seconds: u64) -> Result<Stri
         .filter(|s| s.is_object())
         .ok_or("clientConfig has neither url nor service")?;
     let (name, namespace, port, path) = service_fields(service);
-    Ok(format!("https://{name}.{namespace}.svc:{port}{path}?{query}"))
+    Ok(format!(
+        "https://{name}.{namespace}.svc:{port}{path}?{query}"
+    ))
 }
 
 fn service_fields(service: &Value) -> (&str, &str, i64, &str) {
@@ -72,7 +74,10 @@ pub async fn resolve(
     };
     Ok(Destination {
         address,
-        server_name: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+        server_name: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
         authority: authority.to_string(),
         path_and_query,
     })
@@ -227,8 +232,11 @@ mod tests {
             "no endpoints available for service \"svc\""
         );
         assert_eq!(
-            canonical_url(&json!({"service": {"name": "s", "namespace": "n", "port": 443}}), 10)
-                .unwrap(),
+            canonical_url(
+                &json!({"service": {"name": "s", "namespace": "n", "port": 443}}),
+                10
+            )
+            .unwrap(),
             "https://s.n.svc:443/?timeout=10s"
         );
     }

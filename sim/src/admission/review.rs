@@ -84,7 +84,10 @@ pub fn build(version: &str, request: &ReviewRequest<'_>) -> Value {
         serde_json::to_value(request.user).unwrap_or_else(|_| json!({})),
     );
     // Empty RawExtensions serialize as null.
-    fields.insert("object".into(), request.object.cloned().unwrap_or(Value::Null));
+    fields.insert(
+        "object".into(),
+        request.object.cloned().unwrap_or(Value::Null),
+    );
     fields.insert(
         "oldObject".into(),
         request.old_object.cloned().unwrap_or(Value::Null),
@@ -156,7 +159,9 @@ pub fn verify(version: &str, uid: &str, body: &[u8]) -> Result<Verdict, String> 
         .and_then(Value::as_str)
         .is_some_and(|patch| !patch.is_empty())
     {
-        return Err(invalid("validating webhook may not return response.patch".into()));
+        return Err(invalid(
+            "validating webhook may not return response.patch".into(),
+        ));
     }
     if has("patchType") {
         return Err(invalid(

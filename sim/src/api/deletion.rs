@@ -297,9 +297,15 @@ mod tests {
         let other =
             json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"});
         let shared = json!({"metadata": {"name": "shared", "ownerReferences": [reference, other]}});
-        create(state, &replicasets, shared, &HashMap::new(), &Caller::admin())
-            .await
-            .unwrap();
+        create(
+            state,
+            &replicasets,
+            shared,
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
         (deployments, replicasets)
     }
 

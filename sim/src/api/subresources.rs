@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::admit::Write;
 use super::lifecycle::prepare_status_update;
 use super::objects::{current, guaranteed_update, patch_error, patch_request, patch_target};
-use crate::admission::Caller;
 use super::{SharedState, Target};
+use crate::admission::Caller;
 use crate::patch::{PatchTarget, PatchType, apply_patch};
 use crate::status::ApiError;
 
@@ -181,33 +181,27 @@ pub async fn patch(
         subresource: sub,
         ..Write::new(caller, query)
     };
-    let stored = guaranteed_update(
-        state,
-        target,
-        name,
-        &write,
-        |current| {
-            if sub == "scale" {
-                // The patch is against the Scale object, a built-in kind.
-                let scale = scale_of(current);
-                let scale_target = PatchTarget {
-                    api_version: "autoscaling/v1",
-                    kind: "Scale",
-                    builtin: true,
-                };
-                let patched = apply_patch(&scale_target, Some(&scale), &request)
-                    .map_err(|e| patch_error(&target.info, name, e))?;
-                return merge_subresource(sub, current, &patched);
-            }
-            let object_target = PatchTarget {
-                api_version: &api_version,
-                ..patch_target(&target.info)
+    let stored = guaranteed_update(state, target, name, &write, |current| {
+        if sub == "scale" {
+            // The patch is against the Scale object, a built-in kind.
+            let scale = scale_of(current);
+            let scale_target = PatchTarget {
+                api_version: "autoscaling/v1",
+                kind: "Scale",
+                builtin: true,
             };
-            let patched = apply_patch(&object_target, Some(current), &request)
+            let patched = apply_patch(&scale_target, Some(&scale), &request)
                 .map_err(|e| patch_error(&target.info, name, e))?;
-            merge_subresource(sub, current, &patched)
-        },
-    )
+            return merge_subresource(sub, current, &patched);
+        }
+        let object_target = PatchTarget {
+            api_version: &api_version,
+            ..patch_target(&target.info)
+        };
+        let patched = apply_patch(&object_target, Some(current), &request)
+            .map_err(|e| patch_error(&target.info, name, e))?;
+        merge_subresource(sub, current, &patched)
+    })
     .await?;
     Ok(respond(sub, stored))
 }
