@@ -76,6 +76,8 @@ pub enum Answer {
         content_type: &'static str,
         body: String,
     },
+    /// Allows, after this long.
+    Slowly(Duration),
     /// Never answers.
     Hang,
     /// Closes the connection without an answer.
@@ -209,6 +211,10 @@ async fn answer(
             .header("content-type", content_type)
             .body(Full::new(Bytes::from(body)))
             .unwrap()),
+        Answer::Slowly(delay) => {
+            tokio::time::sleep(delay).await;
+            Ok(reply(json!({"uid": uid, "allowed": true})))
+        }
         Answer::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Err(std::io::Error::other("hung"))
