@@ -295,6 +295,10 @@ async fn call_failures_fail_closed_with_kube_apiservers_reasons_and_open_under_i
                 "{path} took {:?}",
                 started.elapsed()
             );
+            assert!(
+                setup.hook.reviews().len() <= 1,
+                "{path}: the webhook is called once, never retried"
+            );
             unconfigure(client, "bad").await;
         }
     }

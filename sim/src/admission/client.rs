@@ -71,14 +71,19 @@ impl WebhookClient {
             server_name: destination.server_name.clone(),
             ca_bundle: ca_bundle.to_string(),
         };
-        // A pooled connection the webhook closed meanwhile fails at once: retry once, fresh.
+        // A pooled connection the webhook closed meanwhile fails before the request goes out:
+        // then (only then, so the webhook is never called twice) retry on a fresh connection.
         if let Some(sender) = self.take_idle(&key).await {
-            if let Ok(reply) = self.send(&key, sender, destination, body.clone()).await {
-                return Ok(reply);
+            match self.send(&key, sender, destination, body.clone()).await {
+                Ok(reply) => return Ok(reply),
+                Err((error, false)) => return Err(error),
+                Err((_, true)) => {}
             }
         }
         let sender = self.connect(&key).await?;
-        self.send(&key, sender, destination, body).await
+        self.send(&key, sender, destination, body)
+            .await
+            .map_err(|(error, _)| error)
     }
 
     async fn take_idle(&self, key: &PoolKey) -> Option<Sender> {
@@ -108,18 +113,20 @@ impl WebhookClient {
         mut sender: Sender,
         destination: &Destination,
         body: Bytes,
-    ) -> Result<Reply, CallError> {
+    ) -> Result<Reply, (CallError, bool)> {
+        let sent = |error| (error, false);
         let request = hyper::Request::post(destination.path_and_query.as_str())
             .header(hyper::header::HOST, destination.authority.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::ACCEPT, "application/json, */*")
             .header(hyper::header::USER_AGENT, "kube-apiserver-admission")
             .body(Full::new(body))
-            .map_err(|error| CallError::Config(error.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|error| CallError::Transport(hyper_error(&error)))?;
+            .map_err(|error| sent(CallError::Config(error.to_string())))?;
+        // `true`: the request never left (the connection was closed), safe to retry.
+        let response = sender.try_send_request(request).await.map_err(|error| {
+            let unsent = error.message().is_some();
+            (CallError::Transport(hyper_error(error.error())), unsent)
+        })?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -131,13 +138,13 @@ impl WebhookClient {
             .collect()
             .await
             .map_err(|error| {
-                if error.is::<http_body_util::LengthLimitError>() {
+                sent(if error.is::<http_body_util::LengthLimitError>() {
                     CallError::Transport(format!(
                         "the webhook response is larger than {MAX_RESPONSE_BYTES} bytes"
                     ))
                 } else {
                     CallError::Transport(hyper_text(&error.to_string()))
-                }
+                })
             })?
             .to_bytes();
         // The body was read to its end: the connection can carry the next call.
