@@ -8,6 +8,7 @@ pub mod deletion;
 pub mod discovery;
 pub mod lifecycle;
 pub mod objects;
+pub mod patching;
 pub mod strict;
 pub mod subresources;
 pub mod watch;

@@ -16,13 +16,13 @@ use serde_json::{Value, json};
 
 use super::admit::{Write, admit_create, admit_update};
 use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
-use super::{SharedState, Target, body, crd, deletion, query_map, strict, subresources, watch};
+pub use super::patching::{patch_error, patch_request, patch_target};
+use super::{
+    SharedState, Target, body, crd, deletion, patching, query_map, strict, subresources, watch,
+};
 use crate::admission::Caller;
 use crate::catalogue::ResourceInfo;
-use crate::patch::{
-    PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, check_name,
-    record_managed_fields,
-};
+use crate::patch::{PatchTarget, PatchType, record_managed_fields};
 use crate::selectors::{FieldQuery, LabelQuery};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreError};
@@ -81,7 +81,10 @@ pub async fn handle(
             let patch_type = PatchType::from_content_type(&media_type)
                 .ok_or_else(|| ApiError::unsupported_media_type(&media_type))?;
             match sub {
-                None => patch(&state, &target, &name, patch_type, &bytes, &query, caller).await,
+                None => {
+                    patching::patch(&state, &target, &name, patch_type, &bytes, &query, caller)
+                        .await
+                }
                 Some(sub) => subresources::patch(
                     &state, &target, &name, &sub, patch_type, &bytes, &query, caller,
                 )
@@ -109,7 +112,7 @@ pub async fn handle(
     }
 }
 
-fn ok_json(value: Value) -> Response {
+pub(super) fn ok_json(value: Value) -> Response {
     Json(value).into_response()
 }
 
@@ -425,7 +428,7 @@ fn reject_unknown_fields(
 
 /// Creates an object; `record` says whether to record the create in managedFields (a
 /// server-side apply has recorded its own Apply entry already).
-async fn create_recorded(
+pub(super) async fn create_recorded(
     state: &SharedState,
     target: &Target,
     mut object: Value,
@@ -605,88 +608,4 @@ async fn update(
         Ok(updated)
     })
     .await
-}
-
-/// A PATCH request's body and its `fieldManager`/`force` parameters.
-pub fn patch_request<'a>(
-    patch_type: PatchType,
-    body: &'a [u8],
-    query: &'a HashMap<String, String>,
-) -> PatchRequest<'a> {
-    PatchRequest {
-        patch_type,
-        body,
-        field_manager: query.get("fieldManager").map(String::as_str),
-        force: is_true(query.get("force")),
-        now: jiff::Timestamp::now(),
-    }
-}
-
-pub fn patch_target(info: &ResourceInfo) -> PatchTarget<'_> {
-    PatchTarget {
-        api_version: "",
-        kind: &info.kind,
-        builtin: info.builtin,
-    }
-}
-
-pub fn patch_error(info: &ResourceInfo, name: &str, error: PatchError) -> ApiError {
-    match error {
-        PatchError::BadRequest(message) => ApiError::bad_request(message),
-        PatchError::Invalid(message) => ApiError::new(422, "Invalid", message),
-        PatchError::UnsupportedMediaType(message) => {
-            ApiError::new(415, "UnsupportedMediaType", message)
-        }
-        PatchError::Conflict { message, .. } => ApiError::new(409, "Conflict", message),
-        PatchError::NotFound => ApiError::not_found(info, name),
-    }
-}
-
-async fn patch(
-    state: &SharedState,
-    target: &Target,
-    name: &str,
-    patch_type: PatchType,
-    bytes: &[u8],
-    query: &HashMap<String, String>,
-    caller: &Caller,
-) -> Result<Response, ApiError> {
-    let write = Write::new(caller, query);
-    let api_version = target.info.api_version();
-    let patch_target = PatchTarget {
-        api_version: &api_version,
-        ..patch_target(&target.info)
-    };
-    let request = patch_request(patch_type, bytes, query);
-    let exists = state.store.get(&key_for(target, name)).is_some();
-    if !exists && patch_type == PatchType::Apply {
-        // Server-side apply of a new object creates it.
-        let object = apply_patch(&patch_target, None, &request)
-            .map_err(|e| patch_error(&target.info, name, e))?;
-        check_name(&object, name, target.namespace.as_deref())
-            .map_err(|e| patch_error(&target.info, name, e))?;
-        let created = create_recorded(state, target, object, &write, false).await?;
-        return Ok((StatusCode::CREATED, Json(created)).into_response());
-    }
-    // Strict validation of a strategic merge patch (client-side apply): the fields the patch
-    // adds that the kind does not declare. (Apply patches are the patch module's to check; merge
-    // and JSON patches are not checked.)
-    let strict = strict::is_strict(query) && patch_type == PatchType::StrategicMerge;
-    let updated = guaranteed_update(state, target, name, &write, |current| {
-        let patched = apply_patch(&patch_target, Some(current), &request)
-            .map_err(|e| patch_error(&target.info, name, e))?;
-        if strict {
-            let before = strict::unknown_fields(&target.info, current);
-            let added: Vec<String> = strict::unknown_fields(&target.info, &patched)
-                .into_iter()
-                .filter(|field| !before.contains(field))
-                .collect();
-            if !added.is_empty() {
-                return Err(strict::patch_error(bytes, &added));
-            }
-        }
-        Ok(patched)
-    })
-    .await?;
-    Ok(ok_json(updated))
 }
