@@ -562,3 +562,26 @@ async fn a_hundred_calls_reuse_connections_and_take_well_under_ten_seconds() {
         "{connections} connections for 100 sequential calls"
     );
 }
+
+#[tokio::test]
+async fn matching_webhooks_are_called_in_parallel() {
+    let setup = setup(|_, _| Answer::Slowly(Duration::from_millis(800))).await;
+    let client = &setup.client;
+    configure(
+        client,
+        "slow",
+        vec![
+            webhook("one.example.com", "hook", "/one", &setup.ca, json!({})),
+            webhook("two.example.com", "hook", "/two", &setup.ca, json!({})),
+            webhook("three.example.com", "hook", "/three", &setup.ca, json!({})),
+        ],
+    )
+    .await;
+    let started = Instant::now();
+    let response = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    let elapsed = started.elapsed();
+    assert_eq!(response.code, 201, "{:?}", response.body);
+    assert_eq!(setup.hook.reviews().len(), 3);
+    // One after the other would take 2.4 s.
+    assert!(elapsed < Duration::from_millis(2000), "took {elapsed:?}");
+}
