@@ -500,3 +500,64 @@ async fn an_update_that_conflicts_while_admitted_is_recomputed_and_admitted_agai
         json!({"slow": "yes", "fast": "yes"})
     );
 }
+
+#[tokio::test]
+async fn deletions_are_admitted_item_by_item_and_dry_runs_too() {
+    let setup = setup(|_, review| {
+        let request = &review["request"];
+        if request["operation"] == "DELETE" && request["oldObject"]["metadata"]["name"] == "keep" {
+            Answer::Deny {
+                status: json!({"code": 403, "reason": "Forbidden", "message": "keep stays"}),
+                warnings: vec![],
+            }
+        } else {
+            Answer::allow()
+        }
+    })
+    .await;
+    let client = &setup.client;
+    for name in ["a", "keep", "b"] {
+        assert_eq!(
+            raw(client, "POST", PODS, Some(pod(name, json!({}))))
+                .await
+                .code,
+            201
+        );
+    }
+    configure(
+        client,
+        "v",
+        vec![webhook("w.example.com", "hook", "/", &setup.ca, json!({}))],
+    )
+    .await;
+
+    let dry = raw(client, "DELETE", &format!("{PODS}/a?dryRun=All"), None).await;
+    assert_eq!(dry.code, 200);
+    let request = only(&setup.hook);
+    assert_eq!(
+        (request["operation"].as_str(), request["dryRun"].as_bool()),
+        (Some("DELETE"), Some(true))
+    );
+    assert_eq!(request["options"]["dryRun"], json!(["All"]));
+    assert_eq!(
+        raw(client, "GET", &format!("{PODS}/a"), None).await.code,
+        200,
+        "a dry run deletes nothing"
+    );
+
+    let refused = raw(client, "DELETE", PODS, None).await;
+    assert_eq!(refused.code, 403, "{:?}", refused.body);
+    assert_eq!(
+        refused.body["message"],
+        "admission webhook \"w.example.com\" denied the request: keep stays"
+    );
+    assert_eq!(take(&setup.hook).len(), 3);
+    let left = raw(client, "GET", PODS, None).await.body;
+    let names: Vec<&str> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pod| pod["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["keep"], "the other items are deleted");
+}
