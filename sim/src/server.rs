@@ -159,8 +159,9 @@ impl Simulator {
             bookmark_interval: config.bookmark_interval,
             next_service_ip: AtomicU32::new(1),
             tokens: Default::default(),
+            webhook_client: Default::default(),
         });
-        seed(&state);
+        seed(&state).await;
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
@@ -293,7 +294,7 @@ pub fn client_for(url: &str, token: Option<String>) -> Result<kube::Client, Star
 }
 
 /// What a fresh cluster has: the four namespaces, the `default` service account of each.
-fn seed(state: &SharedState) {
+async fn seed(state: &SharedState) {
     for namespace in INITIAL_NAMESPACES {
         let target = crate::api::Target {
             info: match state.catalogue.get("", "v1", "namespaces") {
@@ -306,7 +307,10 @@ fn seed(state: &SharedState) {
         };
         let object =
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-        if crate::api::objects::create(state, &target, object, &Default::default()).is_err() {
+        let caller = crate::admission::Caller::admin();
+        let created =
+            crate::api::objects::create(state, &target, object, &Default::default(), &caller).await;
+        if created.is_err() {
             tracing::error!(namespace, "cannot create an initial namespace");
         }
         let account = ObjectKey::new("", "serviceaccounts", namespace, "default");
