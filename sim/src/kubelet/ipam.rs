@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 
 /// The addresses in use. Allocation goes round the whole range before reusing a freed
 /// address, so an address is not handed out again soon after its pod went away.
-#[derive(Clone, Debug, Default)]
+///
+/// All clusters of a process share one range (tests run several simulators at once), and it
+/// starts at a random place, so simulators in different processes on one machine rarely meet.
+#[derive(Clone, Debug)]
 pub struct Ipam {
     inner: Arc<Mutex<Inner>>,
 }
@@ -45,7 +48,29 @@ impl Drop for Lease {
     }
 }
 
+impl Default for Ipam {
+    fn default() -> Self {
+        static SHARED: std::sync::OnceLock<Ipam> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let random = uuid::Uuid::new_v4().as_u128();
+                Ipam::starting_at((random % u128::from(SIZE)) as u16)
+            })
+            .clone()
+    }
+}
+
 impl Ipam {
+    /// A range of its own, handing out `start` first.
+    pub fn starting_at(start: u16) -> Ipam {
+        Ipam {
+            inner: Arc::new(Mutex::new(Inner {
+                used: BTreeSet::new(),
+                next: start % SIZE as u16,
+            })),
+        }
+    }
+
     /// A free address, or `None` when all 64,770 are in use.
     pub fn allocate(&self) -> Option<Lease> {
         let mut inner = self.inner.lock().ok()?;
@@ -74,7 +99,7 @@ mod tests {
 
     #[test]
     fn addresses_are_unique_while_held_and_freed_on_drop() {
-        let ipam = Ipam::default();
+        let ipam = Ipam::starting_at(0);
         let first = ipam.allocate().unwrap();
         let second = ipam.allocate().unwrap();
         assert_eq!(first.ip, Ipv4Addr::new(127, 0, 1, 1));
