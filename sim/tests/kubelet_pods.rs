@@ -162,3 +162,26 @@ async fn a_pod_deleted_and_recreated_under_its_name_runs_again() {
     let again = cluster.pod_until("default", "a", "pod a Running again", is_ready).await;
     assert!(pod_ip(&again).starts_with("127.0."));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_pods_run_within_a_generous_bound() {
+    let cluster = Cluster::start(&[]).await;
+    let pods = cluster.pods("default");
+    let started = std::time::Instant::now();
+    let creates = (0..100).map(|i| {
+        let pods = pods.clone();
+        async move {
+            pods.create(&PostParams::default(), &pod(&format!("p-{i}"), json!({}))).await.unwrap();
+        }
+    });
+    futures::future::join_all(creates).await;
+    until(Duration::from_secs(30), "100 Ready pods", || async {
+        let list = pods.list(&Default::default()).await.ok()?;
+        (list.items.iter().filter(|p| is_ready(p)).count() == 100).then_some(())
+    })
+    .await;
+    let elapsed = started.elapsed();
+    // The whole chain's goal is 100 pods in 10 s; the kubelet's share must be a fraction.
+    assert!(elapsed < Duration::from_secs(5), "100 pods took {elapsed:?}");
+    eprintln!("100 pods Ready in {elapsed:?}");
+}

@@ -5,6 +5,7 @@
 //! Binding posts `pods/<name>/binding` as kube-scheduler does; while the emulator does not serve
 //! that subresource, it sets `spec.nodeName` with a merge patch instead.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
@@ -96,10 +97,10 @@ pub async fn run(client: kube::Client, nodes: Vec<String>) {
     if nodes.is_empty() {
         return;
     }
-    let binder = Binder {
+    let binder = Arc::new(Binder {
         client: client.clone(),
         patch_instead: AtomicBool::new(false),
-    };
+    });
     let pods: Api<Pod> = Api::all(client);
     let config = watcher::Config::default().fields("spec.nodeName=");
     let mut events = std::pin::pin!(watcher::watcher(pods, config).default_backoff());
@@ -125,10 +126,14 @@ pub async fn run(client: kube::Client, nodes: Vec<String>) {
         };
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
-        if let Err(error) = binder.bind(&namespace, &name, &node).await {
-            // A pod deleted meanwhile is not an error worth more than a debug line.
-            tracing::debug!(%error, namespace, name, node, "scheduler: cannot bind");
-        }
+        // Bindings are independent: a burst of pods (a scale-up) is bound concurrently.
+        let binder = binder.clone();
+        tokio::spawn(async move {
+            if let Err(error) = binder.bind(&namespace, &name, &node).await {
+                // A pod deleted meanwhile is not an error worth more than a debug line.
+                tracing::debug!(%error, namespace, name, node, "scheduler: cannot bind");
+            }
+        });
     }
 }
 
