@@ -89,7 +89,10 @@ async fn create_secret(cluster: &Cluster) {
         ("message.txt", b"content of a secret file".to_vec()),
         ("password", b"s3cret".to_vec()),
         ("tls.crt", certified.cert.pem().into_bytes()),
-        ("tls.key", certified.signing_key.serialize_pem().into_bytes()),
+        (
+            "tls.key",
+            certified.signing_key.serialize_pem().into_bytes(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), ByteString(v)))
@@ -110,10 +113,13 @@ async fn create_secret(cluster: &Cluster) {
 
 /// A plain HTTP GET; `None` when nothing answers.
 async fn http_get(address: &str, path: &str) -> Option<String> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(address))
-        .await
-        .ok()?
-        .ok()?;
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    .ok()?
+    .ok()?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.ok()?;
     let mut response = String::new();
@@ -147,9 +153,12 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     let pods = cluster.pods("default");
     // Two replicas on the same container port: each listens on its own pod IP.
     for name in ["web-1", "web-2"] {
-        pods.create(&PostParams::default(), &server_pod(name, 8080, false, "/readyz"))
-            .await
-            .unwrap();
+        pods.create(
+            &PostParams::default(),
+            &server_pod(name, 8080, false, "/readyz"),
+        )
+        .await
+        .unwrap();
     }
     let first = ready_pod(&cluster, "web-1").await;
     let second = ready_pod(&cluster, "web-2").await;
@@ -157,12 +166,17 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     assert_ne!(ip1, ip2);
     let address = format!("{ip1}:8080");
 
-    let file = http_get(&address, "/file/message.txt").await.expect("the pod serves its secret file");
+    let file = http_get(&address, "/file/message.txt")
+        .await
+        .expect("the pod serves its secret file");
     assert_eq!(file, "content of a secret file");
     let seen: Value = serde_json::from_str(&http_get(&address, "/env").await.unwrap()).unwrap();
     let env = &seen["env"];
     assert_eq!(env["POD_IP"], ip1.as_str());
-    assert_eq!(env["GREETING"], format!("hello from web-1 at {ip1}").as_str());
+    assert_eq!(
+        env["GREETING"],
+        format!("hello from web-1 at {ip1}").as_str()
+    );
     assert_eq!(env["PASSWORD"], "s3cret");
     let argv: Vec<String> = serde_json::from_value(seen["argv"].clone()).unwrap();
     // python's argv[0] is `-c`; then the listen address, the files directory, the peer flag.
@@ -170,7 +184,10 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     let files_dir = &argv[2];
     assert_ne!(files_dir, "/etc/files");
     assert!(files_dir.ends_with("/volumes/files"), "{files_dir}");
-    assert!(files_dir.starts_with(cluster.dir.path().to_str().unwrap()), "{files_dir}");
+    assert!(
+        files_dir.starts_with(cluster.dir.path().to_str().unwrap()),
+        "{files_dir}"
+    );
     assert_eq!(argv[3], format!("--peer={ip1}"));
     assert_eq!(env["CERT"], format!("{files_dir}/tls.crt").as_str());
     let kubeconfig = std::fs::read_to_string(env["KUBECONFIG"].as_str().unwrap()).unwrap();
@@ -178,30 +195,50 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     assert!(env["KUBERNETES_SERVICE_HOST"].is_string());
 
     let endpoints: Api<Endpoints> = Api::namespaced(cluster.client(), "default");
-    let listed = until(Duration::from_secs(10), "endpoints listing both pods", || async {
-        let e = endpoints.get_opt("web").await.ok().flatten()?;
-        let subset = e.subsets?.into_iter().next()?;
-        let mut ips: Vec<String> = subset.addresses?.into_iter().map(|a| a.ip).collect();
-        ips.sort();
-        (ips.len() == 2).then_some((ips, subset.ports?))
-    })
+    let listed = until(
+        Duration::from_secs(10),
+        "endpoints listing both pods",
+        || async {
+            let e = endpoints.get_opt("web").await.ok().flatten()?;
+            let subset = e.subsets?.into_iter().next()?;
+            let mut ips: Vec<String> = subset.addresses?.into_iter().map(|a| a.ip).collect();
+            ips.sort();
+            (ips.len() == 2).then_some((ips, subset.ports?))
+        },
+    )
     .await;
     let mut expected = vec![ip1.clone(), ip2.clone()];
     expected.sort();
     assert_eq!(listed.0, expected);
-    assert_eq!((listed.1[0].name.as_deref(), listed.1[0].port), (Some("http"), 8080));
+    assert_eq!(
+        (listed.1[0].name.as_deref(), listed.1[0].port),
+        (Some("http"), 8080)
+    );
 
     // Deleting the pod stops its process and takes it out of the endpoints.
-    pods.delete("web-1", &DeleteParams::default()).await.unwrap();
-    until(Duration::from_secs(10), "web-1's port to stop answering", || async {
-        http_get(&address, "/readyz").await.is_none().then_some(())
-    })
+    pods.delete("web-1", &DeleteParams::default())
+        .await
+        .unwrap();
+    until(
+        Duration::from_secs(10),
+        "web-1's port to stop answering",
+        || async { http_get(&address, "/readyz").await.is_none().then_some(()) },
+    )
     .await;
-    until(Duration::from_secs(10), "endpoints without web-1", || async {
-        let e = endpoints.get_opt("web").await.ok().flatten()?;
-        let ips: Vec<String> = e.subsets?.into_iter().flat_map(|s| s.addresses.unwrap_or_default()).map(|a| a.ip).collect();
-        (ips == [ip2.clone()]).then_some(())
-    })
+    until(
+        Duration::from_secs(10),
+        "endpoints without web-1",
+        || async {
+            let e = endpoints.get_opt("web").await.ok().flatten()?;
+            let ips: Vec<String> = e
+                .subsets?
+                .into_iter()
+                .flat_map(|s| s.addresses.unwrap_or_default())
+                .map(|a| a.ip)
+                .collect();
+            (ips == [ip2.clone()]).then_some(())
+        },
+    )
     .await;
     assert!(http_get(&format!("{ip2}:8080"), "/readyz").await.is_some());
 }
@@ -211,18 +248,27 @@ async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stop
     let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
     create_secret(&cluster).await;
     let pods = cluster.pods("default");
-    pods.create(&PostParams::default(), &server_pod("secure", 8443, true, "/readyz"))
-        .await
-        .unwrap();
-    pods.create(&PostParams::default(), &server_pod("never-ready", 8443, true, "/missing"))
-        .await
-        .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &server_pod("secure", 8443, true, "/readyz"),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &server_pod("never-ready", 8443, true, "/missing"),
+    )
+    .await
+    .unwrap();
     let secure = ready_pod(&cluster, "secure").await;
     assert!(pod_ip(&secure).starts_with("127.0."));
     // The other serves too (its log says so), but its probe path answers 404: never Ready.
     let never = cluster
         .pod_until("default", "never-ready", "never-ready running", |p| {
-            p.status.as_ref().and_then(|s| s.container_statuses.as_ref()).is_some_and(|c| c[0].started == Some(true))
+            p.status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .is_some_and(|c| c[0].started == Some(true))
         })
         .await;
     let log = cluster
@@ -231,31 +277,47 @@ async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stop
         .unwrap()
         .work_dir()
         .join("pods")
-        .join(format!("default_never-ready_{}", never.metadata.uid.clone().unwrap()))
+        .join(format!(
+            "default_never-ready_{}",
+            never.metadata.uid.clone().unwrap()
+        ))
         .join("server.log");
     until(Duration::from_secs(10), "never-ready to serve", || async {
-        std::fs::read_to_string(&log).ok().filter(|text| text.contains("serving on")).map(|_| ())
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|text| text.contains("serving on"))
+            .map(|_| ())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let never = pods.get("never-ready").await.unwrap();
-    assert!(!is_ready(&never), "a probe answered 404 keeps the pod unready");
+    assert!(
+        !is_ready(&never),
+        "a probe answered 404 keeps the pod unready"
+    );
 
     assert_eq!(cluster.sim.kubelet().unwrap().running_processes(), 2);
-    let addresses = [format!("{}:8443", pod_ip(&secure)), format!("{}:8443", pod_ip(&never))];
+    let addresses = [
+        format!("{}:8443", pod_ip(&secure)),
+        format!("{}:8443", pod_ip(&never)),
+    ];
     for address in &addresses {
         assert!(tokio::net::TcpStream::connect(address).await.is_ok());
     }
     let Cluster { sim, .. } = cluster;
     sim.shutdown().await;
-    until(Duration::from_secs(5), "the processes to be gone", || async {
-        for address in &addresses {
-            if tokio::net::TcpStream::connect(address).await.is_ok() {
-                return None;
+    until(
+        Duration::from_secs(5),
+        "the processes to be gone",
+        || async {
+            for address in &addresses {
+                if tokio::net::TcpStream::connect(address).await.is_ok() {
+                    return None;
+                }
             }
-        }
-        Some(())
-    })
+            Some(())
+        },
+    )
     .await;
 }
 
@@ -268,7 +330,11 @@ async fn a_crashing_process_is_restarted_with_backoff() {
         "spec": {"containers": [{"name": "c", "image": IMAGE, "args": ["-c", "import sys; sys.exit(3)"]}]},
     }))
     .unwrap();
-    cluster.pods("default").create(&PostParams::default(), &pod).await.unwrap();
+    cluster
+        .pods("default")
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
     let restarted = cluster
         .pod_until("default", "crasher", "two restarts", |p| {
             p.status
@@ -287,5 +353,8 @@ async fn a_crashing_process_is_restarted_with_backoff() {
         "between runs the container waits in CrashLoopBackOff: {waiting:?}"
     );
     let out = cluster.kubectl(&["get", "pod", "crasher"]).await;
-    assert!(out.contains("CrashLoopBackOff") || out.contains("Running"), "{out}");
+    assert!(
+        out.contains("CrashLoopBackOff") || out.contains("Running"),
+        "{out}"
+    );
 }

@@ -30,7 +30,9 @@ struct Pods {
 
 impl Pods {
     fn apply(&mut self, context: &Arc<Context>, client: &kube::Client, pod: Pod) {
-        let Some(uid) = pod.metadata.uid.clone() else { return };
+        let Some(uid) = pod.metadata.uid.clone() else {
+            return;
+        };
         let pod = Arc::new(pod);
         if let Some(entry) = self.running.get(&uid) {
             entry.updates.send_replace(Some(pod));
@@ -46,7 +48,12 @@ impl Pods {
             return;
         }
         let (updates, receiver) = watch::channel(Some(pod.clone()));
-        let task = tokio::spawn(super::pod::run(context.clone(), client.clone(), pod, receiver));
+        let task = tokio::spawn(super::pod::run(
+            context.clone(),
+            client.clone(),
+            pod,
+            receiver,
+        ));
         self.running.insert(
             uid,
             Entry {

@@ -15,9 +15,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 
 fn is_ready(pod: &Pod) -> bool {
     pod.status
@@ -51,6 +51,10 @@ fn target_port(port: &k8s_openapi::api::core::v1::ServicePort, pod: &Pod) -> Opt
     }
 }
 
+/// A Service port resolved for one pod: name, number, protocol.
+type ResolvedPort = (String, i32, String);
+type Addresses = Vec<EndpointAddress>;
+
 /// The subsets for `service` over `pods` (those of its namespace): pods grouped by their
 /// resolved ports, as the endpoints controller repacks them.
 pub fn subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<EndpointSubset> {
@@ -59,11 +63,18 @@ pub fn subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<EndpointSubset> {
     };
     let selector = spec.selector.clone().unwrap_or_default();
     let namespace = service.metadata.namespace.as_deref();
-    let mut groups: BTreeMap<Vec<(String, i32, String)>, (Vec<EndpointAddress>, Vec<EndpointAddress>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<Vec<ResolvedPort>, (Addresses, Addresses)> = BTreeMap::new();
     for pod in pods {
-        let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap_or_default();
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
+        let ip = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.clone())
+            .unwrap_or_default();
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("");
         if pod.metadata.namespace.as_deref() != namespace
             || !selects(&selector, pod)
             || ip.is_empty()
@@ -73,7 +84,7 @@ pub fn subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<EndpointSubset> {
         {
             continue;
         }
-        let ports: Option<Vec<(String, i32, String)>> = spec
+        let ports: Option<Vec<ResolvedPort>> = spec
             .ports
             .iter()
             .flatten()
@@ -145,11 +156,10 @@ struct Controller {
 impl Controller {
     async fn sync(&self, namespace: &str, name: &str) -> Result<(), kube::Error> {
         let api: Api<Endpoints> = Api::namespaced(self.client.clone(), namespace);
-        let service = self
-            .services
-            .state()
-            .into_iter()
-            .find(|s| s.metadata.namespace.as_deref() == Some(namespace) && s.metadata.name.as_deref() == Some(name));
+        let service = self.services.state().into_iter().find(|s| {
+            s.metadata.namespace.as_deref() == Some(namespace)
+                && s.metadata.name.as_deref() == Some(name)
+        });
         let Some(service) = service else {
             // The Service is gone: so are its endpoints.
             return match api.delete(name, &DeleteParams::default()).await {
@@ -237,7 +247,9 @@ fn dirty_of<K: kube::Resource>(event: &Event<K>, service: bool) -> Vec<Dirty> {
         }
     };
     match event {
-        Event::Apply(object) | Event::Delete(object) | Event::InitApply(object) => vec![key(object)],
+        Event::Apply(object) | Event::Delete(object) | Event::InitApply(object) => {
+            vec![key(object)]
+        }
         Event::Init | Event::InitDone => Vec::new(),
     }
 }
@@ -247,12 +259,17 @@ pub async fn run(client: kube::Client) {
     let (pods, pods_writer) = reflector::store();
     let service_events = reflector::reflector(
         services_writer,
-        watcher::watcher(Api::<Service>::all(client.clone()), watcher::Config::default()).default_backoff(),
+        watcher::watcher(
+            Api::<Service>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
     )
     .map(|event| event.map(|e| dirty_of(&e, true)).unwrap_or_default());
     let pod_events = reflector::reflector(
         pods_writer,
-        watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default()).default_backoff(),
+        watcher::watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+            .default_backoff(),
     )
     .map(|event| event.map(|e| dirty_of(&e, false)).unwrap_or_default());
     let mut events = std::pin::pin!(futures::stream::select(service_events, pod_events));
@@ -304,14 +321,30 @@ mod tests {
         );
         let subsets = subsets(
             &service,
-            &[pod("b", "127.0.1.2", true), pod("a", "127.0.1.1", true), pod("c", "127.0.1.3", false), other],
+            &[
+                pod("b", "127.0.1.2", true),
+                pod("a", "127.0.1.1", true),
+                pod("c", "127.0.1.3", false),
+                other,
+            ],
         );
         assert_eq!(subsets.len(), 1);
-        let ips: Vec<&str> = subsets[0].addresses.iter().flatten().map(|a| a.ip.as_str()).collect();
+        let ips: Vec<&str> = subsets[0]
+            .addresses
+            .iter()
+            .flatten()
+            .map(|a| a.ip.as_str())
+            .collect();
         assert_eq!(ips, ["127.0.1.1", "127.0.1.2"]);
         let not_ready = subsets[0].not_ready_addresses.as_ref().unwrap();
-        assert_eq!(not_ready[0].target_ref.as_ref().unwrap().name.as_deref(), Some("c"));
+        assert_eq!(
+            not_ready[0].target_ref.as_ref().unwrap().name.as_deref(),
+            Some("c")
+        );
         let ports = subsets[0].ports.as_ref().unwrap();
-        assert_eq!((ports[0].name.as_deref(), ports[0].port), (Some("https"), 8443));
+        assert_eq!(
+            (ports[0].name.as_deref(), ports[0].port),
+            (Some("https"), 8443)
+        );
     }
 }

@@ -125,9 +125,7 @@ pub fn field_value(pod: &Pod, path: &str, pod_ip: &str) -> Option<String> {
     let metadata = &pod.metadata;
     let spec = pod.spec.as_ref();
     let keyed = |prefix: &str, map: &Option<BTreeMap<String, String>>| {
-        let key = path
-            .strip_prefix(prefix)?
-            .strip_suffix("']")?;
+        let key = path.strip_prefix(prefix)?.strip_suffix("']")?;
         Some(map.as_ref()?.get(key).cloned().unwrap_or_default())
     };
     match path {
@@ -251,7 +249,12 @@ async fn env_value(
     if let Some(field) = &from.field_ref {
         return field_value(pod, &field.field_path, pod_ip)
             .map(Some)
-            .ok_or_else(|| format!("env {}: unsupported fieldRef {}", variable.name, field.field_path));
+            .ok_or_else(|| {
+                format!(
+                    "env {}: unsupported fieldRef {}",
+                    variable.name, field.field_path
+                )
+            });
     }
     if let Some(selector) = &from.secret_key_ref {
         let value = sources
@@ -312,14 +315,23 @@ mod tests {
         assert_eq!(expand("--addr=$(POD_IP):80", &vars), "--addr=127.0.1.7:80");
         assert_eq!(expand("$(UNDEFINED)/x", &vars), "$(UNDEFINED)/x");
         assert_eq!(expand("$$(POD_IP)", &vars), "$(POD_IP)");
-        assert_eq!(expand("a$(EMPTY)b $ c $(unclosed", &vars), "ab $ c $(unclosed");
+        assert_eq!(
+            expand("a$(EMPTY)b $ c $(unclosed", &vars),
+            "ab $ c $(unclosed"
+        );
     }
 
     #[test]
     fn mount_paths_are_rewritten_longest_first() {
         let mounts = vec![
-            ("/etc/certs".to_string(), PathBuf::from("/work/p/volumes/certs")),
-            ("/etc/certs/extra".to_string(), PathBuf::from("/work/p/volumes/extra")),
+            (
+                "/etc/certs".to_string(),
+                PathBuf::from("/work/p/volumes/certs"),
+            ),
+            (
+                "/etc/certs/extra".to_string(),
+                PathBuf::from("/work/p/volumes/extra"),
+            ),
         ];
         assert_eq!(
             rewrite_mounts("--cert=/etc/certs/tls.crt --x=/etc/certs/extra/y", &mounts),
@@ -331,10 +343,16 @@ mod tests {
     #[test]
     fn wildcard_listen_addresses_become_the_pod_ip() {
         let ip = "127.0.1.3";
-        assert_eq!(rewrite_listen("--listen=0.0.0.0:8443", ip), "--listen=127.0.1.3:8443");
+        assert_eq!(
+            rewrite_listen("--listen=0.0.0.0:8443", ip),
+            "--listen=127.0.1.3:8443"
+        );
         assert_eq!(rewrite_listen("[::]:9090", ip), "127.0.1.3:9090");
         assert_eq!(rewrite_listen(":8080", ip), "127.0.1.3:8080");
-        assert_eq!(rewrite_listen("--metrics=:9000", ip), "--metrics=127.0.1.3:9000");
+        assert_eq!(
+            rewrite_listen("--metrics=:9000", ip),
+            "--metrics=127.0.1.3:9000"
+        );
         assert_eq!(rewrite_listen("http://example:80", ip), "http://example:80");
         assert_eq!(rewrite_listen("0.0.0.0", ip), "0.0.0.0");
     }
@@ -361,10 +379,22 @@ mod tests {
             "spec": {"nodeName": "sim-node-1", "containers": []},
         }))
         .unwrap();
-        assert_eq!(field_value(&pod, "status.podIP", "127.0.1.1").as_deref(), Some("127.0.1.1"));
-        assert_eq!(field_value(&pod, "metadata.labels['app']", "").as_deref(), Some("web"));
-        assert_eq!(field_value(&pod, "spec.serviceAccountName", "").as_deref(), Some("default"));
-        assert_eq!(field_value(&pod, "spec.nodeName", "").as_deref(), Some("sim-node-1"));
+        assert_eq!(
+            field_value(&pod, "status.podIP", "127.0.1.1").as_deref(),
+            Some("127.0.1.1")
+        );
+        assert_eq!(
+            field_value(&pod, "metadata.labels['app']", "").as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            field_value(&pod, "spec.serviceAccountName", "").as_deref(),
+            Some("default")
+        );
+        assert_eq!(
+            field_value(&pod, "spec.nodeName", "").as_deref(),
+            Some("sim-node-1")
+        );
         assert_eq!(field_value(&pod, "status.unknown", ""), None);
     }
 }

@@ -66,7 +66,10 @@ pub struct Cluster {
 impl Cluster {
     /// Registers the nodes (they are listed when this returns), then starts the node agents,
     /// the scheduler and the endpoints controller against the API server at `state.address`.
-    pub async fn start(state: &SharedState, options: &ClusterOptions) -> Result<Cluster, StartError> {
+    pub async fn start(
+        state: &SharedState,
+        options: &ClusterOptions,
+    ) -> Result<Cluster, StartError> {
         let (work_dir, temporary) = match &options.work_dir {
             Some(dir) => (dir.clone(), false),
             None => (
@@ -98,7 +101,9 @@ impl Cluster {
         };
         for name in &options.nodes {
             let client = context.client_as(&UserInfo::node(name))?;
-            node::register(&client, name).await.map_err(StartError::Client)?;
+            node::register(&client, name)
+                .await
+                .map_err(StartError::Client)?;
             cluster
                 .tasks
                 .push(tokio::spawn(node::keep_ready(client.clone(), name.clone())));
@@ -109,9 +114,10 @@ impl Cluster {
             )));
         }
         let scheduler = context.client_as(&scheduler::user())?;
-        cluster
-            .tasks
-            .push(tokio::spawn(scheduler::run(scheduler, options.nodes.clone())));
+        cluster.tasks.push(tokio::spawn(scheduler::run(
+            scheduler,
+            options.nodes.clone(),
+        )));
         let endpoints = context.client_as(&UserInfo::controller("endpoint"))?;
         cluster.tasks.push(tokio::spawn(endpoints::run(endpoints)));
         Ok(cluster)

@@ -88,7 +88,11 @@ pub async fn register(client: &kube::Client, name: &str) -> Result<(), String> {
         Err(error) => return Err(format!("node {name}: cannot register: {error}")),
     }
     nodes
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(node_status(name)))
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(node_status(name)),
+        )
         .await
         .map_err(|error| format!("node {name}: cannot post its status: {error}"))?;
     Ok(())

@@ -172,7 +172,9 @@ impl Worker {
         if exists {
             let (namespace, name) = self.name();
             let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-            let _ = pods.delete(name, &DeleteParams::default().grace_period(0)).await;
+            let _ = pods
+                .delete(name, &DeleteParams::default().grace_period(0))
+                .await;
         }
     }
 }
@@ -182,7 +184,11 @@ fn images_registered(context: &Context, pod: &Pod) -> bool {
         spec.containers
             .iter()
             .chain(spec.init_containers.iter().flatten())
-            .any(|c| c.image.as_ref().is_some_and(|image| context.images.contains_key(image)))
+            .any(|c| {
+                c.image
+                    .as_ref()
+                    .is_some_and(|image| context.images.contains_key(image))
+            })
     })
 }
 
@@ -193,7 +199,9 @@ pub async fn run(context: Arc<Context>, client: kube::Client, pod: Arc<Pod>, mut
         return;
     };
     let mut lease = Some(lease);
-    let ip = lease.as_ref().map_or(IpAddr::from([127, 0, 0, 1]), |l| IpAddr::V4(l.ip));
+    let ip = lease
+        .as_ref()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |l| IpAddr::V4(l.ip));
     let spec = pod.spec.clone().unwrap_or_default();
     let image = |c: &k8s_openapi::api::core::v1::Container| c.image.clone().unwrap_or_default();
     let init = spec

@@ -57,7 +57,12 @@ fn port_number(port: &IntOrString, container: &Container) -> Result<u16, String>
                 .flatten()
                 .find(|port| port.name.as_deref() == Some(name.as_str()))
                 .and_then(|port| u16::try_from(port.container_port).ok())
-                .ok_or_else(|| format!("probe port {name:?} names no port of container {}", container.name))
+                .ok_or_else(|| {
+                    format!(
+                        "probe port {name:?} names no port of container {}",
+                        container.name
+                    )
+                })
         }
     }
 }
@@ -79,7 +84,11 @@ pub fn spec(probe: &Probe, container: &Container, pod_ip: IpAddr) -> Result<Spec
             https: http.scheme.as_deref() == Some("HTTPS"),
             address: SocketAddr::new(ip, port),
             host: host.unwrap_or_else(|| pod_ip.to_string()),
-            path: http.path.clone().filter(|p| !p.is_empty()).unwrap_or_else(|| "/".into()),
+            path: http
+                .path
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/".into()),
             headers: http
                 .http_headers
                 .iter()
@@ -89,7 +98,11 @@ pub fn spec(probe: &Probe, container: &Container, pod_ip: IpAddr) -> Result<Spec
         }
     } else if let Some(tcp) = &probe.tcp_socket {
         let port = port_number(&tcp.port, container)?;
-        let ip = tcp.host.as_deref().and_then(|h| h.parse().ok()).unwrap_or(pod_ip);
+        let ip = tcp
+            .host
+            .as_deref()
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(pod_ip);
         Action::Tcp(SocketAddr::new(ip, port))
     } else {
         Action::Pass
@@ -177,7 +190,12 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("not an HTTP response: {:?}", line.lines().next().unwrap_or("")))?;
+        .ok_or_else(|| {
+            format!(
+                "not an HTTP response: {:?}",
+                line.lines().next().unwrap_or("")
+            )
+        })?;
     if (200..400).contains(&code) {
         Ok(())
     } else {
@@ -208,7 +226,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -217,7 +240,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -91,10 +91,15 @@ impl Process {
             .create(true)
             .append(true)
             .open(&launch.log)
-            .map_err(|error| format!("cannot open the log file {}: {error}", launch.log.display()))?;
-        let stderr = log
-            .try_clone()
-            .map_err(|error| format!("cannot share the log file {}: {error}", launch.log.display()))?;
+            .map_err(|error| {
+                format!("cannot open the log file {}: {error}", launch.log.display())
+            })?;
+        let stderr = log.try_clone().map_err(|error| {
+            format!(
+                "cannot share the log file {}: {error}",
+                launch.log.display()
+            )
+        })?;
         let child = tokio::process::Command::new(&launch.program)
             .args(&launch.args)
             .env_clear()

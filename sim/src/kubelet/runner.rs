@@ -209,7 +209,8 @@ impl Runner {
         let container_env =
             launch::environment(&self.pod, &self.container, &pod_ip, &sources).await?;
         let mounts = super::volumes::mounts(&self.container, &self.volumes);
-        let rewrite = |text: &str| launch::rewrite_listen(&launch::rewrite_mounts(text, &mounts), &pod_ip);
+        let rewrite =
+            |text: &str| launch::rewrite_listen(&launch::rewrite_mounts(text, &mounts), &pod_ip);
         let (host, port) = self
             .context
             .address
@@ -217,14 +218,23 @@ impl Runner {
             .map(|(h, p)| (h.to_string(), p.to_string()))
             .unwrap_or_default();
         let mut env: Vec<(String, String)> = vec![
-            ("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into())),
+            (
+                "PATH".into(),
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+            ),
             ("HOME".into(), self.pod_dir.to_string_lossy().into_owned()),
-            ("HOSTNAME".into(), self.pod.metadata.name.clone().unwrap_or_default()),
+            (
+                "HOSTNAME".into(),
+                self.pod.metadata.name.clone().unwrap_or_default(),
+            ),
             ("KUBERNETES_SERVICE_HOST".into(), host.clone()),
             ("KUBERNETES_SERVICE_PORT".into(), port.clone()),
             ("KUBERNETES_SERVICE_PORT_HTTPS".into(), port.clone()),
             ("KUBERNETES_PORT".into(), format!("tcp://{host}:{port}")),
-            ("KUBECONFIG".into(), self.kubeconfig.to_string_lossy().into_owned()),
+            (
+                "KUBECONFIG".into(),
+                self.kubeconfig.to_string_lossy().into_owned(),
+            ),
         ];
         for (name, value) in container_env {
             env.retain(|(existing, _)| *existing != name);
@@ -283,13 +293,20 @@ impl Runner {
         let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Probed>();
         let mut probes = Vec::new();
         if let Some(spec) = readiness.filter(|_| !self.init) {
-            probes.push(AbortOnDrop(tokio::spawn(readiness_loop(spec, probe_tx.clone()))));
+            probes.push(AbortOnDrop(tokio::spawn(readiness_loop(
+                spec,
+                probe_tx.clone(),
+            ))));
         }
         if let Some(spec) = liveness.filter(|_| !self.init) {
-            probes.push(AbortOnDrop(tokio::spawn(liveness_loop(spec, probe_tx.clone()))));
+            probes.push(AbortOnDrop(tokio::spawn(liveness_loop(
+                spec,
+                probe_tx.clone(),
+            ))));
         }
         let mut stop = self.stop.clone();
-        let terminated = |status: Result<std::process::ExitStatus, String>, message: Option<String>| {
+        let terminated = |status: Result<std::process::ExitStatus, String>,
+                          message: Option<String>| {
             let (exit_code, reason) = match &status {
                 Ok(status) => exit_code(status),
                 Err(_) => (1, "Error"),
@@ -388,7 +405,11 @@ async fn readiness_loop(spec: probe::Spec, results: mpsc::UnboundedSender<Probed
                 }
             }
         }
-        let period = if ever_ready { spec.period } else { probe::FAST_PERIOD };
+        let period = if ever_ready {
+            spec.period
+        } else {
+            probe::FAST_PERIOD
+        };
         tokio::time::sleep(period).await;
     }
 }

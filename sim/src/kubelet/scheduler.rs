@@ -12,8 +12,8 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 
 use crate::auth::UserInfo;
@@ -76,7 +76,12 @@ impl Binder {
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             });
             match pods
-                .create_subresource::<_, serde_json::Value>("binding", name, &PostParams::default(), &binding)
+                .create_subresource::<_, serde_json::Value>(
+                    "binding",
+                    name,
+                    &PostParams::default(),
+                    &binding,
+                )
                 .await
             {
                 Ok(_) => return Ok(()),

@@ -134,10 +134,7 @@ impl Pod {
 
     /// Pending, Running, Succeeded or Failed, by the kubelet's rules.
     pub fn phase(&self) -> &'static str {
-        let init_failed = self
-            .init
-            .iter()
-            .any(|c| c.done && !c.succeeded());
+        let init_failed = self.init.iter().any(|c| c.done && !c.succeeded());
         if init_failed {
             return "Failed";
         }
@@ -258,9 +255,17 @@ mod tests {
 
     #[test]
     fn phases_follow_the_containers() {
-        let creating = Pod::new("127.0.1.1".into(), vec![], vec![Container::waiting("a", "i", "ContainerCreating")]);
+        let creating = Pod::new(
+            "127.0.1.1".into(),
+            vec![],
+            vec![Container::waiting("a", "i", "ContainerCreating")],
+        );
         assert_eq!(creating.phase(), "Pending");
-        let mut pod = Pod::new("127.0.1.1".into(), vec![], vec![running("a", true), running("b", false)]);
+        let mut pod = Pod::new(
+            "127.0.1.1".into(),
+            vec![],
+            vec![running("a", true), running("b", false)],
+        );
         assert_eq!(pod.phase(), "Running");
         let status = pod.render();
         let ready = status["status"]["conditions"]
@@ -272,12 +277,25 @@ mod tests {
             .clone();
         assert_eq!(ready["status"], "False");
         assert_eq!(ready["reason"], "ContainersNotReady");
-        assert_eq!(Pod::new(String::new(), vec![], vec![exited("a", 0)]).phase(), "Succeeded");
-        assert_eq!(Pod::new(String::new(), vec![], vec![exited("a", 0), exited("b", 2)]).phase(), "Failed");
-        let mut waiting_on_init = Pod::new(String::new(), vec![running("init", false)], vec![Container::waiting("a", "i", "PodInitializing")]);
+        assert_eq!(
+            Pod::new(String::new(), vec![], vec![exited("a", 0)]).phase(),
+            "Succeeded"
+        );
+        assert_eq!(
+            Pod::new(String::new(), vec![], vec![exited("a", 0), exited("b", 2)]).phase(),
+            "Failed"
+        );
+        let mut waiting_on_init = Pod::new(
+            String::new(),
+            vec![running("init", false)],
+            vec![Container::waiting("a", "i", "PodInitializing")],
+        );
         assert_eq!(waiting_on_init.phase(), "Pending");
         let status = waiting_on_init.render();
         assert_eq!(status["status"]["initContainerStatuses"][0]["name"], "init");
-        assert_eq!(Pod::new(String::new(), vec![exited("init", 1)], vec![]).phase(), "Failed");
+        assert_eq!(
+            Pod::new(String::new(), vec![exited("init", 1)], vec![]).phase(),
+            "Failed"
+        );
     }
 }

@@ -15,12 +15,7 @@ use kube::Api;
 const DEFAULT_MODE: i32 = 0o644;
 
 pub fn pod_dir(work_dir: &Path, pod: &Pod) -> PathBuf {
-    let part = |value: &Option<String>| {
-        value
-            .as_deref()
-            .unwrap_or("")
-            .replace(['/', '.'], "-")
-    };
+    let part = |value: &Option<String>| value.as_deref().unwrap_or("").replace(['/', '.'], "-");
     work_dir.join("pods").join(format!(
         "{}_{}_{}",
         part(&pod.metadata.namespace),
@@ -36,14 +31,17 @@ fn write_file(dir: &Path, relative: &str, bytes: &[u8], mode: i32) -> Result<(),
         || Path::new(relative).is_absolute()
         || relative.split('/').any(|part| part == "..")
     {
-        return Err(format!("volume path {relative:?} is not a relative path inside the volume"));
+        return Err(format!(
+            "volume path {relative:?} is not a relative path inside the volume"
+        ));
     }
     let path = dir.join(relative);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
     }
-    std::fs::write(&path, bytes).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    std::fs::write(&path, bytes)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
     let mode = u32::try_from(mode & 0o777).unwrap_or(0o644);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
         .map_err(|error| format!("cannot set the mode of {}: {error}", path.display()))
@@ -58,7 +56,8 @@ fn write_keys(
     what: &str,
 ) -> Result<(), String> {
     let default_mode = default_mode.unwrap_or(DEFAULT_MODE);
-    std::fs::create_dir_all(dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
     match items {
         Some(items) => {
             for item in items {
@@ -117,16 +116,36 @@ async fn write_volume(
     if let Some(source) = &volume.secret {
         let name = source.secret_name.clone().unwrap_or_default();
         let what = format!("Secret {namespace}/{name}");
-        match secrets.get_opt(&name).await.map_err(|e| format!("cannot read {what}: {e}"))? {
-            Some(secret) => write_keys(dir, &secret_bytes(&secret), source.items.as_ref(), source.default_mode, &what)?,
+        match secrets
+            .get_opt(&name)
+            .await
+            .map_err(|e| format!("cannot read {what}: {e}"))?
+        {
+            Some(secret) => write_keys(
+                dir,
+                &secret_bytes(&secret),
+                source.items.as_ref(),
+                source.default_mode,
+                &what,
+            )?,
             None if source.optional == Some(true) => create_dir(dir)?,
             None => return Err(format!("secret \"{name}\" not found")),
         }
     } else if let Some(source) = &volume.config_map {
         let name = source.name.clone();
         let what = format!("ConfigMap {namespace}/{name}");
-        match config_maps.get_opt(&name).await.map_err(|e| format!("cannot read {what}: {e}"))? {
-            Some(map) => write_keys(dir, &config_map_bytes(&map), source.items.as_ref(), source.default_mode, &what)?,
+        match config_maps
+            .get_opt(&name)
+            .await
+            .map_err(|e| format!("cannot read {what}: {e}"))?
+        {
+            Some(map) => write_keys(
+                dir,
+                &config_map_bytes(&map),
+                source.items.as_ref(),
+                source.default_mode,
+                &what,
+            )?,
             None if source.optional == Some(true) => create_dir(dir)?,
             None => return Err(format!("configmap \"{name}\" not found")),
         }
@@ -136,21 +155,46 @@ async fn write_volume(
             if let Some(projection) = &source.secret {
                 let name = projection.name.clone();
                 let what = format!("Secret {namespace}/{name}");
-                match secrets.get_opt(&name).await.map_err(|e| format!("cannot read {what}: {e}"))? {
-                    Some(secret) => write_keys(dir, &secret_bytes(&secret), projection.items.as_ref(), projected.default_mode, &what)?,
+                match secrets
+                    .get_opt(&name)
+                    .await
+                    .map_err(|e| format!("cannot read {what}: {e}"))?
+                {
+                    Some(secret) => write_keys(
+                        dir,
+                        &secret_bytes(&secret),
+                        projection.items.as_ref(),
+                        projected.default_mode,
+                        &what,
+                    )?,
                     None if projection.optional == Some(true) => {}
                     None => return Err(format!("secret \"{name}\" not found")),
                 }
             } else if let Some(projection) = &source.config_map {
                 let name = projection.name.clone();
                 let what = format!("ConfigMap {namespace}/{name}");
-                match config_maps.get_opt(&name).await.map_err(|e| format!("cannot read {what}: {e}"))? {
-                    Some(map) => write_keys(dir, &config_map_bytes(&map), projection.items.as_ref(), projected.default_mode, &what)?,
+                match config_maps
+                    .get_opt(&name)
+                    .await
+                    .map_err(|e| format!("cannot read {what}: {e}"))?
+                {
+                    Some(map) => write_keys(
+                        dir,
+                        &config_map_bytes(&map),
+                        projection.items.as_ref(),
+                        projected.default_mode,
+                        &what,
+                    )?,
                     None if projection.optional == Some(true) => {}
                     None => return Err(format!("configmap \"{name}\" not found")),
                 }
             } else if let Some(token) = &source.service_account_token {
-                write_file(dir, &token.path, service_account_token().as_bytes(), projected.default_mode.unwrap_or(DEFAULT_MODE))?;
+                write_file(
+                    dir,
+                    &token.path,
+                    service_account_token().as_bytes(),
+                    projected.default_mode.unwrap_or(DEFAULT_MODE),
+                )?;
             }
         }
     } else {
@@ -161,7 +205,8 @@ async fn write_volume(
 }
 
 fn create_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|error| format!("cannot create {}: {error}", dir.display()))
+    std::fs::create_dir_all(dir)
+        .map_err(|error| format!("cannot create {}: {error}", dir.display()))
 }
 
 /// Writes every volume of the pod under `<pod dir>/volumes/` and returns where each went.
@@ -174,7 +219,11 @@ pub async fn prepare(
 ) -> Result<BTreeMap<String, PathBuf>, String> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let mut dirs = BTreeMap::new();
-    for volume in pod.spec.iter().flat_map(|spec| spec.volumes.iter().flatten()) {
+    for volume in pod
+        .spec
+        .iter()
+        .flat_map(|spec| spec.volumes.iter().flatten())
+    {
         if let Some(host) = &volume.host_path {
             dirs.insert(volume.name.clone(), PathBuf::from(&host.path));
             continue;
@@ -187,7 +236,10 @@ pub async fn prepare(
 }
 
 /// The container's mounts: mount path → directory on this machine (`subPath` honoured).
-pub fn mounts(container: &Container, volumes: &BTreeMap<String, PathBuf>) -> Vec<(String, PathBuf)> {
+pub fn mounts(
+    container: &Container,
+    volumes: &BTreeMap<String, PathBuf>,
+) -> Vec<(String, PathBuf)> {
     container
         .volume_mounts
         .iter()

@@ -36,7 +36,9 @@ impl Cluster {
             }),
             ..Config::default()
         };
-        let mut sim = Simulator::start(config).await.expect("the simulator starts");
+        let mut sim = Simulator::start(config)
+            .await
+            .expect("the simulator starts");
         let kubeconfig = sim
             .write_kubeconfig(&dir.path().join("kubeconfig"))
             .expect("the kubeconfig is written");
@@ -86,7 +88,11 @@ impl Cluster {
     ) -> Pod {
         let pods = self.pods(namespace);
         until(Duration::from_secs(20), what, || async {
-            pods.get_opt(name).await.ok().flatten().filter(|pod| check(pod))
+            pods.get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .filter(|pod| check(pod))
         })
         .await
     }
