@@ -98,11 +98,25 @@ pub async fn register(client: &kube::Client, name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Renews the node's status for ever (re-registering it if it was deleted).
+/// Renews the node's Ready condition for ever (re-registering the node if it was deleted).
 pub async fn keep_ready(client: kube::Client, name: String) {
+    let nodes: Api<Node> = Api::all(client.clone());
     loop {
         tokio::time::sleep(HEARTBEAT).await;
-        if let Err(error) = register(&client, &name).await {
+        let renewed = match nodes.get_opt(&name).await {
+            Ok(Some(_)) => {
+                let conditions =
+                    json!({"status": {"conditions": node_status(&name)["status"]["conditions"]}});
+                nodes
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(conditions))
+                    .await
+                    .map(|_| ())
+                    .map_err(|error| format!("node {name}: cannot renew its status: {error}"))
+            }
+            Ok(None) => register(&client, &name).await,
+            Err(error) => Err(format!("node {name}: cannot read it: {error}")),
+        };
+        if let Err(error) = renewed {
             tracing::warn!(%error, "node heartbeat failed");
         }
     }
