@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;

@@ -97,6 +97,8 @@ pub struct Simulator {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     kubeconfig: Option<(PathBuf, Option<tempfile_dir::TempDir>)>,
+    /// The nodes, scheduler, kubelets and endpoints controller (`Config::cluster`).
+    kubelet: Option<crate::kubelet::Cluster>,
 }
 
 /// A private temporary directory for the kubeconfig of tests (removed on drop).
@@ -172,12 +174,17 @@ impl Simulator {
                 tracing::error!(%error, "the simulated API server stopped");
             }
         });
+        let kubelet = match &config.cluster {
+            Some(options) => Some(crate::kubelet::Cluster::start(&state, options).await?),
+            None => None,
+        };
         Ok(Simulator {
             address,
             state,
             shutdown: Some(shutdown),
             task: Some(task),
             kubeconfig: None,
+            kubelet,
         })
     }
 
@@ -191,6 +198,11 @@ impl Simulator {
 
     pub fn state(&self) -> &SharedState {
         &self.state
+    }
+
+    /// The process kubelet and its companions, when started as a cluster.
+    pub fn kubelet(&self) -> Option<&crate::kubelet::Cluster> {
+        self.kubelet.as_ref()
     }
 
     /// Writes a kubeconfig for this server at `path`.
@@ -257,6 +269,9 @@ impl Simulator {
     }
 
     async fn stop(&mut self) {
+        if let Some(mut kubelet) = self.kubelet.take() {
+            kubelet.stop();
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -271,6 +286,9 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        if let Some(mut kubelet) = self.kubelet.take() {
+            kubelet.stop();
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
