@@ -97,6 +97,8 @@ pub struct Simulator {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     kubeconfig: Option<(PathBuf, Option<tempfile_dir::TempDir>)>,
+    /// The workload controllers of a cluster (`Config::cluster`); stopped on drop.
+    controllers: Option<crate::controllers::Controllers>,
 }
 
 /// A private temporary directory for the kubeconfig of tests (removed on drop).
@@ -171,12 +173,20 @@ impl Simulator {
                 tracing::error!(%error, "the simulated API server stopped");
             }
         });
+        let controllers = match &config.cluster {
+            Some(_) => Some(crate::controllers::Controllers::start(
+                &format!("http://{address}"),
+                &state.tokens,
+            )?),
+            None => None,
+        };
         Ok(Simulator {
             address,
             state,
             shutdown: Some(shutdown),
             task: Some(task),
             kubeconfig: None,
+            controllers,
         })
     }
 
@@ -256,6 +266,9 @@ impl Simulator {
     }
 
     async fn stop(&mut self) {
+        if let Some(controllers) = self.controllers.take() {
+            controllers.stop().await;
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -1,0 +1,2 @@
+use std::sync::Arc;
+pub async fn run(_context: Arc<super::Context>) {}
