@@ -90,7 +90,7 @@ async fn sync_replicaset(
         conditions: conditions::from_typed(status.as_ref().and_then(|s| s.conditions.as_ref())),
         status: serde_json::to_value(&status).unwrap_or_default(),
     };
-    sync(&context, &object, replicated).await
+    sync(&context, replicated).await
 }
 
 async fn sync_replication_controller(
@@ -140,15 +140,11 @@ async fn sync_replication_controller(
         conditions: conditions::from_typed(status.as_ref().and_then(|s| s.conditions.as_ref())),
         status: serde_json::to_value(&status).unwrap_or_default(),
     };
-    sync(&context, &object, replicated).await
+    sync(&context, replicated).await
 }
 
 /// `syncReplicaSet`: manage the pods, then write the status computed from the pods seen.
-async fn sync(
-    context: &Context,
-    object: &DynamicObject,
-    rs: Replicated,
-) -> Result<Action, SyncError> {
+async fn sync(context: &Context, rs: Replicated) -> Result<Action, SyncError> {
     let namespace = rs.involved.namespace.clone();
     let name = rs.involved.name.clone();
     let all = pods::list_owned(&context.client, &namespace, &rs.involved.uid)
@@ -217,7 +213,6 @@ async fn sync(
     } else {
         resource_of::<ReplicationController>()
     };
-    let _ = object;
     status::write(
         &context.client,
         &resource,
