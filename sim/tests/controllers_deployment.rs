@@ -23,7 +23,8 @@ fn deployment(name: &str, replicas: i32, image: &str) -> Deployment {
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}, "annotations": {"note": "kept"}},
-                "spec": {"containers": [{"name": "web", "image": image}]},
+                // On a node no simulated kubelet runs: the tests play the kubelet.
+                "spec": {"containers": [{"name": "web", "image": image}], "nodeName": "test-unmanaged"},
             },
         },
     }))
