@@ -6,6 +6,7 @@ pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod catalogue;
+pub mod controllers;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod openapi;

@@ -99,6 +99,8 @@ pub struct Simulator {
     kubeconfig: Option<(PathBuf, Option<tempfile_dir::TempDir>)>,
     /// The nodes, scheduler, kubelets and endpoints controller (`Config::cluster`).
     kubelet: Option<crate::kubelet::Cluster>,
+    /// The workload controllers of a cluster (`Config::cluster`); stopped on drop.
+    controllers: Option<crate::controllers::Controllers>,
 }
 
 /// A private temporary directory for the kubeconfig of tests (removed on drop).
@@ -178,6 +180,13 @@ impl Simulator {
             Some(options) => Some(crate::kubelet::Cluster::start(&state, options).await?),
             None => None,
         };
+        let controllers = match &config.cluster {
+            Some(_) => Some(crate::controllers::Controllers::start(
+                &format!("http://{address}"),
+                &state.tokens,
+            )?),
+            None => None,
+        };
         Ok(Simulator {
             address,
             state,
@@ -185,6 +194,7 @@ impl Simulator {
             task: Some(task),
             kubeconfig: None,
             kubelet,
+            controllers,
         })
     }
 
@@ -269,6 +279,9 @@ impl Simulator {
     }
 
     async fn stop(&mut self) {
+        if let Some(controllers) = self.controllers.take() {
+            controllers.stop().await;
+        }
         if let Some(mut kubelet) = self.kubelet.take() {
             kubelet.stop();
         }
