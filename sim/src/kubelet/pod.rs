@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch};
 use tokio::sync::{mpsc, watch};
 
 use super::Context;
@@ -77,7 +77,7 @@ impl Worker {
         let (namespace, name) = self.name();
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         match pods
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+            .patch_status(name, &super::node::kubelet_params(), &Patch::Merge(&body))
             .await
         {
             Ok(_) => {

@@ -79,7 +79,10 @@ impl Binder {
                 .create_subresource::<_, serde_json::Value>(
                     "binding",
                     name,
-                    &PostParams::default(),
+                    &PostParams {
+                        field_manager: Some("kube-scheduler".into()),
+                        ..PostParams::default()
+                    },
                     &binding,
                 )
                 .await
@@ -90,8 +93,15 @@ impl Binder {
             }
         }
         let patch = json!({"spec": {"nodeName": node}});
-        pods.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        pods.patch(
+            name,
+            &PatchParams {
+                field_manager: Some("kube-scheduler".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&patch),
+        )
+        .await?;
         // The pod exists (the patch worked), so the 404/405 was about the subresource.
         self.patch_instead.store(true, Ordering::Relaxed);
         Ok(())
