@@ -424,3 +424,40 @@ async fn config_map_volumes_honour_items_and_modes_and_env_from_imports_keys() {
         "only the listed items are written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_liveness_probe_restarts_the_container() {
+    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    create_secret(&cluster).await;
+    let mut pod = server_pod("unhealthy", 8080, false, "/readyz");
+    let container = &mut pod.spec.as_mut().unwrap().containers[0];
+    container.liveness_probe = Some(
+        serde_json::from_value(json!({
+            "httpGet": {"path": "/missing", "port": 8080},
+            "initialDelaySeconds": 1, "periodSeconds": 1, "failureThreshold": 1,
+        }))
+        .unwrap(),
+    );
+    cluster
+        .pods("default")
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
+    let restarted = cluster
+        .pod_until(
+            "default",
+            "unhealthy",
+            "a restart after the liveness probe failed",
+            |p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .is_some_and(|c| c[0].restart_count >= 1)
+            },
+        )
+        .await;
+    let status = &restarted.status.unwrap().container_statuses.unwrap()[0];
+    let last = status.last_state.clone().unwrap().terminated.unwrap();
+    let message = last.message.unwrap_or_default();
+    assert!(message.starts_with("Liveness probe failed"), "{message}");
+}
