@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, Patch};
 use serde_json::json;
 
 pub const NORMAL: &str = "Normal";
@@ -84,7 +84,7 @@ impl Recorder {
             let count = seen.count + 1;
             let patch = json!({"count": count, "lastTimestamp": Time(now)});
             match api
-                .patch(&seen.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(&seen.name, &super::patch_params(), &Patch::Merge(&patch))
                 .await
             {
                 Ok(_) => {
@@ -134,7 +134,7 @@ impl Recorder {
             count: Some(1),
             ..Default::default()
         };
-        match api.create(&PostParams::default(), &event).await {
+        match api.create(&super::post_params(), &event).await {
             Ok(_) => {
                 self.lock().insert(key, Seen { name, count: 1 });
             }
