@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -15,6 +14,7 @@ use kube::runtime::controller::Action;
 use serde_json::{Map, Value, json};
 
 use super::conditions::{self, Condition};
+use super::deployment_status;
 use super::events::{Involved, NORMAL, WARNING};
 use super::rollout::{self, Counts};
 use super::{
@@ -250,7 +250,7 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                     &now,
                     true,
                 );
-                write_status(
+                deployment_status::write(
                     &context,
                     &deployment,
                     &owned,
@@ -362,102 +362,18 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                 .iter()
                 .all(|rs| rs.status.as_ref().is_none_or(|s| s.replicas == 0))
     });
-    let deadline = spec.progress_deadline_seconds.unwrap_or(600);
-    let mut requeue = None;
-    if let Some(created) = &created_new {
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Progressing",
-                true,
-                "NewReplicaSetCreated",
-                format!("Created new replica set {created:?}"),
-            ),
-            &now,
-            true,
-        );
-    } else if complete {
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Progressing",
-                true,
-                "NewReplicaSetAvailable",
-                format!("ReplicaSet {rs_name:?} has successfully progressed."),
-            ),
-            &now,
-            true,
-        );
-    } else if progressed && new_rs.is_some() {
-        let previous = conditions::get(&conditions, "Progressing").cloned();
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Progressing",
-                true,
-                "ReplicaSetUpdated",
-                format!("ReplicaSet {rs_name:?} is progressing."),
-            ),
-            &now,
-            true,
-        );
-        // Progress moves the deadline even when the reason stays the same.
-        if let Some(condition) = conditions.iter_mut().find(|c| c["type"] == "Progressing") {
-            condition["lastUpdateTime"] = json!(now);
-            if previous
-                .as_ref()
-                .is_some_and(|p| conditions::field(p, "status") == "True")
-            {
-                condition["lastTransitionTime"] = previous
-                    .map(|p| p["lastTransitionTime"].clone())
-                    .unwrap_or(json!(now));
-            }
-        }
-    } else if new_rs.is_some() {
-        match conditions::get(&conditions, "Progressing").cloned() {
-            None => conditions::set(
-                &mut conditions,
-                Condition::new(
-                    "Progressing",
-                    true,
-                    "FoundNewReplicaSet",
-                    format!("Found new replica set {rs_name:?}"),
-                ),
-                &now,
-                true,
-            ),
-            Some(condition) if conditions::field(&condition, "status") == "True" => {
-                let since = conditions::field(&condition, "lastUpdateTime")
-                    .parse::<jiff::Timestamp>()
-                    .ok();
-                let elapsed =
-                    since.map(|since| jiff::Timestamp::now().as_second() - since.as_second());
-                match elapsed {
-                    Some(elapsed) if elapsed >= i64::from(deadline) && deadline > 0 => {
-                        conditions::set(
-                            &mut conditions,
-                            Condition::new(
-                                "Progressing",
-                                false,
-                                "ProgressDeadlineExceeded",
-                                format!("ReplicaSet {rs_name:?} has timed out progressing."),
-                            ),
-                            &now,
-                            true,
-                        );
-                    }
-                    Some(elapsed) => {
-                        requeue = Some(Duration::from_secs(
-                            u64::try_from(i64::from(deadline) - elapsed + 1).unwrap_or(1),
-                        ));
-                    }
-                    None => {}
-                }
-            }
-            Some(_) => {}
-        }
-    }
-    write_status(
+    let requeue = deployment_status::progressing(
+        &mut conditions,
+        &deployment_status::Progress {
+            created: created_new.as_deref(),
+            new_rs: new_rs.as_ref().map(|_| rs_name.as_str()),
+            complete,
+            progressed,
+            deadline_seconds: spec.progress_deadline_seconds.unwrap_or(600),
+        },
+        &now,
+    );
+    deployment_status::write(
         &context,
         &deployment,
         &all,
@@ -586,110 +502,4 @@ async fn create_replicaset(
         }
         Err(error) => Err(CreateError::Api(api_message(&error))),
     }
-}
-
-/// `calculateStatus` + `syncRolloutStatus`'s conditions, written to `deployments/status`.
-async fn write_status(
-    context: &Context,
-    deployment: &Deployment,
-    all: &[ReplicaSet],
-    new_rs: Option<&ReplicaSet>,
-    mut conditions: Vec<Value>,
-    desired: i32,
-    max_unavailable: i32,
-) -> Result<(), SyncError> {
-    let sum = |f: fn(&ReplicaSet) -> i32| all.iter().map(f).sum::<i32>();
-    let replicas = sum(|rs| rs.status.as_ref().map_or(0, |s| s.replicas));
-    let ready = sum(|rs| {
-        rs.status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0)
-    });
-    let available = sum(|rs| {
-        rs.status
-            .as_ref()
-            .and_then(|s| s.available_replicas)
-            .unwrap_or(0)
-    });
-    let total = sum(rs_spec_replicas);
-    let updated = new_rs
-        .and_then(|rs| rs.status.as_ref())
-        .map_or(0, |s| s.replicas);
-    let now = now_text();
-    if available >= desired - max_unavailable {
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Available",
-                true,
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-            ),
-            &now,
-            true,
-        );
-    } else {
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Available",
-                false,
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.",
-            ),
-            &now,
-            true,
-        );
-    }
-    // The new ReplicaSet's failure first, then any other's (`getReplicaFailures`).
-    let failure = new_rs.into_iter().chain(all.iter()).find_map(|rs| {
-        rs.status
-            .as_ref()?
-            .conditions
-            .as_ref()?
-            .iter()
-            .find(|c| c.type_.as_deref() == Some("ReplicaFailure"))
-            .cloned()
-    });
-    match failure {
-        Some(failure) => conditions::set(
-            &mut conditions,
-            Condition {
-                type_: "ReplicaFailure".into(),
-                status: failure.status.unwrap_or_default(),
-                reason: failure.reason.unwrap_or_default(),
-                message: failure.message.unwrap_or_default(),
-            },
-            &now,
-            true,
-        ),
-        None => conditions::remove(&mut conditions, "ReplicaFailure"),
-    }
-    let status = deployment.status.clone().unwrap_or_default();
-    let mut desired_status = Map::new();
-    if let Some(generation) = deployment.metadata.generation {
-        desired_status.insert("observedGeneration".into(), json!(generation));
-    }
-    desired_status.insert("replicas".into(), json!(replicas));
-    desired_status.insert("updatedReplicas".into(), json!(updated));
-    desired_status.insert("readyReplicas".into(), json!(ready));
-    desired_status.insert("availableReplicas".into(), json!(available));
-    desired_status.insert(
-        "unavailableReplicas".into(),
-        json!((total - available).max(0)),
-    );
-    desired_status.insert("conditions".into(), Value::Array(conditions));
-    if let Some(count) = status.collision_count {
-        desired_status.insert("collisionCount".into(), json!(count));
-    }
-    status::write(
-        &context.client,
-        &resource_of::<Deployment>(),
-        deployment.metadata.namespace.as_deref(),
-        deployment.metadata.name.as_deref().unwrap_or_default(),
-        &serde_json::to_value(&status).unwrap_or_default(),
-        desired_status,
-    )
-    .await
 }

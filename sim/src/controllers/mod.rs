@@ -14,6 +14,7 @@ pub mod cron;
 mod cronjob;
 mod daemonset;
 mod deployment;
+mod deployment_status;
 pub mod events;
 pub mod hash;
 mod job;
