@@ -15,6 +15,9 @@ use serde_json::json;
 pub const NORMAL: &str = "Normal";
 pub const WARNING: &str = "Warning";
 
+/// How many distinct events a recorder remembers for aggregation.
+const MAX_REMEMBERED: usize = 4096;
+
 /// The object an event is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Involved {
@@ -88,7 +91,7 @@ impl Recorder {
                 .await
             {
                 Ok(_) => {
-                    self.lock().insert(
+                    self.remember(
                         key,
                         Seen {
                             name: seen.name,
@@ -136,10 +139,20 @@ impl Recorder {
         };
         match api.create(&super::post_params(), &event).await {
             Ok(_) => {
-                self.lock().insert(key, Seen { name, count: 1 });
+                self.remember(key, Seen { name, count: 1 });
             }
             Err(error) => tracing::warn!(%error, event = name, "cannot record an event"),
         }
+    }
+
+    fn remember(&self, key: Key, seen: Seen) {
+        let mut map = self.lock();
+        // Messages may carry generated names, so keys need not repeat: forget them all now and
+        // then rather than grow without bound (a forgotten event is created anew).
+        if map.len() >= MAX_REMEMBERED {
+            map.clear();
+        }
+        map.insert(key, seen);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Seen>> {
