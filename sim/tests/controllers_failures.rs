@@ -67,9 +67,19 @@ async fn a_refused_pod_create_is_an_event_a_replicaset_condition_and_a_deploymen
     assert_eq!(condition.status.as_deref(), Some("True"));
     assert_eq!(condition.reason.as_deref(), Some("FailedCreate"));
     let message = condition.message.clone().unwrap();
-    assert!(message.starts_with(&format!("Pod \"{rs_name}-")), "{message}");
-    assert!(message.contains("is invalid: metadata.name: Invalid value"), "{message}");
-    assert_eq!(rs.status.as_ref().unwrap().replicas, 0, "only existing pods count");
+    assert!(
+        message.starts_with(&format!("Pod \"{rs_name}-")),
+        "{message}"
+    );
+    assert!(
+        message.contains("is invalid: metadata.name: Invalid value"),
+        "{message}"
+    );
+    assert_eq!(
+        rs.status.as_ref().unwrap().replicas,
+        0,
+        "only existing pods count"
+    );
 
     // The event of that failure, from the replicaset-controller.
     let event = wait_for("the FailedCreate event", LIMIT, || async {
@@ -81,22 +91,40 @@ async fn a_refused_pod_create_is_an_event_a_replicaset_condition_and_a_deploymen
     .await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert_eq!(event.reason.as_deref(), Some("FailedCreate"));
-    assert_eq!(event.reporting_component.as_deref(), Some("replicaset-controller"));
+    assert_eq!(
+        event.reporting_component.as_deref(),
+        Some("replicaset-controller")
+    );
     assert_eq!(
         event.source.as_ref().unwrap().component.as_deref(),
         Some("replicaset-controller")
     );
     let involved = &event.involved_object;
     assert_eq!(
-        (involved.kind.as_deref(), involved.api_version.as_deref(), involved.name.as_deref(), involved.namespace.as_deref()),
-        (Some("ReplicaSet"), Some("apps/v1"), Some(rs_name.as_str()), Some("default"))
+        (
+            involved.kind.as_deref(),
+            involved.api_version.as_deref(),
+            involved.name.as_deref(),
+            involved.namespace.as_deref()
+        ),
+        (
+            Some("ReplicaSet"),
+            Some("apps/v1"),
+            Some(rs_name.as_str()),
+            Some("default")
+        )
     );
     assert_eq!(involved.uid, rs.metadata.uid);
     // Slow start: the first batch (one pod) failed, so nothing more was tried in that sync;
     // retries come with backoff and keep failing.
     wait_for("a retry", LIMIT, || async {
         let events = events_for(&client, "default", &rs_name).await;
-        (events.iter().filter(|e| e.reason.as_deref() == Some("FailedCreate")).count() >= 2).then_some(())
+        (events
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+            .count()
+            >= 2)
+            .then_some(())
     })
     .await;
 
@@ -112,32 +140,63 @@ async fn a_refused_pod_create_is_an_event_a_replicaset_condition_and_a_deploymen
     })
     .await;
     let conditions = status.conditions.unwrap();
-    let copy = conditions.iter().find(|c| c.type_.as_deref() == Some("ReplicaFailure")).unwrap();
+    let copy = conditions
+        .iter()
+        .find(|c| c.type_.as_deref() == Some("ReplicaFailure"))
+        .unwrap();
     assert_eq!(
-        (copy.status.as_deref(), copy.reason.as_deref(), copy.message.as_deref()),
+        (
+            copy.status.as_deref(),
+            copy.reason.as_deref(),
+            copy.message.as_deref()
+        ),
         (Some("True"), Some("FailedCreate"), Some(message.as_str()))
     );
-    let available = conditions.iter().find(|c| c.type_.as_deref() == Some("Available")).unwrap();
+    let available = conditions
+        .iter()
+        .find(|c| c.type_.as_deref() == Some("Available"))
+        .unwrap();
     assert_eq!(
-        (available.status.as_deref(), available.reason.as_deref(), available.message.as_deref()),
-        (Some("False"), Some("MinimumReplicasUnavailable"), Some("Deployment does not have minimum availability."))
+        (
+            available.status.as_deref(),
+            available.reason.as_deref(),
+            available.message.as_deref()
+        ),
+        (
+            Some("False"),
+            Some("MinimumReplicasUnavailable"),
+            Some("Deployment does not have minimum availability.")
+        )
     );
     assert_eq!(status.replicas.unwrap_or(0), 0);
     assert_eq!(status.unavailable_replicas, Some(2));
 
     // Nothing to create, nothing fails: the condition goes, on both.
     deployments
-        .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 0}})))
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
         .await
         .unwrap();
     wait_for("the conditions to clear", LIMIT, || async {
         let has_failure = |conditions: Option<Vec<serde_json::Value>>| {
-            conditions.unwrap_or_default().iter().any(|c| c["type"] == "ReplicaFailure")
+            conditions
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c["type"] == "ReplicaFailure")
         };
         let rs = replicasets.get(&rs_name).await.unwrap();
-        let rs_conditions = rs.status.and_then(|s| s.conditions).map(|c| c.iter().map(|c| serde_json::to_value(c).unwrap()).collect());
+        let rs_conditions = rs
+            .status
+            .and_then(|s| s.conditions)
+            .map(|c| c.iter().map(|c| serde_json::to_value(c).unwrap()).collect());
         let d = deployments.get(&name).await.unwrap();
-        let d_conditions = d.status.and_then(|s| s.conditions).map(|c| c.iter().map(|c| serde_json::to_value(c).unwrap()).collect());
+        let d_conditions = d
+            .status
+            .and_then(|s| s.conditions)
+            .map(|c| c.iter().map(|c| serde_json::to_value(c).unwrap()).collect());
         (!has_failure(rs_conditions) && !has_failure(d_conditions)).then_some(())
     })
     .await;

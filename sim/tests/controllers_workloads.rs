@@ -24,7 +24,9 @@ fn pod_template(app: &str) -> serde_json::Value {
 }
 
 fn names(pods: &[Pod]) -> Vec<String> {
-    pods.iter().filter_map(|p| p.metadata.name.clone()).collect()
+    pods.iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
 }
 
 #[tokio::test]
@@ -51,14 +53,23 @@ async fn statefulset_pods_are_created_in_order_each_after_the_previous_is_ready(
         assert_eq!(names(&pods), expected);
         let pod = pods.last().unwrap();
         let labels = pod.metadata.labels.as_ref().unwrap();
-        assert_eq!(labels["statefulset.kubernetes.io/pod-name"], format!("db-{ordinal}"));
+        assert_eq!(
+            labels["statefulset.kubernetes.io/pod-name"],
+            format!("db-{ordinal}")
+        );
         assert_eq!(labels["apps.kubernetes.io/pod-index"], ordinal.to_string());
         assert!(labels["controller-revision-hash"].starts_with("db-"));
         let spec = pod.spec.as_ref().unwrap();
-        assert_eq!(spec.hostname.as_deref(), Some(format!("db-{ordinal}").as_str()));
+        assert_eq!(
+            spec.hostname.as_deref(),
+            Some(format!("db-{ordinal}").as_str())
+        );
         assert_eq!(spec.subdomain.as_deref(), Some("db"));
         let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.controller), ("StatefulSet", Some(true)));
+        assert_eq!(
+            (owner.kind.as_str(), owner.controller),
+            ("StatefulSet", Some(true))
+        );
         // The next pod waits for this one: once the controller has seen this pod (its status
         // counts it), it still has not created the next.
         if ordinal < 2 {
@@ -67,8 +78,18 @@ async fn statefulset_pods_are_created_in_order_each_after_the_previous_is_ready(
                 (status.replicas == ordinal as i32 + 1).then_some(())
             })
             .await;
-            assert_eq!(pods_of(&client, "default", &sts_uid).await.len(), ordinal + 1);
-            set_pod_status(&client, "default", &format!("db-{ordinal}"), "Running", true).await;
+            assert_eq!(
+                pods_of(&client, "default", &sts_uid).await.len(),
+                ordinal + 1
+            );
+            set_pod_status(
+                &client,
+                "default",
+                &format!("db-{ordinal}"),
+                "Running",
+                true,
+            )
+            .await;
         }
     }
     set_pod_status(&client, "default", "db-2", "Running", true).await;
@@ -84,9 +105,13 @@ async fn statefulset_pods_are_created_in_order_each_after_the_previous_is_ready(
     assert_eq!(status.current_revision, status.update_revision);
 
     // Scale down removes the highest ordinal first.
-    api.patch("db", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 1}})))
-        .await
-        .unwrap();
+    api.patch(
+        "db",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 1}})),
+    )
+    .await
+    .unwrap();
     let left = wait_for("1 pod", LIMIT, || async {
         let pods = pods_of(&client, "default", &sts_uid).await;
         (pods.len() == 1).then_some(pods)
@@ -105,7 +130,9 @@ async fn a_failed_statefulset_pod_create_is_reported_and_retried_with_aggregated
         "spec": {"containers": [{"name": "c", "image": "nginx"}]},
     }))
     .unwrap();
-    pods.create(&PostParams::default(), &squatter).await.unwrap();
+    pods.create(&PostParams::default(), &squatter)
+        .await
+        .unwrap();
     let sts: StatefulSet = serde_json::from_value(json!({
         "metadata": {"name": "web"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": pod_template("web")},
@@ -127,8 +154,14 @@ async fn a_failed_statefulset_pod_create_is_reported_and_retried_with_aggregated
         event.message.as_deref(),
         Some("create Pod web-0 in StatefulSet web failed error: pods \"web-0\" already exists")
     );
-    assert_eq!(event.reporting_component.as_deref(), Some("statefulset-controller"));
-    assert_eq!(event.source.as_ref().unwrap().component.as_deref(), Some("statefulset-controller"));
+    assert_eq!(
+        event.reporting_component.as_deref(),
+        Some("statefulset-controller")
+    );
+    assert_eq!(
+        event.source.as_ref().unwrap().component.as_deref(),
+        Some("statefulset-controller")
+    );
     assert_eq!(event.involved_object.kind.as_deref(), Some("StatefulSet"));
     assert!(event.metadata.name.as_deref().unwrap().starts_with("web."));
     assert!(event.first_timestamp.is_some() && event.last_timestamp.is_some());
@@ -146,7 +179,9 @@ async fn a_daemonset_runs_one_pod_per_node_and_follows_nodes() {
     let (_sim, client) = cluster().await;
     let nodes: Api<Node> = Api::all(client.clone());
     for name in ["node-a", "node-b"] {
-        let node: Node = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"pool": "test"}}})).unwrap();
+        let node: Node =
+            serde_json::from_value(json!({"metadata": {"name": name, "labels": {"pool": "test"}}}))
+                .unwrap();
         nodes.create(&PostParams::default(), &node).await.unwrap();
     }
     let api: Api<DaemonSet> = Api::namespaced(client.clone(), "default");
@@ -177,11 +212,19 @@ async fn a_daemonset_runs_one_pod_per_node_and_follows_nodes() {
     assert_eq!(node_of(&pods), ["node-a", "node-b"]);
     for pod in &pods {
         assert!(pod.metadata.name.as_deref().unwrap().starts_with("agent-"));
-        assert!(pod.metadata.labels.as_ref().unwrap().contains_key("controller-revision-hash"));
+        assert!(
+            pod.metadata
+                .labels
+                .as_ref()
+                .unwrap()
+                .contains_key("controller-revision-hash")
+        );
     }
 
     // A new node gets a pod; a removed node loses its pod.
-    let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-c", "labels": {"pool": "test"}}})).unwrap();
+    let node: Node =
+        serde_json::from_value(json!({"metadata": {"name": "node-c", "labels": {"pool": "test"}}}))
+            .unwrap();
     nodes.create(&PostParams::default(), &node).await.unwrap();
     nodes.delete("node-a", &Default::default()).await.unwrap();
     let pods = wait_for("pods following the nodes", LIMIT, || async {
@@ -190,7 +233,14 @@ async fn a_daemonset_runs_one_pod_per_node_and_follows_nodes() {
     })
     .await;
     for pod in &pods {
-        set_pod_status(&client, "default", pod.metadata.name.as_deref().unwrap(), "Running", true).await;
+        set_pod_status(
+            &client,
+            "default",
+            pod.metadata.name.as_deref().unwrap(),
+            "Running",
+            true,
+        )
+        .await;
     }
     let status = wait_for("2 ready daemon pods", LIMIT, || async {
         let status = api.get("agent").await.unwrap().status?;
@@ -234,29 +284,63 @@ async fn a_job_runs_pods_until_its_completions_succeed() {
     assert!(status.start_time.is_some());
 
     // One succeeds, one fails: a third and a fourth pod are started (3 completions, 1 failure).
-    set_pod_status(&client, "default", first[0].metadata.name.as_deref().unwrap(), "Succeeded", false).await;
-    set_pod_status(&client, "default", first[1].metadata.name.as_deref().unwrap(), "Failed", false).await;
+    set_pod_status(
+        &client,
+        "default",
+        first[0].metadata.name.as_deref().unwrap(),
+        "Succeeded",
+        false,
+    )
+    .await;
+    set_pod_status(
+        &client,
+        "default",
+        first[1].metadata.name.as_deref().unwrap(),
+        "Failed",
+        false,
+    )
+    .await;
     let status = wait_for("1 succeeded, 1 failed, 2 active", LIMIT, || async {
         let status = api.get("batch").await.unwrap().status?;
-        (status.succeeded == Some(1) && status.failed == Some(1) && status.active == Some(2)).then_some(status)
+        (status.succeeded == Some(1) && status.failed == Some(1) && status.active == Some(2))
+            .then_some(status)
     })
     .await;
     assert!(status.completion_time.is_none());
     let pods = pods_of(&client, "default", &job_uid).await;
     assert_eq!(pods.len(), 4);
-    for pod in pods.iter().filter(|p| !names(&first).contains(p.metadata.name.as_ref().unwrap())) {
-        set_pod_status(&client, "default", pod.metadata.name.as_deref().unwrap(), "Succeeded", false).await;
+    for pod in pods
+        .iter()
+        .filter(|p| !names(&first).contains(p.metadata.name.as_ref().unwrap()))
+    {
+        set_pod_status(
+            &client,
+            "default",
+            pod.metadata.name.as_deref().unwrap(),
+            "Succeeded",
+            false,
+        )
+        .await;
     }
     let status = wait_for("the Job to complete", LIMIT, || async {
         let status = api.get("batch").await.unwrap().status?;
-        status.conditions.as_ref()?.iter().any(|c| c.type_ == "Complete" && c.status == "True").then_some(status)
+        status
+            .conditions
+            .as_ref()?
+            .iter()
+            .any(|c| c.type_ == "Complete" && c.status == "True")
+            .then_some(status)
     })
     .await;
     assert_eq!(status.succeeded, Some(3));
     assert_eq!(status.failed, Some(1));
     assert_eq!(status.active.unwrap_or(0), 0);
     assert!(status.completion_time.is_some());
-    assert_eq!(pods_of(&client, "default", &job_uid).await.len(), 4, "no pod after completion");
+    assert_eq!(
+        pods_of(&client, "default", &job_uid).await.len(),
+        4,
+        "no pod after completion"
+    );
 }
 
 #[tokio::test]
@@ -268,7 +352,11 @@ async fn a_job_fails_past_its_backoff_limit() {
         "spec": {"backoffLimit": 1, "template": pod_template("flaky")},
     }))
     .unwrap();
-    let job_uid = uid(&api.create(&PostParams::default(), &job).await.unwrap().metadata);
+    let job_uid = uid(&api
+        .create(&PostParams::default(), &job)
+        .await
+        .unwrap()
+        .metadata);
     for attempt in 1..=2 {
         let pod = wait_for("an active pod", LIMIT, || async {
             pods_of(&client, "default", &job_uid)
@@ -278,15 +366,28 @@ async fn a_job_fails_past_its_backoff_limit() {
         })
         .await;
         assert_eq!(pods_of(&client, "default", &job_uid).await.len(), attempt);
-        set_pod_status(&client, "default", pod.metadata.name.as_deref().unwrap(), "Failed", false).await;
+        set_pod_status(
+            &client,
+            "default",
+            pod.metadata.name.as_deref().unwrap(),
+            "Failed",
+            false,
+        )
+        .await;
     }
     let condition = wait_for("the Job to fail", LIMIT, || async {
         let status = api.get("flaky").await.unwrap().status?;
-        status.conditions?.into_iter().find(|c| c.type_ == "Failed" && c.status == "True")
+        status
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == "Failed" && c.status == "True")
     })
     .await;
     assert_eq!(condition.reason.as_deref(), Some("BackoffLimitExceeded"));
-    assert_eq!(condition.message.as_deref(), Some("Job has reached the specified backoff limit"));
+    assert_eq!(
+        condition.message.as_deref(),
+        Some("Job has reached the specified backoff limit")
+    );
 }
 
 #[tokio::test]
@@ -322,28 +423,59 @@ async fn a_cronjob_creates_the_job_of_its_most_recent_scheduled_time() {
             .unwrap()
             .items
             .into_iter()
-            .find(|job| job.metadata.owner_references.iter().flatten().any(|r| r.uid == cron_uid))
+            .find(|job| {
+                job.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|r| r.uid == cron_uid)
+            })
     })
     .await;
     let name = job.metadata.name.clone().unwrap();
     let minutes: i64 = name.strip_prefix("tick-").unwrap().parse().unwrap();
     let now_minutes = jiff::Timestamp::now().as_second() / 60;
-    assert!(minutes == now_minutes || minutes == now_minutes - 1, "{name} vs minute {now_minutes}");
+    assert!(
+        minutes == now_minutes || minutes == now_minutes - 1,
+        "{name} vs minute {now_minutes}"
+    );
     assert_eq!(job.metadata.labels.as_ref().unwrap()["team"], "a");
     let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.api_version.as_str(), owner.kind.as_str(), owner.name.as_str(), owner.controller), ("batch/v1", "CronJob", "tick", Some(true)));
+    assert_eq!(
+        (
+            owner.api_version.as_str(),
+            owner.kind.as_str(),
+            owner.name.as_str(),
+            owner.controller
+        ),
+        ("batch/v1", "CronJob", "tick", Some(true))
+    );
     let scheduled = &job.metadata.annotations.as_ref().unwrap()["batch.kubernetes.io/cronjob-scheduled-timestamp"];
-    assert_eq!(scheduled.parse::<jiff::Timestamp>().unwrap().as_second(), minutes * 60);
+    assert_eq!(
+        scheduled.parse::<jiff::Timestamp>().unwrap().as_second(),
+        minutes * 60
+    );
 
     // The Job controller runs it; the CronJob lists it as active and records the schedule.
     let status = wait_for("the CronJob status", LIMIT, || async {
         let status = api.get("tick").await.unwrap().status?;
-        (status.active.as_ref()?.len() == 1 && status.last_schedule_time.as_ref()?.0.as_second() == minutes * 60).then_some(status)
+        (status.active.as_ref()?.len() == 1
+            && status.last_schedule_time.as_ref()?.0.as_second() == minutes * 60)
+            .then_some(status)
     })
     .await;
-    assert_eq!(status.active.unwrap()[0].name.as_deref(), Some(name.as_str()));
+    assert_eq!(
+        status.active.unwrap()[0].name.as_deref(),
+        Some(name.as_str())
+    );
     let events = events_for(&client, "default", "tick").await;
-    assert!(events.iter().any(|e| e.reason.as_deref() == Some("SuccessfulCreate") && e.message.as_deref() == Some(&format!("Created job {name}"))), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("SuccessfulCreate")
+                && e.message.as_deref() == Some(&format!("Created job {name}"))),
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
@@ -355,7 +487,11 @@ async fn a_replication_controller_keeps_its_replicas() {
         "spec": {"replicas": 2, "template": pod_template("legacy")},
     }))
     .unwrap();
-    let rc_uid = uid(&api.create(&PostParams::default(), &rc).await.unwrap().metadata);
+    let rc_uid = uid(&api
+        .create(&PostParams::default(), &rc)
+        .await
+        .unwrap()
+        .metadata);
     let pods = wait_for("2 pods", LIMIT, || async {
         let pods = pods_of(&client, "default", &rc_uid).await;
         (pods.len() == 2).then_some(pods)
@@ -364,7 +500,10 @@ async fn a_replication_controller_keeps_its_replicas() {
     for pod in &pods {
         assert_eq!(pod.metadata.generate_name.as_deref(), Some("legacy-"));
         let owner = &pod.metadata.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.api_version.as_str(), owner.kind.as_str()), ("v1", "ReplicationController"));
+        assert_eq!(
+            (owner.api_version.as_str(), owner.kind.as_str()),
+            ("v1", "ReplicationController")
+        );
     }
     let status = wait_for("status.replicas 2", LIMIT, || async {
         let status = api.get("legacy").await.unwrap().status?;
@@ -373,4 +512,85 @@ async fn a_replication_controller_keeps_its_replicas() {
     .await;
     assert_eq!(status.fully_labeled_replicas, Some(2));
     assert_eq!(status.observed_generation, Some(1));
+}
+
+#[tokio::test]
+async fn odd_objects_do_not_stop_the_controllers() {
+    let (_sim, client) = cluster().await;
+    let rs_resource = kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::ReplicaSet>(&());
+    let raw: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &rs_resource);
+    // A field of the wrong type, no template, no selector: none of these can be acted on.
+    for (name, spec) in [
+        (
+            "wrong-type",
+            json!({"replicas": "three", "selector": {"matchLabels": {"a": "b"}}}),
+        ),
+        (
+            "no-template",
+            json!({"replicas": 2, "selector": {"matchLabels": {"a": "b"}}}),
+        ),
+        (
+            "no-selector",
+            json!({"replicas": 2, "template": pod_template("x")}),
+        ),
+        ("null-spec", serde_json::Value::Null),
+    ] {
+        let object: kube::api::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name}, "spec": spec,
+        }))
+        .unwrap();
+        raw.create(&PostParams::default(), &object).await.unwrap();
+    }
+    let deployments: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kube::api::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    let object: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "empty"},
+    }))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &object)
+        .await
+        .unwrap();
+
+    // A well-formed ReplicaSet afterwards is served as usual.
+    let rs: k8s_openapi::api::apps::v1::ReplicaSet = serde_json::from_value(json!({
+        "metadata": {"name": "fine"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "fine"}}, "template": pod_template("fine")},
+    }))
+    .unwrap();
+    let rs = Api::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &rs)
+        .await
+        .unwrap();
+    let rs_uid = uid(&rs.metadata);
+    wait_for("the well-formed ReplicaSet's pods", LIMIT, || async {
+        (pods_of(&client, "default", &rs_uid).await.len() == 2).then_some(())
+    })
+    .await;
+    let all: Api<Pod> = Api::namespaced(client.clone(), "default");
+    assert_eq!(all.list(&Default::default()).await.unwrap().items.len(), 2);
+    let events = events_for(&client, "default", "empty").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("SelectingAll")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_controllers_stop_with_the_simulator() {
+    let (sim, client) = cluster().await;
+    let url = sim.url();
+    sim.shutdown().await;
+    // Nothing listens any more, and no controller task keeps the runtime busy.
+    assert!(
+        client.apiserver_version().await.is_err(),
+        "{url} still answers"
+    );
 }

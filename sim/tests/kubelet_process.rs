@@ -358,3 +358,106 @@ async fn a_crashing_process_is_restarted_with_backoff() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_map_volumes_honour_items_and_modes_and_env_from_imports_keys() {
+    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let config_map: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "settings"},
+        "data": {"mode": "strict", "motd": "welcome", "unlisted": "not written"},
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(cluster.client(), "default")
+        .create(&PostParams::default(), &config_map)
+        .await
+        .unwrap();
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "configured"},
+        "spec": {
+            "containers": [{
+                "name": "server",
+                "image": IMAGE,
+                "args": ["-c", SERVER, ":8080", "/config"],
+                "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+                "env": [{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}}],
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {"tcpSocket": {"port": 8080}},
+                "volumeMounts": [{"name": "config", "mountPath": "/config"}],
+            }],
+            "volumes": [{"name": "config", "configMap": {
+                "name": "settings",
+                "defaultMode": 0o640,
+                "items": [{"key": "motd", "path": "text/motd.txt"}, {"key": "mode", "path": "mode", "mode": 0o400}],
+            }}],
+        },
+    }))
+    .unwrap();
+    cluster
+        .pods("default")
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
+    let ready = ready_pod(&cluster, "configured").await;
+    // `:8080` (listen on every address) became the pod's own address.
+    let address = format!("{}:8080", pod_ip(&ready));
+    assert_eq!(
+        http_get(&address, "/file/text/motd.txt").await.as_deref(),
+        Some("welcome")
+    );
+    let seen: Value = serde_json::from_str(&http_get(&address, "/env").await.unwrap()).unwrap();
+    assert_eq!(seen["env"]["CFG_motd"], "welcome");
+    assert_eq!(seen["env"]["MODE"], "strict");
+    let dir = std::path::PathBuf::from(seen["argv"][2].as_str().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &str| {
+        std::fs::metadata(dir.join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("text/motd.txt"), 0o640);
+    assert_eq!(mode("mode"), 0o400);
+    assert!(
+        !dir.join("unlisted").exists(),
+        "only the listed items are written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_liveness_probe_restarts_the_container() {
+    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    create_secret(&cluster).await;
+    let mut pod = server_pod("unhealthy", 8080, false, "/readyz");
+    let container = &mut pod.spec.as_mut().unwrap().containers[0];
+    container.liveness_probe = Some(
+        serde_json::from_value(json!({
+            "httpGet": {"path": "/missing", "port": 8080},
+            "initialDelaySeconds": 1, "periodSeconds": 1, "failureThreshold": 1,
+        }))
+        .unwrap(),
+    );
+    cluster
+        .pods("default")
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
+    let restarted = cluster
+        .pod_until(
+            "default",
+            "unhealthy",
+            "a restart after the liveness probe failed",
+            |p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .is_some_and(|c| c[0].restart_count >= 1)
+            },
+        )
+        .await;
+    let status = &restarted.status.unwrap().container_statuses.unwrap()[0];
+    let last = status.last_state.clone().unwrap().terminated.unwrap();
+    let message = last.message.unwrap_or_default();
+    assert!(message.starts_with("Liveness probe failed"), "{message}");
+}

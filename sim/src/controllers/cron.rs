@@ -91,7 +91,11 @@ impl Schedule {
         let limit = start.checked_add(5.years()).ok()?;
         while time < limit {
             if self.months & (1 << time.month()) == 0 {
-                time = time.first_of_month().checked_add(1.month()).ok()?.start_of_day();
+                time = time
+                    .first_of_month()
+                    .checked_add(1.month())
+                    .ok()?
+                    .start_of_day();
                 continue;
             }
             if !self.day_matches(time) {
@@ -99,7 +103,13 @@ impl Schedule {
                 continue;
             }
             if self.hours & (1 << time.hour()) == 0 {
-                time = time.with().minute(0).build().ok()?.checked_add(1.hour()).ok()?;
+                time = time
+                    .with()
+                    .minute(0)
+                    .build()
+                    .ok()?
+                    .checked_add(1.hour())
+                    .ok()?;
                 continue;
             }
             if self.minutes & (1 << time.minute()) == 0 {
@@ -173,9 +183,7 @@ fn field(text: &str, min: u32, max: u32, names: &[&str]) -> Result<(u64, bool), 
             (low, if step.is_some() { max } else { low })
         };
         if low < min || high > max || low > high {
-            return Err(format!(
-                "{range:?} is out of range {min}-{max} in {text:?}"
-            ));
+            return Err(format!("{range:?} is out of range {min}-{max} in {text:?}"));
         }
         let step = step.unwrap_or(1);
         let mut at = low;
@@ -192,8 +200,7 @@ fn value(text: &str, names: &[&str], min: u32) -> Result<u32, String> {
     if let Some(index) = names.iter().position(|name| *name == lower) {
         return Ok(u32::try_from(index).unwrap_or(0) + min);
     }
-    text.parse()
-        .map_err(|_| format!("invalid value {text:?}"))
+    text.parse().map_err(|_| format!("invalid value {text:?}"))
 }
 
 #[cfg(test)]
@@ -214,29 +221,85 @@ mod tests {
 
     #[test]
     fn fields_ranges_lists_steps_and_names() {
-        assert_eq!(next("* * * * *", "2026-01-01T00:00:00Z"), "2026-01-01T00:01:00Z");
-        assert_eq!(next("* * * * *", "2026-01-01T00:00:30Z"), "2026-01-01T00:01:00Z");
-        assert_eq!(next("*/15 * * * *", "2026-01-01T00:01:00Z"), "2026-01-01T00:15:00Z");
-        assert_eq!(next("5,10 * * * *", "2026-01-01T00:05:00Z"), "2026-01-01T00:10:00Z");
-        assert_eq!(next("0 9-17/4 * * *", "2026-01-01T10:00:00Z"), "2026-01-01T13:00:00Z");
-        assert_eq!(next("30 2 * FEB *", "2026-01-01T00:00:00Z"), "2026-02-01T02:30:00Z");
-        assert_eq!(next("0 0 * * MON", "2026-01-01T00:00:00Z"), "2026-01-05T00:00:00Z");
-        assert_eq!(next("0 0 * * 7", "2026-01-01T00:00:00Z"), "2026-01-04T00:00:00Z");
-        assert_eq!(next("10/20 * * * *", "2026-01-01T00:11:00Z"), "2026-01-01T00:30:00Z");
-        assert_eq!(next("@hourly", "2026-01-01T00:00:00Z"), "2026-01-01T01:00:00Z");
-        assert_eq!(next("@yearly", "2026-03-01T00:00:00Z"), "2027-01-01T00:00:00Z");
+        assert_eq!(
+            next("* * * * *", "2026-01-01T00:00:00Z"),
+            "2026-01-01T00:01:00Z"
+        );
+        assert_eq!(
+            next("* * * * *", "2026-01-01T00:00:30Z"),
+            "2026-01-01T00:01:00Z"
+        );
+        assert_eq!(
+            next("*/15 * * * *", "2026-01-01T00:01:00Z"),
+            "2026-01-01T00:15:00Z"
+        );
+        assert_eq!(
+            next("5,10 * * * *", "2026-01-01T00:05:00Z"),
+            "2026-01-01T00:10:00Z"
+        );
+        assert_eq!(
+            next("0 9-17/4 * * *", "2026-01-01T10:00:00Z"),
+            "2026-01-01T13:00:00Z"
+        );
+        assert_eq!(
+            next("30 2 * FEB *", "2026-01-01T00:00:00Z"),
+            "2026-02-01T02:30:00Z"
+        );
+        assert_eq!(
+            next("0 0 * * MON", "2026-01-01T00:00:00Z"),
+            "2026-01-05T00:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 * * 7", "2026-01-01T00:00:00Z"),
+            "2026-01-04T00:00:00Z"
+        );
+        assert_eq!(
+            next("10/20 * * * *", "2026-01-01T00:11:00Z"),
+            "2026-01-01T00:30:00Z"
+        );
+        assert_eq!(
+            next("@hourly", "2026-01-01T00:00:00Z"),
+            "2026-01-01T01:00:00Z"
+        );
+        assert_eq!(
+            next("@yearly", "2026-03-01T00:00:00Z"),
+            "2027-01-01T00:00:00Z"
+        );
         // Day of month OR day of week when both are restricted; AND when one is `*`.
-        assert_eq!(next("0 0 13 * FRI", "2026-01-01T00:00:00Z"), "2026-01-02T00:00:00Z");
-        assert_eq!(next("0 0 * * FRI", "2026-01-01T00:00:00Z"), "2026-01-02T00:00:00Z");
-        assert_eq!(next("0 0 29 2 *", "2026-01-01T00:00:00Z"), "2028-02-29T00:00:00Z");
+        assert_eq!(
+            next("0 0 13 * FRI", "2026-01-01T00:00:00Z"),
+            "2026-01-02T00:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 * * FRI", "2026-01-01T00:00:00Z"),
+            "2026-01-02T00:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 29 2 *", "2026-01-01T00:00:00Z"),
+            "2028-02-29T00:00:00Z"
+        );
     }
 
     #[test]
     fn malformed_schedules_are_errors() {
-        for bad in ["* * * *", "60 * * * *", "* * 0 * *", "*/0 * * * *", "a * * * *", "5-1 * * * *", "@every 1h", "* * * 13 *"] {
+        for bad in [
+            "* * * *",
+            "60 * * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "a * * * *",
+            "5-1 * * * *",
+            "@every 1h",
+            "* * * 13 *",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
-        assert!(Schedule::parse("0 0 30 2 *").unwrap().next_after(at("2026-01-01T00:00:00Z"), &TimeZone::UTC).is_none());
+        assert!(
+            Schedule::parse("0 0 30 2 *")
+                .unwrap()
+                .next_after(at("2026-01-01T00:00:00Z"), &TimeZone::UTC)
+                .is_none()
+        );
     }
 
     #[test]
@@ -244,7 +307,10 @@ mod tests {
         let zone = TimeZone::get("Europe/Berlin").unwrap();
         let schedule = Schedule::parse("0 9 * * *").unwrap();
         assert_eq!(
-            schedule.next_after(at("2026-01-01T00:00:00Z"), &zone).unwrap().to_string(),
+            schedule
+                .next_after(at("2026-01-01T00:00:00Z"), &zone)
+                .unwrap()
+                .to_string(),
             "2026-01-01T08:00:00Z"
         );
     }
@@ -252,10 +318,20 @@ mod tests {
     #[test]
     fn the_most_recent_missed_time_is_found() {
         let schedule = Schedule::parse("*/10 * * * *").unwrap();
-        let (latest, missed) = schedule.most_recent(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:35:00Z"), &TimeZone::UTC, 100);
+        let (latest, missed) = schedule.most_recent(
+            at("2026-01-01T00:00:00Z"),
+            at("2026-01-01T00:35:00Z"),
+            &TimeZone::UTC,
+            100,
+        );
         assert_eq!(latest.unwrap().to_string(), "2026-01-01T00:30:00Z");
         assert_eq!(missed, 2);
-        let (none, _) = schedule.most_recent(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:05:00Z"), &TimeZone::UTC, 100);
+        let (none, _) = schedule.most_recent(
+            at("2026-01-01T00:00:00Z"),
+            at("2026-01-01T00:05:00Z"),
+            &TimeZone::UTC,
+            100,
+        );
         assert!(none.is_none());
     }
 }

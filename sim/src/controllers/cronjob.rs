@@ -11,13 +11,15 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use kube::runtime::controller::Action;
 use serde_json::{Map, Value, json};
 
 use super::cron::Schedule;
 use super::events::{Involved, NORMAL, WARNING};
-use super::{Context, SyncError, api_message, decode, is_already_exists, pods, resource_of, status};
+use super::{
+    Context, SyncError, api_message, decode, is_already_exists, pods, resource_of, status,
+};
 
 const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
@@ -69,7 +71,9 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     )
     .list(&ListParams::default())
     .await
-    .map_err(SyncError::api(format!("list Jobs of CronJob {namespace}/{name}")))?;
+    .map_err(SyncError::api(format!(
+        "list Jobs of CronJob {namespace}/{name}"
+    )))?;
     let mut jobs: Vec<Job> = listed
         .items
         .iter()
@@ -83,7 +87,12 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         Err(error) => {
             context
                 .events
-                .record(&involved, WARNING, "InvalidSchedule", &format!("invalid schedule: {}: {error}", spec.schedule))
+                .record(
+                    &involved,
+                    WARNING,
+                    "InvalidSchedule",
+                    &format!("invalid schedule: {}: {error}", spec.schedule),
+                )
                 .await;
             None
         }
@@ -95,7 +104,12 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
             Err(error) => {
                 context
                     .events
-                    .record(&involved, WARNING, "UnknownTimeZone", &format!("invalid timeZone: {zone_name:?}: {error}"))
+                    .record(
+                        &involved,
+                        WARNING,
+                        "UnknownTimeZone",
+                        &format!("invalid timeZone: {zone_name:?}: {error}"),
+                    )
                     .await;
                 None
             }
@@ -113,9 +127,8 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         let (due, _missed) = schedule.most_recent(earliest, now, zone, 100);
         next_run = schedule.next_after(now, zone);
         let too_late = |time: Timestamp| {
-            spec.starting_deadline_seconds.is_some_and(|deadline| {
-                time.as_second() + deadline < now.as_second()
-            })
+            spec.starting_deadline_seconds
+                .is_some_and(|deadline| time.as_second() + deadline < now.as_second())
         };
         let active: Vec<&Job> = jobs.iter().filter(|job| finished(job).is_none()).collect();
         if let Some(due) = due
@@ -123,7 +136,9 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
             && !too_late(due)
         {
             let job_name = format!("{name}-{}", due.as_second() / 60);
-            let exists = jobs.iter().any(|job| job.metadata.name.as_deref() == Some(job_name.as_str()));
+            let exists = jobs
+                .iter()
+                .any(|job| job.metadata.name.as_deref() == Some(job_name.as_str()));
             let policy = spec.concurrency_policy.as_deref().unwrap_or("Allow");
             if exists {
                 last_schedule = Some(due);
@@ -137,7 +152,12 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                                 Ok(_) => {
                                     context
                                         .events
-                                        .record(&involved, NORMAL, "SuccessfulDelete", &format!("Deleted job {job_name}"))
+                                        .record(
+                                            &involved,
+                                            NORMAL,
+                                            "SuccessfulDelete",
+                                            &format!("Deleted job {job_name}"),
+                                        )
                                         .await
                                 }
                                 Err(error) if super::is_not_found(&error) => {}
@@ -150,14 +170,24 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                     Ok(()) => {
                         context
                             .events
-                            .record(&involved, NORMAL, "SuccessfulCreate", &format!("Created job {job_name}"))
+                            .record(
+                                &involved,
+                                NORMAL,
+                                "SuccessfulCreate",
+                                &format!("Created job {job_name}"),
+                            )
                             .await;
                         last_schedule = Some(due);
                     }
                     Err(message) => {
                         context
                             .events
-                            .record(&involved, WARNING, "FailedCreate", &format!("Error creating job: {message}"))
+                            .record(
+                                &involved,
+                                WARNING,
+                                "FailedCreate",
+                                &format!("Error creating job: {message}"),
+                            )
                             .await;
                         failure = Some(message);
                     }
@@ -171,15 +201,26 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         ("Complete", spec.successful_jobs_history_limit.unwrap_or(3)),
         ("Failed", spec.failed_jobs_history_limit.unwrap_or(1)),
     ] {
-        let done: Vec<&Job> = jobs.iter().filter(|job| finished(job) == Some(kind)).collect();
+        let done: Vec<&Job> = jobs
+            .iter()
+            .filter(|job| finished(job) == Some(kind))
+            .collect();
         let limit = usize::try_from(limit.max(0)).unwrap_or(0);
         for job in done.iter().take(done.len().saturating_sub(limit)) {
             if let Some(job_name) = &job.metadata.name
-                && job_api.delete(job_name, &DeleteParams::background()).await.is_ok()
+                && job_api
+                    .delete(job_name, &DeleteParams::background())
+                    .await
+                    .is_ok()
             {
                 context
                     .events
-                    .record(&involved, NORMAL, "SuccessfulDelete", &format!("Deleted job {job_name}"))
+                    .record(
+                        &involved,
+                        NORMAL,
+                        "SuccessfulDelete",
+                        &format!("Deleted job {job_name}"),
+                    )
                     .await;
             }
         }
@@ -258,7 +299,7 @@ async fn create_job(
         spec: template.spec,
         status: None,
     };
-    match api.create(&PostParams::default(), &job).await {
+    match api.create(&super::post_params(), &job).await {
         Ok(_) => Ok(()),
         Err(error) if is_already_exists(&error) => Ok(()),
         Err(error) => Err(api_message(&error)),

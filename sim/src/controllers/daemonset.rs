@@ -87,7 +87,9 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
 
     let owned = pods::list_owned(&context.client, &namespace, &uid)
         .await
-        .map_err(SyncError::api(format!("list pods of DaemonSet {namespace}/{name}")))?;
+        .map_err(SyncError::api(format!(
+            "list pods of DaemonSet {namespace}/{name}"
+        )))?;
     let mut by_node: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
     let mut doomed = Vec::new();
     for pod in owned {
@@ -169,7 +171,10 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     let errors = pods::delete_all(&api, &doomed).await;
     failure = failure.or(errors.into_iter().next());
 
-    let missing: Vec<&String> = wanted.iter().filter(|n| !by_node.contains_key(*n)).collect();
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|n| !by_node.contains_key(*n))
+        .collect();
     if !missing.is_empty() {
         let mut template = spec.template.clone();
         template
@@ -181,15 +186,26 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         let owner = pods::controller_ref(&ds);
         let prefix = format!("{name}-");
         let (_, errors) = pods::create_slow_start(&api, missing.len(), |index| {
-            let mut pod = pods::from_template(&template, &namespace, owner.clone(), PodName::Generate(prefix.clone()));
-            pod.spec.get_or_insert_with(Default::default).node_name = missing.get(index).map(|n| (*n).clone());
+            let mut pod = pods::from_template(
+                &template,
+                &namespace,
+                owner.clone(),
+                PodName::Generate(prefix.clone()),
+            );
+            pod.spec.get_or_insert_with(Default::default).node_name =
+                missing.get(index).map(|n| (*n).clone());
             pod
         })
         .await;
         for message in &errors {
             context
                 .events
-                .record(&involved, WARNING, "FailedCreate", &format!("Error creating: {message}"))
+                .record(
+                    &involved,
+                    WARNING,
+                    "FailedCreate",
+                    &format!("Error creating: {message}"),
+                )
                 .await;
         }
         failure = failure.or(errors.into_iter().next());
@@ -204,7 +220,10 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     desired.insert("numberMisscheduled".into(), json!(0));
     desired.insert("numberReady".into(), json!(ready));
     desired.insert("numberAvailable".into(), json!(available));
-    desired.insert("numberUnavailable".into(), json!((desired_count - available).max(0)));
+    desired.insert(
+        "numberUnavailable".into(),
+        json!((desired_count - available).max(0)),
+    );
     desired.insert("updatedNumberScheduled".into(), json!(updated));
     status::write(
         &context.client,

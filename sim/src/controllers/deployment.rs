@@ -5,16 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch};
 use kube::runtime::controller::Action;
 use serde_json::{Map, Value, json};
 
 use super::conditions::{self, Condition};
+use super::deployment_status;
 use super::events::{Involved, NORMAL, WARNING};
 use super::rollout::{self, Counts};
 use super::{
@@ -95,6 +95,25 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     let spec = deployment.spec.clone();
     let desired = spec.replicas.unwrap_or(1).max(0);
     let status = deployment.status.clone().unwrap_or_default();
+    let selector = &spec.selector;
+    if selector.match_labels.as_ref().is_none_or(|m| m.is_empty())
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(|e| e.is_empty())
+    {
+        // What kube's controller says of a selector that would select every pod.
+        context
+            .events
+            .record(
+                &involved,
+                WARNING,
+                "SelectingAll",
+                "This deployment is selecting all pods. A non-empty selector is required.",
+            )
+            .await;
+        return Ok(Action::await_change());
+    }
 
     let rs_api: Api<ReplicaSet> = Api::namespaced(context.client.clone(), &namespace);
     let listed = Api::<DynamicObject>::namespaced_with(
@@ -104,7 +123,9 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     )
     .list(&ListParams::default())
     .await
-    .map_err(SyncError::api(format!("list ReplicaSets of Deployment {namespace}/{name}")))?;
+    .map_err(SyncError::api(format!(
+        "list ReplicaSets of Deployment {namespace}/{name}"
+    )))?;
     let mut owned: Vec<ReplicaSet> = listed
         .items
         .iter()
@@ -141,24 +162,49 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     };
     let recreate = spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate");
 
-    let mut conditions =
-        conditions::from_typed(status.conditions.as_ref());
+    let mut conditions = conditions::from_typed(status.conditions.as_ref());
     let now = now_text();
     if new_rs.is_none() && !paused {
         let max_revision = owned.iter().map(revision).max().unwrap_or(0);
         let old_total: i32 = owned.iter().map(rs_spec_replicas).sum();
         let initial = if recreate || old_total == 0 {
-            if recreate && old_total > 0 { 0 } else { desired }
+            if recreate && old_total > 0 {
+                0
+            } else {
+                desired
+            }
         } else {
-            rollout::new_rs_replicas(desired, surge, Counts { spec: 0, available: 0 }, &owned.iter().map(rs_counts).collect::<Vec<_>>())
+            rollout::new_rs_replicas(
+                desired,
+                surge,
+                Counts {
+                    spec: 0,
+                    available: 0,
+                },
+                &owned.iter().map(rs_counts).collect::<Vec<_>>(),
+            )
         };
-        match create_replicaset(&context, &deployment, &rs_api, max_revision + 1, initial, desired + surge).await {
+        match create_replicaset(
+            &context,
+            &deployment,
+            &rs_api,
+            max_revision + 1,
+            initial,
+            desired + surge,
+        )
+        .await
+        {
             Ok(rs) => {
                 let rs_name = rs.metadata.name.clone().unwrap_or_default();
                 if initial > 0 {
                     context
                         .events
-                        .record(&involved, NORMAL, "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} to {initial} from 0"))
+                        .record(
+                            &involved,
+                            NORMAL,
+                            "ScalingReplicaSet",
+                            &format!("Scaled up replica set {rs_name} to {initial} from 0"),
+                        )
                         .await;
                 }
                 created_new = Some(rs_name);
@@ -177,15 +223,43 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                         }
                     }
                 }
-                status::write(&context.client, &resource_of::<Deployment>(), Some(&namespace), &name, &current, desired_status).await?;
+                status::write(
+                    &context.client,
+                    &resource_of::<Deployment>(),
+                    Some(&namespace),
+                    &name,
+                    &current,
+                    desired_status,
+                )
+                .await?;
                 return Err(SyncError::Children("pod-template-hash collision".into()));
             }
             Err(CreateError::Api(message)) => {
-                let rs_name = format!("{name}-{}", hash::template_hash(&spec.template, status.collision_count));
+                let rs_name = format!(
+                    "{name}-{}",
+                    hash::template_hash(&spec.template, status.collision_count)
+                );
                 let text = format!("Failed to create new replica set {rs_name:?}: {message}");
-                context.events.record(&involved, WARNING, "ReplicaSetCreateError", &text).await;
-                conditions::set(&mut conditions, Condition::new("Progressing", false, "ReplicaSetCreateError", text.clone()), &now, true);
-                write_status(&context, &deployment, &owned, None, conditions, desired, unavailable).await?;
+                context
+                    .events
+                    .record(&involved, WARNING, "ReplicaSetCreateError", &text)
+                    .await;
+                conditions::set(
+                    &mut conditions,
+                    Condition::new("Progressing", false, "ReplicaSetCreateError", text.clone()),
+                    &now,
+                    true,
+                );
+                deployment_status::write(
+                    &context,
+                    &deployment,
+                    &owned,
+                    None,
+                    conditions,
+                    desired,
+                    unavailable,
+                )
+                .await?;
                 return Err(SyncError::Children(text));
             }
         }
@@ -216,20 +290,48 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         } else {
             let current = rs_counts(new);
             let new_target = rollout::new_rs_replicas(desired, surge, current, &old_counts);
-            let olds = rollout::old_rs_replicas(desired, unavailable, Counts { spec: new_target, ..current }, &old_counts);
+            let olds = rollout::old_rs_replicas(
+                desired,
+                unavailable,
+                Counts {
+                    spec: new_target,
+                    ..current
+                },
+                &old_counts,
+            );
             (new_target, olds)
         };
         for (rs, target) in old.iter_mut().zip(old_targets) {
-            progressed |= scale(&context, &involved, &rs_api, rs, target, desired, desired + surge).await?;
+            progressed |= scale(
+                &context,
+                &involved,
+                &rs_api,
+                rs,
+                target,
+                desired,
+                desired + surge,
+            )
+            .await?;
         }
-        progressed |= scale(&context, &involved, &rs_api, new, new_target, desired, desired + surge).await?;
+        progressed |= scale(
+            &context,
+            &involved,
+            &rs_api,
+            new,
+            new_target,
+            desired,
+            desired + surge,
+        )
+        .await?;
     }
 
     // Old ReplicaSets beyond the history limit go, oldest first.
     let limit = usize::try_from(spec.revision_history_limit.unwrap_or(10).max(0)).unwrap_or(10);
     let idle: Vec<&ReplicaSet> = old
         .iter()
-        .filter(|rs| rs_spec_replicas(rs) == 0 && rs.status.as_ref().is_none_or(|s| s.replicas == 0))
+        .filter(|rs| {
+            rs_spec_replicas(rs) == 0 && rs.status.as_ref().is_none_or(|s| s.replicas == 0)
+        })
         .collect();
     if idle.len() > limit {
         for rs in &idle[..idle.len() - limit] {
@@ -256,44 +358,31 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         rs_spec_replicas(new) == desired
             && status.replicas == desired
             && status.available_replicas.unwrap_or(0) == desired
-            && old.iter().all(|rs| rs.status.as_ref().is_none_or(|s| s.replicas == 0))
+            && old
+                .iter()
+                .all(|rs| rs.status.as_ref().is_none_or(|s| s.replicas == 0))
     });
-    let deadline = spec.progress_deadline_seconds.unwrap_or(600);
-    let mut requeue = None;
-    if let Some(created) = &created_new {
-        conditions::set(&mut conditions, Condition::new("Progressing", true, "NewReplicaSetCreated", format!("Created new replica set {created:?}")), &now, true);
-    } else if complete {
-        conditions::set(&mut conditions, Condition::new("Progressing", true, "NewReplicaSetAvailable", format!("ReplicaSet {rs_name:?} has successfully progressed.")), &now, true);
-    } else if progressed && new_rs.is_some() {
-        let previous = conditions::get(&conditions, "Progressing").cloned();
-        conditions::set(&mut conditions, Condition::new("Progressing", true, "ReplicaSetUpdated", format!("ReplicaSet {rs_name:?} is progressing.")), &now, true);
-        // Progress moves the deadline even when the reason stays the same.
-        if let Some(condition) = conditions.iter_mut().find(|c| c["type"] == "Progressing") {
-            condition["lastUpdateTime"] = json!(now);
-            if previous.as_ref().is_some_and(|p| conditions::field(p, "status") == "True") {
-                condition["lastTransitionTime"] = previous.map(|p| p["lastTransitionTime"].clone()).unwrap_or(json!(now));
-            }
-        }
-    } else if new_rs.is_some() {
-        match conditions::get(&conditions, "Progressing").cloned() {
-            None => conditions::set(&mut conditions, Condition::new("Progressing", true, "FoundNewReplicaSet", format!("Found new replica set {rs_name:?}")), &now, true),
-            Some(condition) if conditions::field(&condition, "status") == "True" => {
-                let since = conditions::field(&condition, "lastUpdateTime").parse::<jiff::Timestamp>().ok();
-                let elapsed = since.map(|since| jiff::Timestamp::now().as_second() - since.as_second());
-                match elapsed {
-                    Some(elapsed) if elapsed >= i64::from(deadline) && deadline > 0 => {
-                        conditions::set(&mut conditions, Condition::new("Progressing", false, "ProgressDeadlineExceeded", format!("ReplicaSet {rs_name:?} has timed out progressing.")), &now, true);
-                    }
-                    Some(elapsed) => {
-                        requeue = Some(Duration::from_secs(u64::try_from(i64::from(deadline) - elapsed + 1).unwrap_or(1)));
-                    }
-                    None => {}
-                }
-            }
-            Some(_) => {}
-        }
-    }
-    write_status(&context, &deployment, &all, new_rs.as_ref(), conditions, desired, unavailable).await?;
+    let requeue = deployment_status::progressing(
+        &mut conditions,
+        &deployment_status::Progress {
+            created: created_new.as_deref(),
+            new_rs: new_rs.as_ref().map(|_| rs_name.as_str()),
+            complete,
+            progressed,
+            deadline_seconds: spec.progress_deadline_seconds.unwrap_or(600),
+        },
+        &now,
+    );
+    deployment_status::write(
+        &context,
+        &deployment,
+        &all,
+        new_rs.as_ref(),
+        conditions,
+        desired,
+        unavailable,
+    )
+    .await?;
     Ok(super::requeue_after(requeue))
 }
 
@@ -318,13 +407,18 @@ async fn scale(
         "spec": {"replicas": target},
     });
     let updated = api
-        .patch(&rs_name, &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(&rs_name, &super::patch_params(), &Patch::Merge(&patch))
         .await
         .map_err(SyncError::api(format!("scale ReplicaSet {rs_name}")))?;
     let direction = if target > current { "up" } else { "down" };
     context
         .events
-        .record(involved, NORMAL, "ScalingReplicaSet", &format!("Scaled {direction} replica set {rs_name} to {target} from {current}"))
+        .record(
+            involved,
+            NORMAL,
+            "ScalingReplicaSet",
+            &format!("Scaled {direction} replica set {rs_name} to {target} from {current}"),
+        )
         .await;
     *rs = updated;
     Ok(true)
@@ -347,13 +441,21 @@ async fn create_replicaset(
     let spec = deployment.spec.clone();
     let collision_count = deployment.status.as_ref().and_then(|s| s.collision_count);
     let hash = hash::template_hash(&spec.template, collision_count);
-    let name = format!("{}-{hash}", deployment.metadata.name.clone().unwrap_or_default());
+    let name = format!(
+        "{}-{hash}",
+        deployment.metadata.name.clone().unwrap_or_default()
+    );
     let mut template = spec.template.clone();
     let meta = template.metadata.get_or_insert_with(Default::default);
-    meta.labels.get_or_insert_with(BTreeMap::new).insert(HASH_LABEL.into(), hash.clone());
+    meta.labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(HASH_LABEL.into(), hash.clone());
     let labels = meta.labels.clone();
     let mut selector = spec.selector.clone();
-    selector.match_labels.get_or_insert_with(BTreeMap::new).insert(HASH_LABEL.into(), hash.clone());
+    selector
+        .match_labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(HASH_LABEL.into(), hash.clone());
     let desired = spec.replicas.unwrap_or(1);
     let rs = ReplicaSet {
         metadata: ObjectMeta {
@@ -376,7 +478,7 @@ async fn create_replicaset(
         },
         status: None,
     };
-    match api.create(&PostParams::default(), &rs).await {
+    match api.create(&super::post_params(), &rs).await {
         Ok(created) => Ok(created),
         Err(error) if is_already_exists(&error) => {
             // Ours with the same template (a stale list): use it; anything else collides.
@@ -384,89 +486,20 @@ async fn create_replicaset(
                 .get(&name)
                 .await
                 .map_err(|error| CreateError::Api(api_message(&error)))?;
-            let ours = pods::controller_uid(&existing.metadata) == deployment.metadata.uid.as_deref();
+            let ours =
+                pods::controller_uid(&existing.metadata) == deployment.metadata.uid.as_deref();
             let same = existing
                 .spec
                 .template
                 .as_ref()
                 .is_some_and(|template| template_key(template) == template_key(&spec.template));
             let _ = context;
-            if ours && same { Ok(existing) } else { Err(CreateError::Collision) }
+            if ours && same {
+                Ok(existing)
+            } else {
+                Err(CreateError::Collision)
+            }
         }
         Err(error) => Err(CreateError::Api(api_message(&error))),
     }
-}
-
-/// `calculateStatus` + `syncRolloutStatus`'s conditions, written to `deployments/status`.
-async fn write_status(
-    context: &Context,
-    deployment: &Deployment,
-    all: &[ReplicaSet],
-    new_rs: Option<&ReplicaSet>,
-    mut conditions: Vec<Value>,
-    desired: i32,
-    max_unavailable: i32,
-) -> Result<(), SyncError> {
-    let sum = |f: fn(&ReplicaSet) -> i32| all.iter().map(f).sum::<i32>();
-    let replicas = sum(|rs| rs.status.as_ref().map_or(0, |s| s.replicas));
-    let ready = sum(|rs| rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0));
-    let available = sum(|rs| rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0));
-    let total = sum(rs_spec_replicas);
-    let updated = new_rs.and_then(|rs| rs.status.as_ref()).map_or(0, |s| s.replicas);
-    let now = now_text();
-    if available >= desired - max_unavailable {
-        conditions::set(&mut conditions, Condition::new("Available", true, "MinimumReplicasAvailable", "Deployment has minimum availability."), &now, true);
-    } else {
-        conditions::set(&mut conditions, Condition::new("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability."), &now, true);
-    }
-    // The new ReplicaSet's failure first, then any other's (`getReplicaFailures`).
-    let failure = new_rs
-        .into_iter()
-        .chain(all.iter())
-        .find_map(|rs| {
-            rs.status
-                .as_ref()?
-                .conditions
-                .as_ref()?
-                .iter()
-                .find(|c| c.type_.as_deref() == Some("ReplicaFailure"))
-                .cloned()
-        });
-    match failure {
-        Some(failure) => conditions::set(
-            &mut conditions,
-            Condition {
-                type_: "ReplicaFailure".into(),
-                status: failure.status.unwrap_or_default(),
-                reason: failure.reason.unwrap_or_default(),
-                message: failure.message.unwrap_or_default(),
-            },
-            &now,
-            true,
-        ),
-        None => conditions::remove(&mut conditions, "ReplicaFailure"),
-    }
-    let status = deployment.status.clone().unwrap_or_default();
-    let mut desired_status = Map::new();
-    if let Some(generation) = deployment.metadata.generation {
-        desired_status.insert("observedGeneration".into(), json!(generation));
-    }
-    desired_status.insert("replicas".into(), json!(replicas));
-    desired_status.insert("updatedReplicas".into(), json!(updated));
-    desired_status.insert("readyReplicas".into(), json!(ready));
-    desired_status.insert("availableReplicas".into(), json!(available));
-    desired_status.insert("unavailableReplicas".into(), json!((total - available).max(0)));
-    desired_status.insert("conditions".into(), Value::Array(conditions));
-    if let Some(count) = status.collision_count {
-        desired_status.insert("collisionCount".into(), json!(count));
-    }
-    status::write(
-        &context.client,
-        &resource_of::<Deployment>(),
-        deployment.metadata.namespace.as_deref(),
-        deployment.metadata.name.as_deref().unwrap_or_default(),
-        &serde_json::to_value(&status).unwrap_or_default(),
-        desired_status,
-    )
-    .await
 }

@@ -8,12 +8,15 @@ use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, Patch};
 use serde_json::json;
 
 pub const NORMAL: &str = "Normal";
 pub const WARNING: &str = "Warning";
+
+/// How many distinct events a recorder remembers for aggregation.
+const MAX_REMEMBERED: usize = 4096;
 
 /// The object an event is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -84,11 +87,11 @@ impl Recorder {
             let count = seen.count + 1;
             let patch = json!({"count": count, "lastTimestamp": Time(now)});
             match api
-                .patch(&seen.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(&seen.name, &super::patch_params(), &Patch::Merge(&patch))
                 .await
             {
                 Ok(_) => {
-                    self.lock().insert(
+                    self.remember(
                         key,
                         Seen {
                             name: seen.name,
@@ -134,12 +137,22 @@ impl Recorder {
             count: Some(1),
             ..Default::default()
         };
-        match api.create(&PostParams::default(), &event).await {
+        match api.create(&super::post_params(), &event).await {
             Ok(_) => {
-                self.lock().insert(key, Seen { name, count: 1 });
+                self.remember(key, Seen { name, count: 1 });
             }
             Err(error) => tracing::warn!(%error, event = name, "cannot record an event"),
         }
+    }
+
+    fn remember(&self, key: Key, seen: Seen) {
+        let mut map = self.lock();
+        // Messages may carry generated names, so keys need not repeat: forget them all now and
+        // then rather than grow without bound (a forgotten event is created anew).
+        if map.len() >= MAX_REMEMBERED {
+            map.clear();
+        }
+        map.insert(key, seen);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Seen>> {

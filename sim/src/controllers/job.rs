@@ -29,8 +29,7 @@ pub async fn run(context: Arc<Context>) {
 
 fn finished(conditions: &[Value]) -> bool {
     ["Complete", "Failed"].iter().any(|type_| {
-        conditions::get(conditions, type_)
-            .is_some_and(|c| conditions::field(c, "status") == "True")
+        conditions::get(conditions, type_).is_some_and(|c| conditions::field(c, "status") == "True")
     })
 }
 
@@ -57,7 +56,9 @@ fn job_template(job: &Job, template: &PodTemplateSpec) -> PodTemplateSpec {
 }
 
 fn names(pods: &[&Pod]) -> Vec<String> {
-    pods.iter().filter_map(|p| p.metadata.name.clone()).collect()
+    pods.iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
 }
 
 async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Action, SyncError> {
@@ -86,13 +87,18 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
 
     let all = pods::list_owned(&context.client, &namespace, &uid)
         .await
-        .map_err(SyncError::api(format!("list pods of Job {namespace}/{name}")))?;
+        .map_err(SyncError::api(format!(
+            "list pods of Job {namespace}/{name}"
+        )))?;
     let active: Vec<&Pod> = all.iter().filter(|pod| pods::is_active(pod)).collect();
     let succeeded = all
         .iter()
         .filter(|pod| pods::phase(pod) == "Succeeded")
         .count();
-    let failed = all.iter().filter(|pod| pods::phase(pod) == "Failed").count();
+    let failed = all
+        .iter()
+        .filter(|pod| pods::phase(pod) == "Failed")
+        .count();
     let ready = active.iter().filter(|pod| pods::is_ready(pod)).count();
     let parallelism = usize::try_from(spec.parallelism.unwrap_or(1).max(0)).unwrap_or(0);
     let completions = spec

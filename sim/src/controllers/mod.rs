@@ -14,6 +14,7 @@ pub mod cron;
 mod cronjob;
 mod daemonset;
 mod deployment;
+mod deployment_status;
 pub mod events;
 pub mod hash;
 mod job;
@@ -54,7 +55,10 @@ impl Controllers {
             crate::server::client_for(url, Some(tokens.issue(&UserInfo::controller(name))))
         };
         let tasks = vec![
-            tokio::spawn(deployment::run(Context::new(client("deployment")?, "deployment-controller"))),
+            tokio::spawn(deployment::run(Context::new(
+                client("deployment")?,
+                "deployment-controller",
+            ))),
             tokio::spawn(replicaset::run_replicasets(Context::new(
                 client("replicaset")?,
                 "replicaset-controller",
@@ -150,6 +154,23 @@ pub fn is_not_found(error: &kube::Error) -> bool {
 
 pub fn is_already_exists(error: &kube::Error) -> bool {
     matches!(error, kube::Error::Api(status) if status.code == 409 && status.reason == "AlreadyExists")
+}
+
+/// kube-controller-manager's field manager, what `managedFields` shows for controllers' writes.
+pub const FIELD_MANAGER: &str = "kube-controller-manager";
+
+pub fn post_params() -> kube::api::PostParams {
+    kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+pub fn patch_params() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
 }
 
 /// The API resource of a k8s-openapi type.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use kube::{Client, Resource};
 
 use super::{api_message, decode, is_not_found, resource_of};
@@ -85,7 +85,11 @@ pub fn is_ready(pod: &Pod) -> bool {
 
 /// Whether the pod is available (ready for at least `min_ready_seconds`), and if it is ready
 /// but not yet available, how long until it is.
-pub fn availability(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> (bool, Option<Duration>) {
+pub fn availability(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: jiff::Timestamp,
+) -> (bool, Option<Duration>) {
     let Some(since) = ready_since(pod) else {
         return (false, None);
     };
@@ -100,7 +104,10 @@ pub fn availability(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) -> 
         (true, None)
     } else {
         let wait = now.duration_until(available_at);
-        (false, Some(Duration::try_from(wait).unwrap_or(Duration::from_secs(1))))
+        (
+            false,
+            Some(Duration::try_from(wait).unwrap_or(Duration::from_secs(1))),
+        )
     }
 }
 
@@ -164,7 +171,7 @@ pub async fn create_slow_start(
         let pods: Vec<Pod> = (created..created + size).map(&make).collect();
         let results = join_all(
             pods.iter()
-                .map(|pod| async move { api.create(&PostParams::default(), pod).await }),
+                .map(|pod| async move { api.create(&super::post_params(), pod).await }),
         )
         .await;
         for result in results {

@@ -149,7 +149,10 @@ async fn sync(context: &Context, rs: Replicated) -> Result<Action, SyncError> {
     let name = rs.involved.name.clone();
     let all = pods::list_owned(&context.client, &namespace, &rs.involved.uid)
         .await
-        .map_err(SyncError::api(format!("list pods of {} {namespace}/{name}", rs.involved.kind)))?;
+        .map_err(SyncError::api(format!(
+            "list pods of {} {namespace}/{name}",
+            rs.involved.kind
+        )))?;
     let active: Vec<Pod> = all
         .into_iter()
         .filter(|pod| pods::is_active(pod) && rs.selector.matches(&labels_of(pod)))
@@ -240,7 +243,10 @@ async fn manage(
     let wanted = usize::try_from(rs.replicas.max(0)).unwrap_or(0);
     if active.len() < wanted {
         let Some(template) = &rs.template else {
-            tracing::warn!(object = rs.involved.name, "no pod template; cannot create pods");
+            tracing::warn!(
+                object = rs.involved.name,
+                "no pod template; cannot create pods"
+            );
             return None;
         };
         let count = (wanted - active.len()).min(BURST_REPLICAS);
@@ -257,10 +263,18 @@ async fn manage(
         for message in &errors {
             context
                 .events
-                .record(&rs.involved, WARNING, "FailedCreate", &format!("Error creating: {message}"))
+                .record(
+                    &rs.involved,
+                    WARNING,
+                    "FailedCreate",
+                    &format!("Error creating: {message}"),
+                )
                 .await;
         }
-        return errors.into_iter().next().map(|message| ("FailedCreate", message));
+        return errors
+            .into_iter()
+            .next()
+            .map(|message| ("FailedCreate", message));
     }
     if active.len() > wanted {
         let mut candidates = active.to_vec();
@@ -274,10 +288,18 @@ async fn manage(
         for message in &errors {
             context
                 .events
-                .record(&rs.involved, WARNING, "FailedDelete", &format!("Error deleting: {message}"))
+                .record(
+                    &rs.involved,
+                    WARNING,
+                    "FailedDelete",
+                    &format!("Error deleting: {message}"),
+                )
                 .await;
         }
-        return errors.into_iter().next().map(|message| ("FailedDelete", message));
+        return errors
+            .into_iter()
+            .next()
+            .map(|message| ("FailedDelete", message));
     }
     None
 }

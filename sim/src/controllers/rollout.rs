@@ -101,27 +101,71 @@ mod tests {
     fn fenceposts_default_to_a_quarter_rounded_outwards() {
         assert_eq!(fenceposts(None, None, 10), (3, 2));
         assert_eq!(fenceposts(None, None, 3), (1, 0));
-        assert_eq!(fenceposts(Some(&IntOrString::Int(0)), Some(&IntOrString::Int(0)), 3), (0, 1));
         assert_eq!(
-            fenceposts(Some(&IntOrString::String("50%".into())), Some(&IntOrString::Int(2)), 3),
+            fenceposts(Some(&IntOrString::Int(0)), Some(&IntOrString::Int(0)), 3),
+            (0, 1)
+        );
+        assert_eq!(
+            fenceposts(
+                Some(&IntOrString::String("50%".into())),
+                Some(&IntOrString::Int(2)),
+                3
+            ),
             (2, 2)
         );
     }
 
     #[test]
     fn a_rolling_update_surges_then_replaces_available_pods() {
-        let old = [Counts { spec: 3, available: 3 }];
-        let new = Counts { spec: 0, available: 0 };
+        let old = [Counts {
+            spec: 3,
+            available: 3,
+        }];
+        let new = Counts {
+            spec: 0,
+            available: 0,
+        };
         // Surge 1: one new pod first.
         assert_eq!(new_rs_replicas(3, 1, new, &old), 1);
-        let new = Counts { spec: 1, available: 0 };
+        let new = Counts {
+            spec: 1,
+            available: 0,
+        };
         // Nothing may go while the new pod is not available (maxUnavailable 0).
         assert_eq!(old_rs_replicas(3, 0, new, &old), vec![3]);
-        let new = Counts { spec: 1, available: 1 };
+        let new = Counts {
+            spec: 1,
+            available: 1,
+        };
         assert_eq!(old_rs_replicas(3, 0, new, &old), vec![2]);
         // Unhealthy old pods go first.
-        let old = [Counts { spec: 3, available: 1 }];
-        assert_eq!(old_rs_replicas(3, 1, Counts { spec: 1, available: 1 }, &old), vec![1]);
-        assert_eq!(new_rs_replicas(3, 1, Counts { spec: 5, available: 0 }, &[]), 3);
+        let old = [Counts {
+            spec: 3,
+            available: 1,
+        }];
+        assert_eq!(
+            old_rs_replicas(
+                3,
+                1,
+                Counts {
+                    spec: 1,
+                    available: 1
+                },
+                &old
+            ),
+            vec![1]
+        );
+        assert_eq!(
+            new_rs_replicas(
+                3,
+                1,
+                Counts {
+                    spec: 5,
+                    available: 0
+                },
+                &[]
+            ),
+            3
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, PostParams};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::Action;
 use serde_json::{Map, json};
 
@@ -71,7 +71,9 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     // Our pods by ordinal; a pod whose name is not `<sts>-<n>` is not one of the set.
     let owned = pods::list_owned(&context.client, &namespace, &uid)
         .await
-        .map_err(SyncError::api(format!("list pods of StatefulSet {namespace}/{name}")))?;
+        .map_err(SyncError::api(format!(
+            "list pods of StatefulSet {namespace}/{name}"
+        )))?;
     let mut by_ordinal: BTreeMap<i32, Pod> = BTreeMap::new();
     for pod in owned {
         let ordinal = pod
@@ -189,7 +191,12 @@ async fn manage(
             if errors.is_empty() {
                 context
                     .events
-                    .record(&involved, NORMAL, "SuccessfulDelete", &format!("delete Pod {pod_name} in StatefulSet {name} successful"))
+                    .record(
+                        &involved,
+                        NORMAL,
+                        "SuccessfulDelete",
+                        &format!("delete Pod {pod_name} in StatefulSet {name} successful"),
+                    )
                     .await;
             }
             return errors.into_iter().next();
@@ -200,11 +207,16 @@ async fn manage(
             None => {
                 let pod_name = format!("{name}-{ordinal}");
                 let pod = pod_for(sts, &namespace, &pod_name, ordinal, update_revision);
-                match api.create(&PostParams::default(), &pod).await {
+                match api.create(&super::post_params(), &pod).await {
                     Ok(_) => {
                         context
                             .events
-                            .record(&involved, NORMAL, "SuccessfulCreate", &format!("create Pod {pod_name} in StatefulSet {name} successful"))
+                            .record(
+                                &involved,
+                                NORMAL,
+                                "SuccessfulCreate",
+                                &format!("create Pod {pod_name} in StatefulSet {name} successful"),
+                            )
                             .await;
                     }
                     Err(error) => {

@@ -1,8 +1,8 @@
 //! Writing a controller's status: a JSON merge patch of `<resource>/status`, sent only when the
 //! status would change (a write would wake every watcher, the controller itself included).
 
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, Patch};
 use serde_json::{Map, Value, json};
 
 use super::SyncError;
@@ -21,10 +21,12 @@ pub fn differs(current: &Value, desired: &Value) -> bool {
         }
     }
     match (current, desired) {
-        (Value::Object(a), Value::Object(b)) => a
-            .keys()
-            .chain(b.keys())
-            .any(|key| differs(a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null))),
+        (Value::Object(a), Value::Object(b)) => a.keys().chain(b.keys()).any(|key| {
+            differs(
+                a.get(key).unwrap_or(&Value::Null),
+                b.get(key).unwrap_or(&Value::Null),
+            )
+        }),
         (a, b) if empty(a) && empty(b) => false,
         (a, b) => a != b,
     }
@@ -62,7 +64,7 @@ pub async fn write(
     };
     api.patch_status(
         name,
-        &PatchParams::default(),
+        &super::patch_params(),
         &Patch::Merge(json!({ "status": patch })),
     )
     .await
@@ -79,7 +81,10 @@ mod tests {
 
     #[test]
     fn omitted_and_zero_values_are_the_same() {
-        assert!(!differs(&json!({}), &json!({"replicas": 0, "conditions": []})));
+        assert!(!differs(
+            &json!({}),
+            &json!({"replicas": 0, "conditions": []})
+        ));
         assert!(!differs(&json!(null), &json!({"replicas": 0})));
         assert!(differs(&json!({"replicas": 1}), &json!({"replicas": 0})));
         assert!(differs(&json!({"a": [1]}), &json!({"a": [2]})));

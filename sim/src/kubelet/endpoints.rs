@@ -19,6 +19,14 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
 
+/// Writes are attributed to kube-controller-manager in `managedFields`, as on a real cluster.
+fn post_params() -> PostParams {
+    PostParams {
+        field_manager: Some("kube-controller-manager".into()),
+        ..PostParams::default()
+    }
+}
+
 fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
@@ -193,7 +201,7 @@ impl Controller {
                 }
                 existing.subsets = subsets;
                 existing.metadata.labels = labels;
-                api.replace(name, &PostParams::default(), &existing).await?;
+                api.replace(name, &post_params(), &existing).await?;
             }
             None => {
                 let endpoints = Endpoints {
@@ -205,7 +213,7 @@ impl Controller {
                     },
                     subsets,
                 };
-                api.create(&PostParams::default(), &endpoints).await?;
+                api.create(&post_params(), &endpoints).await?;
             }
         }
         Ok(())

@@ -34,6 +34,14 @@ fn node_object(name: &str) -> Value {
     })
 }
 
+/// Writes are attributed to the kubelet in `managedFields`.
+pub fn kubelet_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some("kubelet".into()),
+        ..PatchParams::default()
+    }
+}
+
 fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -> Value {
     json!({
         "type": kind, "status": status, "reason": reason, "message": message,
@@ -82,17 +90,22 @@ pub async fn register(client: &kube::Client, name: &str) -> Result<(), String> {
     let nodes: Api<Node> = Api::all(client.clone());
     let object: Node = serde_json::from_value(node_object(name))
         .map_err(|error| format!("node {name}: cannot build the Node: {error}"))?;
-    match nodes.create(&PostParams::default(), &object).await {
+    match nodes
+        .create(
+            &PostParams {
+                field_manager: Some("kubelet".into()),
+                ..PostParams::default()
+            },
+            &object,
+        )
+        .await
+    {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 409 => {}
         Err(error) => return Err(format!("node {name}: cannot register: {error}")),
     }
     nodes
-        .patch_status(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(node_status(name)),
-        )
+        .patch_status(name, &kubelet_params(), &Patch::Merge(node_status(name)))
         .await
         .map_err(|error| format!("node {name}: cannot post its status: {error}"))?;
     Ok(())
@@ -108,7 +121,7 @@ pub async fn keep_ready(client: kube::Client, name: String) {
                 let conditions =
                     json!({"status": {"conditions": node_status(&name)["status"]["conditions"]}});
                 nodes
-                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(conditions))
+                    .patch_status(&name, &kubelet_params(), &Patch::Merge(conditions))
                     .await
                     .map(|_| ())
                     .map_err(|error| format!("node {name}: cannot renew its status: {error}"))

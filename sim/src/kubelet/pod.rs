@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch};
 use tokio::sync::{mpsc, watch};
 
 use super::Context;
@@ -22,6 +22,8 @@ use crate::auth::UserInfo;
 /// The longest a container is given to stop after SIGTERM (its
 /// `terminationGracePeriodSeconds` is honoured up to this, to keep deletions quick).
 pub const MAX_GRACE: Duration = Duration::from_secs(2);
+/// How long to wait before posting a status again after a failed post.
+const STATUS_RETRY: Duration = Duration::from_millis(200);
 /// How long to wait before retrying volumes that cannot be written yet.
 const VOLUME_RETRY: Duration = Duration::from_millis(250);
 
@@ -69,6 +71,7 @@ impl Worker {
     }
 
     /// Posts the status if it changed since the last post; `false` once the pod is gone.
+    /// A post that failed otherwise is retried by the next call (see `unposted`).
     async fn publish(&mut self) -> bool {
         let body = self.model.render();
         if self.posted.as_ref() == Some(&body) {
@@ -77,7 +80,7 @@ impl Worker {
         let (namespace, name) = self.name();
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         match pods
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&body))
+            .patch_status(name, &super::node::kubelet_params(), &Patch::Merge(&body))
             .await
         {
             Ok(_) => {
@@ -90,6 +93,12 @@ impl Worker {
                 true
             }
         }
+    }
+
+    /// Whether the last post failed and the status still has to be posted.
+    fn unposted(&mut self) -> bool {
+        let body = self.model.render();
+        self.posted.as_ref() != Some(&body)
     }
 
     fn spawn_runner(&mut self, init: bool, index: usize) {
@@ -288,7 +297,9 @@ pub async fn run(context: Arc<Context>, client: kube::Client, pod: Arc<Pod>, mut
             // A finished pod keeps its status but not its address.
             lease = None;
         }
+        let retry = worker.unposted();
         tokio::select! {
+            _ = tokio::time::sleep(STATUS_RETRY), if retry => {}
             Some(report) = reported.recv() => {
                 worker.apply(report);
                 worker.advance();

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -79,7 +80,10 @@ impl Binder {
                 .create_subresource::<_, serde_json::Value>(
                     "binding",
                     name,
-                    &PostParams::default(),
+                    &PostParams {
+                        field_manager: Some("kube-scheduler".into()),
+                        ..PostParams::default()
+                    },
                     &binding,
                 )
                 .await
@@ -90,11 +94,40 @@ impl Binder {
             }
         }
         let patch = json!({"spec": {"nodeName": node}});
-        pods.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        pods.patch(
+            name,
+            &PatchParams {
+                field_manager: Some("kube-scheduler".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&patch),
+        )
+        .await?;
         // The pod exists (the patch worked), so the 404/405 was about the subresource.
         self.patch_instead.store(true, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Binds, retrying with backoff while the pod exists and is unbound (a rejected binding, such
+/// as an admission webhook failing the patch, would otherwise leave it Pending for good).
+async fn bind_until_done(binder: Arc<Binder>, namespace: String, name: String, node: String) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let error = match binder.bind(&namespace, &name, &node).await {
+            Ok(()) => return,
+            Err(error) => error,
+        };
+        tracing::debug!(%error, namespace, name, node, "scheduler: cannot bind; retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        let pods: Api<Pod> = Api::namespaced(binder.client.clone(), &namespace);
+        match pods.get_opt(&name).await {
+            Ok(Some(pod)) if needs_binding(&pod) => {}
+            // Bound meanwhile, or gone; or the API server is (the cluster stopping): no
+            // task outlives its cluster.
+            Ok(_) | Err(_) => return,
+        }
     }
 }
 
@@ -132,13 +165,7 @@ pub async fn run(client: kube::Client, nodes: Vec<String>) {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         // Bindings are independent: a burst of pods (a scale-up) is bound concurrently.
-        let binder = binder.clone();
-        tokio::spawn(async move {
-            if let Err(error) = binder.bind(&namespace, &name, &node).await {
-                // A pod deleted meanwhile is not an error worth more than a debug line.
-                tracing::debug!(%error, namespace, name, node, "scheduler: cannot bind");
-            }
-        });
+        tokio::spawn(bind_until_done(binder.clone(), namespace, name, node));
     }
 }
 

@@ -60,9 +60,17 @@ pub async fn pods_of(client: &kube::Client, namespace: &str, owner_uid: &str) ->
 }
 
 /// What the kubelet would report: `phase`, and the `Ready` condition.
-pub async fn set_pod_status(client: &kube::Client, namespace: &str, name: &str, phase: &str, ready: bool) {
+pub async fn set_pod_status(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    phase: &str,
+    ready: bool,
+) {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let status = if ready { "True" } else { "False" };
     let patch = json!({"status": {
         "phase": phase,
@@ -86,7 +94,9 @@ pub async fn make_ready(client: &kube::Client, namespace: &str, owner_uid: &str)
         if !ready && let Some(name) = &pod.metadata.name {
             // A pod deleted meanwhile is fine: the controller is replacing pods too.
             let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-            let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let now = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
             let patch = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
             let _ = api
                 .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
