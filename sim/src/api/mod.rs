@@ -2,6 +2,7 @@
 //! the object handlers.
 
 pub mod admit;
+pub mod binding;
 pub mod body;
 pub mod crd;
 pub mod deletion;

@@ -61,6 +61,13 @@ pub async fn handle(
                 .await
                 .map(|created| (StatusCode::CREATED, Json(created)).into_response())
         }
+        (&Method::POST, Some(name), Some(sub)) if sub == "binding" => {
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let binding = body::decode_object(&headers, &bytes)?;
+            super::binding::bind(&state, &target, &name, binding, &query, caller)
+                .await
+                .map(|status| (StatusCode::CREATED, Json(status)).into_response())
+        }
         (&Method::PUT, Some(name), sub) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
             let object = body::decode_object(&headers, &bytes)?;

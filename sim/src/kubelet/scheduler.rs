@@ -2,17 +2,16 @@
 //! `system:kube-scheduler`. A pod that names its node in a required node affinity on
 //! `metadata.name` (what the DaemonSet controller writes) goes to that node.
 //!
-//! Binding posts `pods/<name>/binding` as kube-scheduler does; while the emulator does not serve
-//! that subresource, it sets `spec.nodeName` with a merge patch instead.
+//! Binding posts `pods/<name>/binding` as kube-scheduler does, so webhooks on `pods` do not see
+//! it (only rules naming `pods/binding` do).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
@@ -63,48 +62,26 @@ fn needs_binding(pod: &Pod) -> bool {
 
 struct Binder {
     client: kube::Client,
-    /// Set once the emulator answered that it does not serve `pods/binding`.
-    patch_instead: AtomicBool,
 }
 
 impl Binder {
     async fn bind(&self, namespace: &str, name: &str, node: &str) -> Result<(), kube::Error> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        if !self.patch_instead.load(Ordering::Relaxed) {
-            let binding = json!({
-                "apiVersion": "v1", "kind": "Binding",
-                "metadata": {"name": name, "namespace": namespace},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-            });
-            match pods
-                .create_subresource::<_, serde_json::Value>(
-                    "binding",
-                    name,
-                    &PostParams {
-                        field_manager: Some("kube-scheduler".into()),
-                        ..PostParams::default()
-                    },
-                    &binding,
-                )
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(kube::Error::Api(status)) if status.code == 404 || status.code == 405 => {}
-                Err(error) => return Err(error),
-            }
-        }
-        let patch = json!({"spec": {"nodeName": node}});
-        pods.patch(
+        let binding = json!({
+            "apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        });
+        pods.create_subresource::<_, serde_json::Value>(
+            "binding",
             name,
-            &PatchParams {
+            &PostParams {
                 field_manager: Some("kube-scheduler".into()),
-                ..PatchParams::default()
+                ..PostParams::default()
             },
-            &Patch::Merge(&patch),
+            &binding,
         )
         .await?;
-        // The pod exists (the patch worked), so the 404/405 was about the subresource.
-        self.patch_instead.store(true, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -137,7 +114,6 @@ pub async fn run(client: kube::Client, nodes: Vec<String>) {
     }
     let binder = Arc::new(Binder {
         client: client.clone(),
-        patch_instead: AtomicBool::new(false),
     });
     let pods: Api<Pod> = Api::all(client);
     let config = watcher::Config::default().fields("spec.nodeName=");
