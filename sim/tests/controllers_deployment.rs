@@ -177,6 +177,24 @@ async fn a_deployment_gets_a_replicaset_and_pods_with_controller_references() {
         assert_eq!(managers, ["kube-controller-manager"]);
     }
 
+    // One `SuccessfulCreate` event per pod on the ReplicaSet.
+    let events = wait_for("3 SuccessfulCreate events", LIMIT, || async {
+        let events = events_for(&client, "default", &rs_name).await;
+        (events.len() >= 3).then_some(events)
+    })
+    .await;
+    for pod in &pods {
+        let message = format!("Created pod: {}", pod.metadata.name.as_deref().unwrap());
+        assert!(
+            events
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("SuccessfulCreate")
+                    && e.type_.as_deref() == Some("Normal")
+                    && e.message.as_deref() == Some(message.as_str())),
+            "{message}: {events:?}"
+        );
+    }
+
     // Nothing is ready yet: the Deployment says so.
     let status = wait_for("status of 3 unready replicas", LIMIT, || async {
         let d = deployments.get("web").await.unwrap();

@@ -156,19 +156,19 @@ pub fn from_template(
 }
 
 /// Creates `count` pods made by `make(i)` in slow-start batches (1, 2, 4, ...), each batch at
-/// once, stopping after the first batch with a failure. Returns the number created and the
-/// error messages of the failed creates.
+/// once, stopping after the first batch with a failure. Returns the names of the pods created
+/// and the error messages of the failed creates.
 pub async fn create_slow_start(
     api: &Api<Pod>,
     count: usize,
     make: impl Fn(usize) -> Pod,
-) -> (usize, Vec<String>) {
-    let mut created = 0;
+) -> (Vec<String>, Vec<String>) {
+    let mut created = Vec::new();
     let mut batch = 1;
     let mut errors = Vec::new();
-    while created < count {
-        let size = batch.min(count - created);
-        let pods: Vec<Pod> = (created..created + size).map(&make).collect();
+    while created.len() < count {
+        let size = batch.min(count - created.len());
+        let pods: Vec<Pod> = (created.len()..created.len() + size).map(&make).collect();
         let results = join_all(
             pods.iter()
                 .map(|pod| async move { api.create(&super::post_params(), pod).await }),
@@ -176,7 +176,7 @@ pub async fn create_slow_start(
         .await;
         for result in results {
             match result {
-                Ok(_) => created += 1,
+                Ok(pod) => created.push(pod.metadata.name.unwrap_or_default()),
                 Err(error) => errors.push(api_message(&error)),
             }
         }

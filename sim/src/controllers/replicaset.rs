@@ -251,7 +251,7 @@ async fn manage(
         };
         let count = (wanted - active.len()).min(BURST_REPLICAS);
         let prefix = format!("{}-", rs.involved.name);
-        let (_, errors) = pods::create_slow_start(&api, count, |_| {
+        let (created, errors) = pods::create_slow_start(&api, count, |_| {
             pods::from_template(
                 template,
                 namespace,
@@ -260,6 +260,7 @@ async fn manage(
             )
         })
         .await;
+        context.events.pods_created(&rs.involved, &created).await;
         for message in &errors {
             context
                 .events
