@@ -431,6 +431,14 @@ async fn an_image_change_rolls_out_a_new_replicaset() {
         second.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"],
         "2"
     );
+    let annotations = deployments
+        .get("roll")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap();
+    assert_eq!(annotations["deployment.kubernetes.io/revision"], "2");
     let new_pods = pods_of(&client, "default", &uid(&second.metadata)).await;
     assert_eq!(new_pods.len(), 3);
     for pod in &new_pods {
