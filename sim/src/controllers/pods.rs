@@ -19,6 +19,15 @@ pub async fn list_owned(
     namespace: &str,
     owner_uid: &str,
 ) -> Result<Vec<Pod>, kube::Error> {
+    Ok(list_all(client, namespace)
+        .await?
+        .into_iter()
+        .filter(|pod| controller_uid(&pod.metadata) == Some(owner_uid))
+        .collect())
+}
+
+/// Every pod in `namespace` that decodes as a pod.
+pub async fn list_all(client: &Client, namespace: &str) -> Result<Vec<Pod>, kube::Error> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &resource_of::<Pod>());
     let list = api.list(&ListParams::default()).await?;
@@ -26,8 +35,33 @@ pub async fn list_owned(
         .items
         .iter()
         .filter_map(|object| decode::<Pod>(object).ok())
-        .filter(|pod| controller_uid(&pod.metadata) == Some(owner_uid))
         .collect())
+}
+
+/// `ClaimPods`' adoption: an orphan pod (no controller) that `owner`'s selector matches gets
+/// `owner` as its controller. Returns the adopted pod, or `None` if it could not be adopted
+/// (changed or deleted meanwhile: the next sync sees it again).
+pub async fn adopt(api: &Api<Pod>, pod: &Pod, owner: &OwnerReference) -> Option<Pod> {
+    let name = pod.metadata.name.as_deref()?;
+    // A strategic merge adds the reference (ownerReferences merge on uid); the uid guards
+    // against adopting a different pod of the same name.
+    let patch = serde_json::json!({
+        "metadata": {"ownerReferences": [owner], "uid": pod.metadata.uid},
+    });
+    match api
+        .patch(
+            name,
+            &super::patch_params(),
+            &kube::api::Patch::Strategic(&patch),
+        )
+        .await
+    {
+        Ok(adopted) => Some(adopted),
+        Err(error) => {
+            tracing::debug!(%error, pod = name, "cannot adopt a pod");
+            None
+        }
+    }
 }
 
 /// The uid in an object's controller reference.

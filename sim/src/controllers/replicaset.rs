@@ -147,12 +147,27 @@ async fn sync_replication_controller(
 async fn sync(context: &Context, rs: Replicated) -> Result<Action, SyncError> {
     let namespace = rs.involved.namespace.clone();
     let name = rs.involved.name.clone();
-    let all = pods::list_owned(&context.client, &namespace, &rs.involved.uid)
+    let listed = pods::list_all(&context.client, &namespace)
         .await
         .map_err(SyncError::api(format!(
             "list pods of {} {namespace}/{name}",
             rs.involved.kind
         )))?;
+    let pod_api: Api<Pod> = Api::namespaced(context.client.clone(), &namespace);
+    let mut all = Vec::new();
+    for pod in listed {
+        match pods::controller_uid(&pod.metadata) {
+            Some(uid) if uid == rs.involved.uid => all.push(pod),
+            Some(_) => {}
+            None if !pods::is_terminating(&pod)
+                && pods::is_active(&pod)
+                && rs.selector.matches(&labels_of(&pod)) =>
+            {
+                all.extend(pods::adopt(&pod_api, &pod, &rs.owner).await);
+            }
+            None => {}
+        }
+    }
     let active: Vec<Pod> = all
         .into_iter()
         .filter(|pod| pods::is_active(pod) && rs.selector.matches(&labels_of(pod)))
