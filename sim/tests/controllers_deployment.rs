@@ -510,3 +510,48 @@ async fn replicas_are_created_quickly() {
         assert!(elapsed < bound, "{replicas} replicas took {elapsed:?}");
     }
 }
+
+#[tokio::test]
+async fn a_recreate_rollout_removes_the_old_pods_before_creating_new_ones() {
+    let (_sim, client) = cluster().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut spec = deployment("recreate", 2, "nginx:1");
+    spec.spec.strategy = Some(serde_json::from_value(json!({"type": "Recreate"})).unwrap());
+    let created = deployments
+        .create(&PostParams::default(), &spec)
+        .await
+        .unwrap();
+    let deploy_uid = uid(&created.metadata);
+    let first = wait_for("the first pods", LIMIT, || async {
+        let rs = replicasets_of(&client, &deploy_uid)
+            .await
+            .into_iter()
+            .next()?;
+        (make_ready(&client, "default", &uid(&rs.metadata)).await == 2).then_some(rs)
+    })
+    .await;
+    deployments
+        .patch(
+            "recreate",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}})),
+        )
+        .await
+        .unwrap();
+    // Never old and new pods at once: watch every state until the new pods are there.
+    let first_uid = uid(&first.metadata);
+    wait_for("the new pods", LIMIT, || async {
+        let sets = replicasets_of(&client, &deploy_uid).await;
+        let new = sets
+            .iter()
+            .find(|rs| rs.metadata.uid.as_deref() != Some(first_uid.as_str()))?;
+        let old_pods = pods_of(&client, "default", &first_uid).await.len();
+        let new_pods = pods_of(&client, "default", &uid(&new.metadata)).await.len();
+        assert!(
+            old_pods == 0 || new_pods == 0,
+            "{old_pods} old and {new_pods} new pods at once"
+        );
+        (old_pods == 0 && new_pods == 2).then_some(())
+    })
+    .await;
+}
