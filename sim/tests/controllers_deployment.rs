@@ -177,6 +177,24 @@ async fn a_deployment_gets_a_replicaset_and_pods_with_controller_references() {
         assert_eq!(managers, ["kube-controller-manager"]);
     }
 
+    // One `SuccessfulCreate` event per pod on the ReplicaSet.
+    let events = wait_for("3 SuccessfulCreate events", LIMIT, || async {
+        let events = events_for(&client, "default", &rs_name).await;
+        (events.len() >= 3).then_some(events)
+    })
+    .await;
+    for pod in &pods {
+        let message = format!("Created pod: {}", pod.metadata.name.as_deref().unwrap());
+        assert!(
+            events
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("SuccessfulCreate")
+                    && e.type_.as_deref() == Some("Normal")
+                    && e.message.as_deref() == Some(message.as_str())),
+            "{message}: {events:?}"
+        );
+    }
+
     // Nothing is ready yet: the Deployment says so.
     let status = wait_for("status of 3 unready replicas", LIMIT, || async {
         let d = deployments.get("web").await.unwrap();
@@ -413,6 +431,14 @@ async fn an_image_change_rolls_out_a_new_replicaset() {
         second.metadata.annotations.as_ref().unwrap()["deployment.kubernetes.io/revision"],
         "2"
     );
+    let annotations = deployments
+        .get("roll")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap();
+    assert_eq!(annotations["deployment.kubernetes.io/revision"], "2");
     let new_pods = pods_of(&client, "default", &uid(&second.metadata)).await;
     assert_eq!(new_pods.len(), 3);
     for pod in &new_pods {
@@ -483,4 +509,49 @@ async fn replicas_are_created_quickly() {
         // Generous bounds (the goal is well under a second for 10 on an idle machine).
         assert!(elapsed < bound, "{replicas} replicas took {elapsed:?}");
     }
+}
+
+#[tokio::test]
+async fn a_recreate_rollout_removes_the_old_pods_before_creating_new_ones() {
+    let (_sim, client) = cluster().await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut spec = deployment("recreate", 2, "nginx:1");
+    spec.spec.strategy = Some(serde_json::from_value(json!({"type": "Recreate"})).unwrap());
+    let created = deployments
+        .create(&PostParams::default(), &spec)
+        .await
+        .unwrap();
+    let deploy_uid = uid(&created.metadata);
+    let first = wait_for("the first pods", LIMIT, || async {
+        let rs = replicasets_of(&client, &deploy_uid)
+            .await
+            .into_iter()
+            .next()?;
+        (make_ready(&client, "default", &uid(&rs.metadata)).await == 2).then_some(rs)
+    })
+    .await;
+    deployments
+        .patch(
+            "recreate",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}})),
+        )
+        .await
+        .unwrap();
+    // Never old and new pods at once: watch every state until the new pods are there.
+    let first_uid = uid(&first.metadata);
+    wait_for("the new pods", LIMIT, || async {
+        let sets = replicasets_of(&client, &deploy_uid).await;
+        let new = sets
+            .iter()
+            .find(|rs| rs.metadata.uid.as_deref() != Some(first_uid.as_str()))?;
+        let old_pods = pods_of(&client, "default", &first_uid).await.len();
+        let new_pods = pods_of(&client, "default", &uid(&new.metadata)).await.len();
+        assert!(
+            old_pods == 0 || new_pods == 0,
+            "{old_pods} old and {new_pods} new pods at once"
+        );
+        (old_pods == 0 && new_pods == 2).then_some(())
+    })
+    .await;
 }

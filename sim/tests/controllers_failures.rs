@@ -201,3 +201,51 @@ async fn a_refused_pod_create_is_an_event_a_replicaset_condition_and_a_deploymen
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_deployment_that_cannot_progress_exceeds_its_deadline() {
+    let (_sim, client) = cluster().await;
+    let name = "y".repeat(50);
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "progressDeadlineSeconds": 1,
+            "selector": {"matchLabels": {"app": "stuck"}},
+            "template": {
+                "metadata": {"labels": {"app": "stuck"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeName": "test-unmanaged"},
+            },
+        },
+    }))
+    .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    let condition = wait_for("ProgressDeadlineExceeded", LIMIT, || async {
+        let status = deployments.get(&name).await.unwrap().status?;
+        status.conditions?.into_iter().find(|c| {
+            c.type_.as_deref() == Some("Progressing") && c.status.as_deref() == Some("False")
+        })
+    })
+    .await;
+    assert_eq!(
+        condition.reason.as_deref(),
+        Some("ProgressDeadlineExceeded")
+    );
+    let rs = Api::<ReplicaSet>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(
+        condition.message,
+        Some(format!(
+            "ReplicaSet \"{}\" has timed out progressing.",
+            rs.metadata.name.unwrap()
+        ))
+    );
+}

@@ -185,7 +185,7 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
             .insert(REVISION_LABEL.into(), revision.clone());
         let owner = pods::controller_ref(&ds);
         let prefix = format!("{name}-");
-        let (_, errors) = pods::create_slow_start(&api, missing.len(), |index| {
+        let (created, errors) = pods::create_slow_start(&api, missing.len(), |index| {
             let mut pod = pods::from_template(
                 &template,
                 &namespace,
@@ -197,6 +197,7 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
             pod
         })
         .await;
+        context.events.pods_created(&involved, &created).await;
         for message in &errors {
             context
                 .events

@@ -344,6 +344,25 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         }
     }
 
+    // The Deployment carries its current revision too (what `kubectl rollout` reads).
+    if let Some(new) = &new_rs {
+        let revision = revision(new).to_string();
+        let current = deployment
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(REVISION));
+        if current != Some(&revision) {
+            let patch = json!({"metadata": {"annotations": {REVISION: revision}}});
+            Api::<Deployment>::namespaced(context.client.clone(), &namespace)
+                .patch(&name, &super::patch_params(), &Patch::Merge(&patch))
+                .await
+                .map_err(SyncError::api(format!(
+                    "annotate Deployment {namespace}/{name}"
+                )))?;
+        }
+    }
+
     let mut all = old.clone();
     if let Some(new) = &new_rs {
         all.push(new.clone());

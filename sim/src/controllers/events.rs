@@ -145,6 +145,20 @@ impl Recorder {
         }
     }
 
+    /// `SuccessfulCreate` `Created pod: <name>` for each pod created, all at once.
+    pub async fn pods_created(&self, involved: &Involved, names: &[String]) {
+        let messages: Vec<String> = names
+            .iter()
+            .map(|name| format!("Created pod: {name}"))
+            .collect();
+        futures::future::join_all(
+            messages
+                .iter()
+                .map(|message| self.record(involved, NORMAL, "SuccessfulCreate", message)),
+        )
+        .await;
+    }
+
     fn remember(&self, key: Key, seen: Seen) {
         let mut map = self.lock();
         // Messages may carry generated names, so keys need not repeat: forget them all now and

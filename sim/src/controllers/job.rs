@@ -175,7 +175,8 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                     )
                 })
                 .await;
-            remaining_active += created;
+            remaining_active += created.len();
+            context.events.pods_created(&involved, &created).await;
             for message in &errors {
                 context
                     .events

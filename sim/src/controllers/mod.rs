@@ -54,32 +54,22 @@ impl Controllers {
         let client = |name: &str| {
             crate::server::client_for(url, Some(tokens.issue(&UserInfo::controller(name))))
         };
+        // Every client first, so that a failure leaves no controller running.
+        let deployment = Context::new(client("deployment")?, "deployment-controller");
+        let replicaset = Context::new(client("replicaset")?, "replicaset-controller");
+        let replication = Context::new(client("replication")?, "replication-controller");
+        let statefulset = Context::new(client("statefulset")?, "statefulset-controller");
+        let daemonset = Context::new(client("daemon-set")?, "daemonset-controller");
+        let job = Context::new(client("job")?, "job-controller");
+        let cronjob = Context::new(client("cronjob")?, "cronjob-controller");
         let tasks = vec![
-            tokio::spawn(deployment::run(Context::new(
-                client("deployment")?,
-                "deployment-controller",
-            ))),
-            tokio::spawn(replicaset::run_replicasets(Context::new(
-                client("replicaset")?,
-                "replicaset-controller",
-            ))),
-            tokio::spawn(replicaset::run_replication_controllers(Context::new(
-                client("replication")?,
-                "replication-controller",
-            ))),
-            tokio::spawn(statefulset::run(Context::new(
-                client("statefulset")?,
-                "statefulset-controller",
-            ))),
-            tokio::spawn(daemonset::run(Context::new(
-                client("daemon-set")?,
-                "daemonset-controller",
-            ))),
-            tokio::spawn(job::run(Context::new(client("job")?, "job-controller"))),
-            tokio::spawn(cronjob::run(Context::new(
-                client("cronjob")?,
-                "cronjob-controller",
-            ))),
+            tokio::spawn(deployment::run(deployment)),
+            tokio::spawn(replicaset::run_replicasets(replicaset)),
+            tokio::spawn(replicaset::run_replication_controllers(replication)),
+            tokio::spawn(statefulset::run(statefulset)),
+            tokio::spawn(daemonset::run(daemonset)),
+            tokio::spawn(job::run(job)),
+            tokio::spawn(cronjob::run(cronjob)),
         ];
         Ok(Controllers { tasks })
     }

@@ -19,6 +19,15 @@ pub async fn list_owned(
     namespace: &str,
     owner_uid: &str,
 ) -> Result<Vec<Pod>, kube::Error> {
+    Ok(list_all(client, namespace)
+        .await?
+        .into_iter()
+        .filter(|pod| controller_uid(&pod.metadata) == Some(owner_uid))
+        .collect())
+}
+
+/// Every pod in `namespace` that decodes as a pod.
+pub async fn list_all(client: &Client, namespace: &str) -> Result<Vec<Pod>, kube::Error> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &resource_of::<Pod>());
     let list = api.list(&ListParams::default()).await?;
@@ -26,8 +35,33 @@ pub async fn list_owned(
         .items
         .iter()
         .filter_map(|object| decode::<Pod>(object).ok())
-        .filter(|pod| controller_uid(&pod.metadata) == Some(owner_uid))
         .collect())
+}
+
+/// `ClaimPods`' adoption: an orphan pod (no controller) that `owner`'s selector matches gets
+/// `owner` as its controller. Returns the adopted pod, or `None` if it could not be adopted
+/// (changed or deleted meanwhile: the next sync sees it again).
+pub async fn adopt(api: &Api<Pod>, pod: &Pod, owner: &OwnerReference) -> Option<Pod> {
+    let name = pod.metadata.name.as_deref()?;
+    // A strategic merge adds the reference (ownerReferences merge on uid); the uid guards
+    // against adopting a different pod of the same name.
+    let patch = serde_json::json!({
+        "metadata": {"ownerReferences": [owner], "uid": pod.metadata.uid},
+    });
+    match api
+        .patch(
+            name,
+            &super::patch_params(),
+            &kube::api::Patch::Strategic(&patch),
+        )
+        .await
+    {
+        Ok(adopted) => Some(adopted),
+        Err(error) => {
+            tracing::debug!(%error, pod = name, "cannot adopt a pod");
+            None
+        }
+    }
 }
 
 /// The uid in an object's controller reference.
@@ -156,19 +190,19 @@ pub fn from_template(
 }
 
 /// Creates `count` pods made by `make(i)` in slow-start batches (1, 2, 4, ...), each batch at
-/// once, stopping after the first batch with a failure. Returns the number created and the
-/// error messages of the failed creates.
+/// once, stopping after the first batch with a failure. Returns the names of the pods created
+/// and the error messages of the failed creates.
 pub async fn create_slow_start(
     api: &Api<Pod>,
     count: usize,
     make: impl Fn(usize) -> Pod,
-) -> (usize, Vec<String>) {
-    let mut created = 0;
+) -> (Vec<String>, Vec<String>) {
+    let mut created = Vec::new();
     let mut batch = 1;
     let mut errors = Vec::new();
-    while created < count {
-        let size = batch.min(count - created);
-        let pods: Vec<Pod> = (created..created + size).map(&make).collect();
+    while created.len() < count {
+        let size = batch.min(count - created.len());
+        let pods: Vec<Pod> = (created.len()..created.len() + size).map(&make).collect();
         let results = join_all(
             pods.iter()
                 .map(|pod| async move { api.create(&super::post_params(), pod).await }),
@@ -176,7 +210,7 @@ pub async fn create_slow_start(
         .await;
         for result in results {
             match result {
-                Ok(_) => created += 1,
+                Ok(pod) => created.push(pod.metadata.name.unwrap_or_default()),
                 Err(error) => errors.push(api_message(&error)),
             }
         }

@@ -147,12 +147,27 @@ async fn sync_replication_controller(
 async fn sync(context: &Context, rs: Replicated) -> Result<Action, SyncError> {
     let namespace = rs.involved.namespace.clone();
     let name = rs.involved.name.clone();
-    let all = pods::list_owned(&context.client, &namespace, &rs.involved.uid)
+    let listed = pods::list_all(&context.client, &namespace)
         .await
         .map_err(SyncError::api(format!(
             "list pods of {} {namespace}/{name}",
             rs.involved.kind
         )))?;
+    let pod_api: Api<Pod> = Api::namespaced(context.client.clone(), &namespace);
+    let mut all = Vec::new();
+    for pod in listed {
+        match pods::controller_uid(&pod.metadata) {
+            Some(uid) if uid == rs.involved.uid => all.push(pod),
+            Some(_) => {}
+            None if !pods::is_terminating(&pod)
+                && pods::is_active(&pod)
+                && rs.selector.matches(&labels_of(&pod)) =>
+            {
+                all.extend(pods::adopt(&pod_api, &pod, &rs.owner).await);
+            }
+            None => {}
+        }
+    }
     let active: Vec<Pod> = all
         .into_iter()
         .filter(|pod| pods::is_active(pod) && rs.selector.matches(&labels_of(pod)))
@@ -251,7 +266,7 @@ async fn manage(
         };
         let count = (wanted - active.len()).min(BURST_REPLICAS);
         let prefix = format!("{}-", rs.involved.name);
-        let (_, errors) = pods::create_slow_start(&api, count, |_| {
+        let (created, errors) = pods::create_slow_start(&api, count, |_| {
             pods::from_template(
                 template,
                 namespace,
@@ -260,6 +275,7 @@ async fn manage(
             )
         })
         .await;
+        context.events.pods_created(&rs.involved, &created).await;
         for message in &errors {
             context
                 .events
