@@ -63,6 +63,13 @@ pub fn validate_name(info: &ResourceInfo, name: &str) -> Result<(), ApiError> {
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 pub fn generated_name(prefix: &str) -> String {
+    // apiserver's SimpleNameGenerator: the prefix is cut to 58 bytes so that prefix and suffix
+    // fit in 63.
+    let mut cut = prefix.len().min(58);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let prefix = &prefix[..cut];
     let random = uuid::Uuid::new_v4();
     let suffix: String = random
         .as_bytes()
@@ -342,6 +349,9 @@ mod tests {
         let name = generated_name("web-");
         assert_eq!(name.len(), 9);
         assert!(name[4..].bytes().all(|b| SUFFIX_ALPHABET.contains(&b)));
+        let long = generated_name(&"a".repeat(70));
+        assert_eq!(long.len(), 63);
+        assert!(long.starts_with(&"a".repeat(58)));
     }
 
     #[test]
