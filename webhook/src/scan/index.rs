@@ -2,17 +2,19 @@
 //! then the normalised tagged reference; the newest scan wins a key.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use super::{ScanRecord, ScanResult, ScanSource, ScanStatus, ScanUnavailable};
 use crate::image::ImageRef;
 
-/// Scan results keyed for allocation-free lookup.
+/// Scan results keyed for allocation-free lookup. Keys are boxed (exactly sized, no capacity
+/// word): with 10^5 results or more the index is most of what a scan-results file costs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanIndex {
     /// `sha256:…` → result. A digest names content, so the registry and tag do not matter.
-    by_digest: HashMap<String, ScanResult>,
+    by_digest: HashMap<Box<str>, ScanResult>,
     /// `registry/path:tag` (`ImageRef::tagged`) → result.
-    by_tag: HashMap<String, ScanResult>,
+    by_tag: HashMap<Box<str>, ScanResult>,
     records: usize,
 }
 
@@ -36,6 +38,21 @@ impl ScanIndex {
             keep_newest(&mut self.by_tag, tagged, record.result);
         }
         self.records += 1;
+    }
+
+    /// Adds every record of `other`, as if each had been inserted here.
+    pub fn merge(&mut self, other: ScanIndex) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        for (digest, result) in other.by_digest {
+            keep_newest_owned(&mut self.by_digest, digest, result);
+        }
+        for (tagged, result) in other.by_tag {
+            keep_newest_owned(&mut self.by_tag, tagged, result);
+        }
+        self.records += other.records;
     }
 
     /// The result for `image`: by digest first, then by `registry/path:tag`.
@@ -75,7 +92,7 @@ impl FromIterator<ScanRecord> for ScanIndex {
     }
 }
 
-fn keep_newest(map: &mut HashMap<String, ScanResult>, key: &str, result: ScanResult) {
+fn keep_newest(map: &mut HashMap<Box<str>, ScanResult>, key: &str, result: ScanResult) {
     match map.get_mut(key) {
         Some(existing) => {
             if supersedes(&result, existing) {
@@ -83,7 +100,20 @@ fn keep_newest(map: &mut HashMap<String, ScanResult>, key: &str, result: ScanRes
             }
         }
         None => {
-            map.insert(key.to_string(), result);
+            map.insert(key.into(), result);
+        }
+    }
+}
+
+fn keep_newest_owned(map: &mut HashMap<Box<str>, ScanResult>, key: Box<str>, result: ScanResult) {
+    match map.entry(key) {
+        Entry::Occupied(mut existing) => {
+            if supersedes(&result, existing.get()) {
+                existing.insert(result);
+            }
+        }
+        Entry::Vacant(vacant) => {
+            vacant.insert(result);
         }
     }
 }
@@ -304,6 +334,23 @@ mod tests {
                 last_scan: time
             }))
         );
+    }
+
+    #[test]
+    fn merging_keeps_the_newest_scan_and_counts_every_record() {
+        let older = record("app:1", ScanStatus::Fail, at("2026-01-01T00:00:00Z"));
+        let newer = record("app:1", ScanStatus::Pass, at("2026-01-02T00:00:00Z"));
+        let digest = record(&format!("b@{DIGEST}"), ScanStatus::Warn, None);
+        for (first, second) in [(older.clone(), newer.clone()), (newer, older)] {
+            let mut index = ScanIndex::from_records([first]);
+            index.merge(ScanIndex::from_records([second, digest.clone()]));
+            assert_eq!(index.len(), 3);
+            assert_eq!(status_of(&index, "app:1"), Some(ScanStatus::Pass));
+            assert_eq!(status_of(&index, &format!("c@{DIGEST}")), Some(ScanStatus::Warn));
+        }
+        let mut empty = ScanIndex::new();
+        empty.merge(ScanIndex::from_records([digest]));
+        assert_eq!(empty.len(), 1);
     }
 
     #[test]
