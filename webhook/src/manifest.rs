@@ -178,7 +178,11 @@ fn split_yaml_documents(text: &str) -> Vec<&str> {
 }
 
 /// `kind: List` (what `kubectl get -o yaml` prints) stands for its items.
-pub(crate) fn expand_list(origin: Origin, value: Value, out: &mut Vec<Document>) -> Result<(), ManifestError> {
+pub(crate) fn expand_list(
+    origin: Origin,
+    value: Value,
+    out: &mut Vec<Document>,
+) -> Result<(), ManifestError> {
     let is_list = value.get("kind").and_then(Value::as_str) == Some("List");
     if !is_list {
         out.push(Document { origin, value });

@@ -452,7 +452,10 @@ fn a_yaml_file_of_a_hundred_thousand_results_is_loaded() {
 fn an_error_deep_in_a_large_yaml_file_names_its_entry() {
     let file = write(
         "scans.yaml",
-        &format!("images: []\n---\n{}", many_results_yaml(20_000, Some(12_345))),
+        &format!(
+            "images: []\n---\n{}",
+            many_results_yaml(20_000, Some(12_345))
+        ),
     );
     assert_eq!(
         load_error(&file),

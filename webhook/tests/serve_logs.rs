@@ -36,7 +36,13 @@ fn text_logs_to_a_pipe_have_no_colour_codes() {
     .unwrap();
 
     let child = Command::new(env!("CARGO_BIN_EXE_image-assurance"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
         .arg("--tls-cert")
         .arg(&cert_path)
         .arg("--tls-key")

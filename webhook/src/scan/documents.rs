@@ -176,7 +176,10 @@ mod tests {
             split("\n---\na: 1\n"),
             [doc(false, true, "\n"), doc(true, false, "a: 1\n")]
         );
-        assert_eq!(split("---\r\n"), [doc(false, true, ""), doc(true, true, "")]);
+        assert_eq!(
+            split("---\r\n"),
+            [doc(false, true, ""), doc(true, true, "")]
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ pub fn load_scan_file(
                     source,
                 })
         };
-        index.merge(read_scan_stream(&file.display().to_string(), open, thresholds)?);
+        index.merge(read_scan_stream(
+            &file.display().to_string(),
+            open,
+            thresholds,
+        )?);
     }
     Ok(index)
 }
@@ -532,7 +536,8 @@ mod tests {
 
     #[test]
     fn comment_only_and_null_documents_are_skipped_but_counted() {
-        let text = "# nothing yet\n---\n~\n---\nimages: [{image: a, status: Pass}]\n---\nimages: 1\n";
+        let text =
+            "# nothing yet\n---\n~\n---\nimages: [{image: a, status: Pass}]\n---\nimages: 1\n";
         assert_eq!(
             error(text),
             "scans.yaml document 3: field `images`: invalid type: integer `1`, expected a sequence"

@@ -391,7 +391,10 @@ mod tests {
             index.merge(ScanIndex::from_records([second, digest.clone()]));
             assert_eq!(index.len(), 3);
             assert_eq!(status_of(&index, "app:1"), Some(ScanStatus::Pass));
-            assert_eq!(status_of(&index, &format!("c@{DIGEST}")), Some(ScanStatus::Warn));
+            assert_eq!(
+                status_of(&index, &format!("c@{DIGEST}")),
+                Some(ScanStatus::Warn)
+            );
         }
         let mut empty = ScanIndex::new();
         empty.merge(ScanIndex::from_records([digest]));
@@ -415,7 +418,11 @@ mod tests {
 
     #[test]
     fn a_scan_a_nanosecond_newer_wins() {
-        let older = record("app:1", ScanStatus::Fail, at("1969-12-31T23:59:59.999999999Z"));
+        let older = record(
+            "app:1",
+            ScanStatus::Fail,
+            at("1969-12-31T23:59:59.999999999Z"),
+        );
         let newer = record("app:1", ScanStatus::Pass, at("1970-01-01T00:00:00Z"));
         for records in [[older.clone(), newer.clone()], [newer, older]] {
             let index = ScanIndex::from_records(records);

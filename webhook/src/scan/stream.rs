@@ -10,8 +10,8 @@
 use std::fmt;
 
 use jiff::Timestamp;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{ScanIndex, ScanRecord, ScanResult, ScanStatus};
