@@ -524,3 +524,23 @@ fn json_and_yaml_files_in_a_directory_are_merged_newest_first() {
     assert_eq!(status(&index, "app:1"), Some(ScanStatus::Fail));
     assert_eq!(status(&index, "other"), Some(ScanStatus::Warn));
 }
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("bad.yaml", &b"images:\n- {image: \xff, status: Pass}\n"[..]),
+        (
+            "bad.json",
+            &b"{\"images\": [{\"image\": \"\xff\", \"status\": \"Pass\"}]}"[..],
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let error = load_scan_file(&path, &SeverityThresholds::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(&path.display().to_string()), "{error}");
+        assert!(error.contains("UTF-8"), "{error}");
+    }
+}

@@ -10,6 +10,10 @@ use crate::manifest::is_document_separator;
 pub struct YamlDocuments<R> {
     input: R,
     state: State,
+    /// Lines read so far, for errors.
+    lines: usize,
+    /// The first read error, kept because the parser reports any as a bare "IO error".
+    error: Option<(io::ErrorKind, String)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,7 +31,16 @@ impl<R: BufRead> YamlDocuments<R> {
         YamlDocuments {
             input,
             state: State::Start,
+            lines: 0,
+            error: None,
         }
+    }
+
+    /// The read error that stopped the stream, if one did.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error
+            .take()
+            .map(|(kind, message)| io::Error::new(kind, message))
     }
 
     /// The next document, read up to its first line with content (so that
@@ -88,6 +101,14 @@ impl<R: BufRead> DocumentReader<'_, R> {
 
     /// Appends the next line of the document to `pending`, or marks the document ended.
     fn read_line(&mut self) -> io::Result<()> {
+        let result = self.read_checked_line();
+        if let Err(error) = &result {
+            self.owner.error = Some((error.kind(), error.to_string()));
+        }
+        result
+    }
+
+    fn read_checked_line(&mut self) -> io::Result<()> {
         let start = self.pending.len();
         let read = self.owner.input.read_until(b'\n', &mut self.pending)?;
         if read == 0 {
@@ -95,8 +116,15 @@ impl<R: BufRead> DocumentReader<'_, R> {
             self.owner.state = State::Done;
             return Ok(());
         }
-        let line = String::from_utf8_lossy(&self.pending[start..]);
-        if is_document_separator(&line) {
+        self.owner.lines += 1;
+        // A line break never occurs inside a UTF-8 sequence, so lines can be checked alone.
+        let Ok(line) = std::str::from_utf8(&self.pending[start..]) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line {}: not valid UTF-8", self.owner.lines),
+            ));
+        };
+        if is_document_separator(line) {
             self.pending.truncate(start);
             self.ended = true;
             self.owner.state = State::AfterSeparator;
@@ -194,6 +222,31 @@ mod tests {
             split("a: ---\n  ---\n----\n"),
             [doc(true, false, "a: ---\n  ---\n----\n")]
         );
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_naming_the_line() {
+        let mut documents = YamlDocuments::new(&b"a: 1\n---\nb: 2\nc: \xff\n"[..]);
+        documents
+            .next_document()
+            .unwrap()
+            .unwrap()
+            .finish()
+            .unwrap();
+        let mut second = documents.next_document().unwrap().unwrap();
+        let error = second.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(error.to_string(), "line 4: not valid UTF-8");
+        assert_eq!(
+            documents.take_error().unwrap().to_string(),
+            "line 4: not valid UTF-8"
+        );
+        assert!(documents.take_error().is_none());
+        // Found while looking for the first line with content.
+        let mut documents = YamlDocuments::new(&b"\xff\n"[..]);
+        match documents.next_document() {
+            Err(error) => assert_eq!(error.to_string(), "line 1: not valid UTF-8"),
+            Ok(_) => panic!("invalid UTF-8 was read"),
+        }
     }
 
     #[test]

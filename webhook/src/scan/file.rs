@@ -63,12 +63,8 @@ fn read_scan_stream<R: BufRead>(
     open: impl Fn() -> Result<R, ManifestError>,
     thresholds: &SeverityThresholds,
 ) -> Result<ScanIndex, ScanDataError> {
-    let read_error = |source| ManifestError::Syntax {
-        source_name: source_name.to_string(),
-        message: format!("cannot read: {source}"),
-    };
     let mut input = open()?;
-    if starts_like_json(&mut input).map_err(read_error)? {
+    if starts_like_json(&mut input).map_err(|source| read_error(source_name, source))? {
         let mut index = ScanIndex::default();
         match read_json(source_name, input, thresholds, &mut index) {
             Ok(()) => return Ok(index),
@@ -80,6 +76,14 @@ fn read_scan_stream<R: BufRead>(
     let mut index = ScanIndex::default();
     read_yaml(source_name, input, thresholds, &mut index)?;
     Ok(index)
+}
+
+/// The stream failed (a file's content is read while it is parsed).
+fn read_error(source_name: &str, source: io::Error) -> ManifestError {
+    ManifestError::Read {
+        path: source_name.into(),
+        source,
+    }
 }
 
 /// Whether the first non-whitespace byte opens a JSON object or array. Consumes nothing.
@@ -130,10 +134,7 @@ fn read_yaml(
     thresholds: &SeverityThresholds,
     index: &mut ScanIndex,
 ) -> Result<(), ScanDataError> {
-    let read_error = |source: io::Error| ManifestError::Syntax {
-        source_name: source_name.to_string(),
-        message: format!("cannot read: {source}"),
-    };
+    let read_error = |source| read_error(source_name, source);
     let mut documents = YamlDocuments::new(input);
     let mut number = 0;
     while let Some(mut document) = documents.next_document().map_err(read_error)? {
@@ -157,6 +158,10 @@ fn read_yaml(
         let root = match (parsed, sink.rejection) {
             (_, Some(rejection)) => return Err(refused(&origin, rejection)),
             (Err(error), None) => {
+                drop(document);
+                if let Some(source) = documents.take_error() {
+                    return Err(read_error(source).into());
+                }
                 return Err(ManifestError::Syntax {
                     source_name: origin.to_string(),
                     message: error.to_string(),
