@@ -63,31 +63,36 @@ const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 /// Reads every document of a file, or of every manifest file directly inside a directory
 /// (sorted by name, like kubectl). Empty documents are skipped but still counted.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, ManifestError> {
+    let mut documents = Vec::new();
+    for file in manifest_files(path)? {
+        documents.extend(read_file(&file)?);
+    }
+    Ok(documents)
+}
+
+/// The files `kubectl apply -f PATH` reads: PATH itself, or the manifest files directly inside
+/// the directory PATH, sorted by name.
+pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     let read_error = |source| ManifestError::Read {
         path: path.to_path_buf(),
         source,
     };
-    if path.is_dir() {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(path).map_err(read_error)? {
-            let entry_path = entry.map_err(read_error)?.path();
-            let is_manifest = entry_path
-                .extension()
-                .and_then(|ext| ext.to_str())
-                .is_some_and(|ext| MANIFEST_EXTENSIONS.contains(&ext));
-            if is_manifest && entry_path.is_file() {
-                files.push(entry_path);
-            }
-        }
-        files.sort();
-        let mut documents = Vec::new();
-        for file in files {
-            documents.extend(read_file(&file)?);
-        }
-        Ok(documents)
-    } else {
-        read_file(path)
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
     }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(read_error)? {
+        let entry_path = entry.map_err(read_error)?.path();
+        let is_manifest = entry_path
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| MANIFEST_EXTENSIONS.contains(&ext));
+        if is_manifest && entry_path.is_file() {
+            files.push(entry_path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn read_file(path: &Path) -> Result<Vec<Document>, ManifestError> {
@@ -145,14 +150,19 @@ fn parse_yaml(source_name: &str, text: &str) -> Result<Vec<Value>, ManifestError
         .collect()
 }
 
+/// A line (with or without its line break) that separates YAML documents, as kubectl's reader
+/// sees it; whatever follows `--- ` on that line is dropped.
+pub(crate) fn is_document_separator(line: &str) -> bool {
+    let content = line.trim_end_matches(['\n', '\r']);
+    content == "---" || content.starts_with("--- ")
+}
+
 fn split_yaml_documents(text: &str) -> Vec<&str> {
     let mut documents = Vec::new();
     let mut start = 0;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\n', '\r']);
-        let is_separator = content == "---" || content.starts_with("--- ");
-        if is_separator {
+        if is_document_separator(line) {
             documents.push(&text[start..offset]);
             start = offset + line.len();
         }
@@ -168,7 +178,11 @@ fn split_yaml_documents(text: &str) -> Vec<&str> {
 }
 
 /// `kind: List` (what `kubectl get -o yaml` prints) stands for its items.
-fn expand_list(origin: Origin, value: Value, out: &mut Vec<Document>) -> Result<(), ManifestError> {
+pub(crate) fn expand_list(
+    origin: Origin,
+    value: Value,
+    out: &mut Vec<Document>,
+) -> Result<(), ManifestError> {
     let is_list = value.get("kind").and_then(Value::as_str) == Some("List");
     if !is_list {
         out.push(Document { origin, value });

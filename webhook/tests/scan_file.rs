@@ -416,3 +416,131 @@ fn a_report_without_an_artifact_names_the_missing_field() {
         )
     );
 }
+
+/// `count` entries in our format, as YAML; entry `bad` (if any) has a lowercase status.
+fn many_results_yaml(count: usize, bad: Option<usize>) -> String {
+    let mut text = String::with_capacity(count * 100);
+    text.push_str("# generated\nimages:\n");
+    for index in 0..count {
+        let status = if Some(index) == bad { "pass" } else { "Pass" };
+        text.push_str(&format!(
+            "  - image: registry.example.com/team-{}/service-{index}:1.{}\n    status: {status}\n    lastScan: \"2026-11-25T10:00:00Z\"\n",
+            index % 97,
+            index % 13
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_yaml_file_of_a_hundred_thousand_results_is_loaded() {
+    // Seven YAML nodes per entry: far beyond the parser's default budget of 250,000 nodes.
+    let count = 100_000;
+    let file = write("scans.yaml", &many_results_yaml(count, None));
+    let index = load(&file).unwrap();
+    assert_eq!(index.len(), count);
+    assert_eq!(
+        lookup(&index, "registry.example.com/team-89/service-99999:1.3"),
+        Some(ScanResult {
+            status: ScanStatus::Pass,
+            last_scan: at("2026-11-25T10:00:00Z")
+        })
+    );
+}
+
+#[test]
+fn an_error_deep_in_a_large_yaml_file_names_its_entry() {
+    let file = write(
+        "scans.yaml",
+        &format!(
+            "images: []\n---\n{}",
+            many_results_yaml(20_000, Some(12_345))
+        ),
+    );
+    assert_eq!(
+        load_error(&file),
+        located(
+            &file.path,
+            "document 1: field `images[12345].status`: unknown variant `pass`, expected one of `Pass`, `Warn`, `Fail`, `Unknown`"
+        )
+    );
+}
+
+#[test]
+fn an_error_deep_in_a_large_json_file_names_its_entry() {
+    let entries: Vec<String> = (0..50_000)
+        .map(|index| {
+            let image = if index == 43_210 {
+                "Bad/Image".to_string()
+            } else {
+                format!("gcr.io/a/app-{index}:1")
+            };
+            format!(r#"{{"image": "{image}", "status": "Warn"}}"#)
+        })
+        .collect();
+    let file = write(
+        "scans.json",
+        &format!("{{\"images\": [\n{}\n]}}\n", entries.join(",\n")),
+    );
+    assert!(
+        load_error(&file).starts_with(&located(
+            &file.path,
+            "document 0: field `images[43210].image`: invalid image reference \"Bad/Image\""
+        )),
+        "{}",
+        load_error(&file)
+    );
+}
+
+#[test]
+fn a_syntax_error_after_many_entries_names_the_document() {
+    let text = format!(
+        "images: []\n---\n{}  - image: a\n    status: [\n",
+        many_results_yaml(1_000, None)
+    );
+    let file = write("scans.yaml", &text);
+    let error = load_error(&file);
+    assert!(
+        error.starts_with(&located(&file.path, "document 1: not valid YAML")),
+        "{error}"
+    );
+}
+
+#[test]
+fn json_and_yaml_files_in_a_directory_are_merged_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.json"),
+        r#"{"images":[{"image":"app:1","status":"Fail","lastScan":"2026-01-02T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        "images:\n- {image: 'app:1', status: Pass, lastScan: '2026-01-01T00:00:00Z'}\n- {image: other, status: Warn}\n",
+    )
+    .unwrap();
+    let index = load_scan_file(dir.path(), &SeverityThresholds::default()).unwrap();
+    assert_eq!(index.len(), 3);
+    assert_eq!(status(&index, "app:1"), Some(ScanStatus::Fail));
+    assert_eq!(status(&index, "other"), Some(ScanStatus::Warn));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in [
+        ("bad.yaml", &b"images:\n- {image: \xff, status: Pass}\n"[..]),
+        (
+            "bad.json",
+            &b"{\"images\": [{\"image\": \"\xff\", \"status\": \"Pass\"}]}"[..],
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let error = load_scan_file(&path, &SeverityThresholds::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with(&path.display().to_string()), "{error}");
+        assert!(error.contains("UTF-8"), "{error}");
+    }
+}

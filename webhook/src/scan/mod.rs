@@ -1,8 +1,10 @@
 //! Image scan results (policy-semantics §6): what a scan says about an image, and the one
 //! lookup interface every source (scan-results file, Trivy `VulnerabilityReport`s) answers.
 
+mod documents;
 mod file;
 mod index;
+mod stream;
 mod thresholds;
 pub mod trivy;
 
