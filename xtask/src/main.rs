@@ -1,9 +1,10 @@
 //! Project automation, run as `cargo xtask TASK` (the rust-analyzer pattern: plain Rust, no
 //! shell scripts). Tasks:
 //!   crd [--check]   regenerate webhook/deploy/crd.yaml from the Rust types (--check: fail if stale)
-//!   bench [policies|sim|webhook] [ARGS]
+//!   bench [policies|sim|webhook|cluster] [ARGS]
 //!                   the policy-engine benchmarks (criterion), the simulated API server's load
-//!                   test, or the webhook's load test (release `serve` against the simulator)
+//!                   test, the webhook's load test (release `serve` against the simulator), or
+//!                   the webhook inside the simulated cluster (Deployment → Running pods)
 //!   sim [--port N] [--kubeconfig PATH]
 //!                   run the simulated cluster until interrupted
 
@@ -34,7 +35,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, or the webhook load test\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
@@ -69,6 +70,8 @@ fn bench(args: &[String]) -> Result<(), String> {
         // cargo builds the release `image-assurance` binary the benchmark starts
         // (CARGO_BIN_EXE_image-assurance) before running it.
         Some("webhook") => ("image-assurance", "webhook_load", &args[1..]),
+        // The webhook inside the simulated cluster: Deployment to Running pods, and scale-up.
+        Some("cluster") => ("image-assurance", "cluster_scale", &args[1..]),
         _ => ("image-assurance", "decisions", args),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
