@@ -26,7 +26,9 @@ Feature: When the webhook or its scan data is unavailable
     And I create a Pod "web" with image "nginx:1.27"
     Then it is admitted
 
-  @serial
+  # The scan-results file lives in a Secret volume; breaking it needs the kubelet to refresh
+  # the volume, which a real kubelet does (within about a minute) and the simulator's does not.
+  @serial @needs-volume-refresh
   Scenario: Unreadable scan data fails closed with the reason
     Given the webhook also reads a scan-results file
     And these scan results:

@@ -219,25 +219,48 @@ pub async fn ready_endpoints(client: &Client, namespace: &str) -> Result<usize, 
         .sum())
 }
 
-/// Until the Deployment reports `replicas` ready pods and the Service has as many endpoints.
+/// Until the Deployment has rolled out `replicas` ready pods (and no others: a terminating
+/// or outdated pod could still be listed and refuse connections) and the Service has exactly
+/// that many ready endpoints.
 pub async fn wait_ready(client: &Client, namespace: &str, replicas: i32) -> Result<(), String> {
     let deployments: Api<Deployment> = namespaced(client, namespace);
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = namespaced(client, namespace);
     let wanted = usize::try_from(replicas).unwrap_or(0);
+    let selector = image_assurance::install::pod_selector_labels()
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",");
     poll(
         READY_TIMEOUT,
-        &format!("the webhook Deployment {DEPLOYMENT_NAME} with {replicas} ready pods and Service endpoints"),
+        &format!("the webhook Deployment {DEPLOYMENT_NAME} rolled out with {replicas} ready pods behind its Service"),
         || async {
-            let ready = deployments
+            let deployment = deployments
                 .get_opt(DEPLOYMENT_NAME)
                 .await
+                .map_err(|error| error.to_string())?;
+            let generation = deployment.as_ref().and_then(|d| d.metadata.generation).unwrap_or(0);
+            let status = deployment.and_then(|deployment| deployment.status).unwrap_or_default();
+            let observed = status.observed_generation.unwrap_or(0);
+            let ready = status.ready_replicas.unwrap_or(0);
+            let updated = status.updated_replicas.unwrap_or(0);
+            let total = status.replicas.unwrap_or(0);
+            let listed = pods
+                .list(&kube::api::ListParams::default().labels(&selector))
+                .await
                 .map_err(|error| error.to_string())?
-                .and_then(|deployment| deployment.status)
-                .and_then(|status| status.ready_replicas)
-                .unwrap_or(0);
+                .items
+                .len();
             let endpoints = ready_endpoints(client, namespace).await?;
-            Ok((ready >= replicas && endpoints >= wanted)
-                .then_some(())
-                .ok_or(format!("{ready} ready pods, {endpoints} endpoints")))
+            let done = observed >= generation
+                && ready == replicas
+                && updated == replicas
+                && total == replicas
+                && listed == wanted
+                && endpoints == wanted;
+            Ok(done.then_some(()).ok_or(format!(
+                "generation {generation} (observed {observed}), {total} pods ({updated} updated, {ready} ready), {listed} listed, {endpoints} endpoints"
+            )))
         },
     )
     .await

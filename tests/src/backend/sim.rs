@@ -21,9 +21,17 @@ impl SimBackend {
                 options.binary.display()
             ));
         }
+        // Pods' volumes and logs (the webhook's own log among them) stay after the run, for
+        // whoever needs to see why a scenario failed.
+        let work_dir = options.root.join("target").join("e2e-sim");
+        if work_dir.exists() {
+            std::fs::remove_dir_all(&work_dir)
+                .map_err(|error| format!("cannot clear {}: {error}", work_dir.display()))?;
+        }
         let mut config = sim::Config::cluster();
         if let Some(cluster) = config.cluster.as_mut() {
             cluster.images = BTreeMap::from([(options.image.clone(), options.binary.clone())]);
+            cluster.work_dir = Some(work_dir.clone());
         }
         let simulator = sim::Simulator::start(config)
             .await
@@ -32,10 +40,11 @@ impl SimBackend {
             .client()
             .map_err(|error| format!("no client for the simulator: {error}"))?;
         println!(
-            "sim: API server at {}, image {} runs {}",
+            "sim: API server at {}, image {} runs {}, pod logs in {}",
             simulator.url(),
             options.image,
-            options.binary.display()
+            options.binary.display(),
+            work_dir.display()
         );
         Ok(SimBackend {
             simulator,

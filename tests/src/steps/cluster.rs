@@ -21,6 +21,9 @@ use crate::world::World;
 /// How long the webhook may take to see a change (watches; a real cluster is slower).
 pub const CATCH_UP: Duration = Duration::from_secs(20);
 const BARRIER_LABEL: &str = "image-assurance.e2e/barrier";
+/// Refusals in a row that make the barrier conclusive: with two replicas picked at random,
+/// a lagging one goes unprobed with probability 2^-7.
+const BARRIER_CONFIRMATIONS: u32 = 8;
 
 pub fn steps() -> Vec<Registration> {
     vec![
@@ -169,13 +172,20 @@ pub async fn barrier(world: &mut World) -> Result<(), String> {
         dry_run: true,
         ..PostParams::default()
     };
+    // Every replica of the webhook has its own caches and the API server picks one per call,
+    // so the probe must be refused several times in a row, not once.
     poll(CATCH_UP, "the webhook to see this scenario's changes", || async {
-        match pods.create(&dry_run, &probe).await {
-            Err(kube::Error::Api(status)) if status.message.contains(&policy_name) => Ok(Ok(())),
-            Err(kube::Error::Api(status)) => Ok(Err(status.message)),
-            Ok(_) => Ok(Err("the barrier probe was admitted".to_string())),
-            Err(error) => Err(error.to_string()),
+        for confirmed in 0..BARRIER_CONFIRMATIONS {
+            match pods.create(&dry_run, &probe).await {
+                Err(kube::Error::Api(status)) if status.message.contains(&policy_name) => {}
+                Err(kube::Error::Api(status)) => {
+                    return Ok(Err(format!("after {confirmed} refusals: {}", status.message)));
+                }
+                Ok(_) => return Ok(Err(format!("after {confirmed} refusals: admitted"))),
+                Err(error) => return Err(error.to_string()),
+            }
         }
+        Ok(Ok(()))
     })
     .await?;
     world.dirty = false;
