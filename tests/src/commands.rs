@@ -84,7 +84,8 @@ impl fmt::Display for CommandLine {
 pub fn missing_tools(need_kind: bool) -> Vec<String> {
     let mut missing = Vec::new();
     if !CommandLine::new("docker", &["info"]).succeeds() {
-        missing.push("docker (`docker info` fails: no Docker CLI or no running daemon)".to_string());
+        missing
+            .push("docker (`docker info` fails: no Docker CLI or no running daemon)".to_string());
     }
     if need_kind && !CommandLine::new("kind", &["version"]).succeeds() {
         missing.push("kind (`kind version` fails: kind is not installed)".to_string());
@@ -106,7 +107,10 @@ mod tests {
     fn a_missing_program_is_an_error_naming_the_command() {
         let line = CommandLine::new("/nonexistent/tool", &["x"]);
         let error = line.run(Path::new(".")).unwrap_err();
-        assert!(error.starts_with("cannot run `/nonexistent/tool x`"), "{error}");
+        assert!(
+            error.starts_with("cannot run `/nonexistent/tool x`"),
+            "{error}"
+        );
         assert!(!line.succeeds());
     }
 }

@@ -43,7 +43,9 @@ static CURRENT: Mutex<Option<Arc<Context>>> = Mutex::new(None);
 
 /// Publishes the context of the run about to start.
 pub fn publish(context: Arc<Context>) {
-    let mut current = CURRENT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut current = CURRENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     *current = Some(context);
 }
 
@@ -52,5 +54,7 @@ pub fn current() -> Result<Arc<Context>, String> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone()
-        .ok_or_else(|| "no cluster: the features must be run through conformance::runner".to_string())
+        .ok_or_else(|| {
+            "no cluster: the features must be run through conformance::runner".to_string()
+        })
 }

@@ -103,10 +103,12 @@ impl InstallBase {
 }
 
 /// The VulnerabilityReport CRD from the fixtures.
-pub fn vulnerability_report_crd(root: &std::path::Path) -> Result<CustomResourceDefinition, String> {
+pub fn vulnerability_report_crd(
+    root: &std::path::Path,
+) -> Result<CustomResourceDefinition, String> {
     let path = root.join(VULNERABILITY_REPORT_CRD);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
     serde_saphyr::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
@@ -151,7 +153,10 @@ pub async fn put_dynamic(
     object: &kube::api::DynamicObject,
 ) -> Result<(), String> {
     let name = object.metadata.name.clone().unwrap_or_default();
-    let kind = object.types.as_ref().map_or("object", |types| types.kind.as_str());
+    let kind = object
+        .types
+        .as_ref()
+        .map_or("object", |types| types.kind.as_str());
     match api
         .get_opt(&name)
         .await
@@ -275,7 +280,10 @@ pub fn is_not_found(error: &kube::Error) -> bool {
 pub async fn delete_webhook_configuration(client: &Client) -> Result<(), String> {
     let api: Api<k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration> =
         Api::all(client.clone());
-    match api.delete(WEBHOOK_CONFIGURATION_NAME, &Default::default()).await {
+    match api
+        .delete(WEBHOOK_CONFIGURATION_NAME, &Default::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(error) if is_not_found(&error) => Ok(()),
         Err(error) => Err(format!(
@@ -298,7 +306,14 @@ mod tests {
         let first = &selector.match_expressions.as_ref().unwrap()[0];
         assert_eq!(first.key, SCOPE_KEY);
         assert_eq!(first.values.as_deref(), Some(&["true".to_string()][..]));
-        let container = &manifests.deployment.spec.template.spec.as_ref().unwrap().containers[0];
+        let container = &manifests
+            .deployment
+            .spec
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0];
         assert_eq!(container.image.as_deref(), Some("image-assurance:test"));
         assert_eq!(container.image_pull_policy.as_deref(), Some("IfNotPresent"));
     }
@@ -312,7 +327,9 @@ mod tests {
         };
         let error = base.manifests(&plan).unwrap_err();
         assert!(
-            error.starts_with("refusing \"kube-system\": kube-system is a critical Kubernetes namespace"),
+            error.starts_with(
+                "refusing \"kube-system\": kube-system is a critical Kubernetes namespace"
+            ),
             "{error}"
         );
         let allowed = InstallPlan {

@@ -127,7 +127,10 @@ pub async fn run(options: &RunOptions) -> Result<Summary, String> {
 /// The VulnerabilityReport CRD and the standard install (once per run).
 async fn prepare(cluster: &dyn backend::Backend, root: &Path) -> Result<Arc<Context>, String> {
     let client = cluster.client();
-    println!("installing the VulnerabilityReport CRD and the webhook ({})", cluster.webhook_image());
+    println!(
+        "installing the VulnerabilityReport CRD and the webhook ({})",
+        cluster.webhook_image()
+    );
     let crd = install::vulnerability_report_crd(root)?;
     install::put(&Api::<CustomResourceDefinition>::all(client.clone()), &crd).await?;
     let reports: Api<DynamicObject> = Api::all_with(
@@ -137,13 +140,17 @@ async fn prepare(cluster: &dyn backend::Backend, root: &Path) -> Result<Arc<Cont
             "vulnerabilityreports",
         ),
     );
-    poll(install::READY_TIMEOUT, "VulnerabilityReports to be served", || async {
-        Ok(reports
-            .list(&ListParams::default().limit(1))
-            .await
-            .map(|_| ())
-            .map_err(|error| error.to_string()))
-    })
+    poll(
+        install::READY_TIMEOUT,
+        "VulnerabilityReports to be served",
+        || async {
+            Ok(reports
+                .list(&ListParams::default().limit(1))
+                .await
+                .map(|_| ())
+                .map_err(|error| error.to_string()))
+        },
+    )
     .await?;
     let base = InstallBase::new(cluster.webhook_image())?;
     let context = Context::new(client.clone(), cluster.name(), root.to_path_buf(), base);
@@ -168,7 +175,10 @@ pub async fn run_features(context: Arc<Context>, options: &RunOptions) -> Result
     let counts = Arc::new(Mutex::new(Counts::default()));
     let junit: Box<dyn Write> = match &options.junit {
         Some(path) => {
-            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent)
                     .map_err(|error| format!("{}: {error}", parent.display()))?;
             }
@@ -190,13 +200,17 @@ pub async fn run_features(context: Arc<Context>, options: &RunOptions) -> Result
         .steps(crate::steps::collection()?)
         .max_concurrent_scenarios(options.concurrency)
         .after(move |feature, _rule, scenario, finished, world| {
-            let mut counts = recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut counts = recorded
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let name = format!("{}: {}", feature.name, scenario.name);
             match finished {
                 ScenarioFinished::StepPassed => counts.passed += 1,
                 ScenarioFinished::StepSkipped => {
                     counts.skipped += 1;
-                    counts.not_passed.push(format!("{name} (skipped: a step is undefined)"));
+                    counts
+                        .not_passed
+                        .push(format!("{name} (skipped: a step is undefined)"));
                 }
                 ScenarioFinished::StepFailed(..) | ScenarioFinished::BeforeHookFailed(..) => {
                     counts.failed += 1;
@@ -212,36 +226,41 @@ pub async fn run_features(context: Arc<Context>, options: &RunOptions) -> Result
                 .normalized(),
         )
         .with_cli(cli)
-        .filter_run(options.root.join("features"), move |feature, rule, scenario| {
-            let tags = feature
-                .tags
-                .iter()
-                .chain(rule.iter().flat_map(|rule| &rule.tags))
-                .chain(&scenario.tags);
-            let runs = tags
-                .clone()
-                .all(|tag| !excluded.iter().any(|(excluded, _)| excluded == tag));
-            if !runs {
-                println!(
-                    "not run on {backend_name}: {}: {} ({})",
-                    feature.name,
-                    scenario.name,
-                    excluded
-                        .iter()
-                        .filter(|(tag, _)| tags.clone().any(|t| t == tag))
-                        .map(|(_, why)| *why)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-            }
-            runs
-        })
+        .filter_run(
+            options.root.join("features"),
+            move |feature, rule, scenario| {
+                let tags = feature
+                    .tags
+                    .iter()
+                    .chain(rule.iter().flat_map(|rule| &rule.tags))
+                    .chain(&scenario.tags);
+                let runs = tags
+                    .clone()
+                    .all(|tag| !excluded.iter().any(|(excluded, _)| excluded == tag));
+                if !runs {
+                    println!(
+                        "not run on {backend_name}: {}: {} ({})",
+                        feature.name,
+                        scenario.name,
+                        excluded
+                            .iter()
+                            .filter(|(tag, _)| tags.clone().any(|t| t == tag))
+                            .map(|(_, why)| *why)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                }
+                runs
+            },
+        )
         .await;
     let errors = {
         use cucumber::writer::Stats;
         writer.parsing_errors() > 0 || writer.hook_errors() > 0
     };
-    let counts = counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let counts = counts
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     Ok(Summary {
         backend,
         passed: counts.passed,
@@ -311,11 +330,20 @@ mod tests {
             wall: Duration::from_millis(12_340),
             ..Summary::default()
         };
-        assert_eq!(summary.line(), "42 scenarios (40 passed, 2 failed) in 12.3s on sim");
+        assert_eq!(
+            summary.line(),
+            "42 scenarios (40 passed, 2 failed) in 12.3s on sim"
+        );
         assert!(!summary.success());
-        let ok = Summary { failed: 0, ..summary };
+        let ok = Summary {
+            failed: 0,
+            ..summary
+        };
         assert_eq!(ok.line(), "40 scenarios (40 passed) in 12.3s on sim");
         assert!(ok.success());
-        assert!(!Summary::default().success(), "no scenario at all is not a success");
+        assert!(
+            !Summary::default().success(),
+            "no scenario at all is not a success"
+        );
     }
 }

@@ -45,7 +45,13 @@ mod tests {
         let value = poll(Duration::from_secs(5), "three calls", || {
             calls += 1;
             let now = calls;
-            async move { Ok(if now >= 3 { Ok(now) } else { Err(format!("{now} calls")) }) }
+            async move {
+                Ok(if now >= 3 {
+                    Ok(now)
+                } else {
+                    Err(format!("{now} calls"))
+                })
+            }
         })
         .await
         .unwrap();
@@ -59,6 +65,9 @@ mod tests {
         })
         .await
         .unwrap_err();
-        assert!(error.contains("waiting for never; last seen: still no"), "{error}");
+        assert!(
+            error.contains("waiting for never; last seen: still no"),
+            "{error}"
+        );
     }
 }

@@ -106,9 +106,9 @@ impl World {
     }
 
     pub fn namespace(&self) -> Result<&str, String> {
-        self.namespace
-            .as_deref()
-            .ok_or_else(|| "the scenario has no namespace yet (add `Given a namespace ...`)".to_string())
+        self.namespace.as_deref().ok_or_else(|| {
+            "the scenario has no namespace yet (add `Given a namespace ...`)".to_string()
+        })
     }
 
     /// The name a scenario's namespace gets.
@@ -138,7 +138,8 @@ impl World {
     fn rename(&mut self, actual: &str, written: &str) {
         if !self.renames.iter().any(|(known, _)| known == actual) {
             self.renames.push((actual.to_string(), written.to_string()));
-            self.renames.sort_by_key(|(known, _)| std::cmp::Reverse(known.len()));
+            self.renames
+                .sort_by_key(|(known, _)| std::cmp::Reverse(known.len()));
         }
     }
 

@@ -18,7 +18,9 @@ fn main() -> ExitCode {
         },
     };
     let mut options = conformance::runner::RunOptions::new(&root, &binary);
-    options.tags = std::env::var("CUCUMBER_FILTER_TAGS").ok().filter(|tags| !tags.is_empty());
+    options.tags = std::env::var("CUCUMBER_FILTER_TAGS")
+        .ok()
+        .filter(|tags| !tags.is_empty());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -32,7 +34,11 @@ fn main() -> ExitCode {
             for name in &summary.not_passed {
                 println!("  not passed: {name}");
             }
-            if summary.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if summary.success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(error) => {
             eprintln!("features: {error}");

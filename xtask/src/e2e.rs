@@ -46,7 +46,11 @@ pub fn parse(args: &[String], root: &Path) -> Result<Options, String> {
             "--junit" => {
                 let path = PathBuf::from(value()?);
                 // Relative to the workspace root, where `cargo xtask` is meant to be run from.
-                options.junit = Some(if path.is_absolute() { path } else { root.join(path) });
+                options.junit = Some(if path.is_absolute() {
+                    path
+                } else {
+                    root.join(path)
+                });
             }
             "--keep" => options.keep = true,
             other => return Err(format!("e2e: unknown argument {other:?} (usage: {USAGE})")),
@@ -64,7 +68,12 @@ fn build_webhook(root: &Path) -> Result<PathBuf, String> {
         let name = name.to_string_lossy();
         if name.starts_with("CARGO_PKG_")
             || name.starts_with("CARGO_MANIFEST_")
-            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE"].contains(&name.as_ref())
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&name.as_ref())
         {
             command.env_remove(name.as_ref());
         }
@@ -80,8 +89,7 @@ fn build_webhook(root: &Path) -> Result<PathBuf, String> {
     }
     // xtask itself is target/debug/xtask; the webhook lands next to it.
     let exe = std::env::current_exe().map_err(|error| format!("where is xtask? {error}"))?;
-    let binary = exe
-        .with_file_name(format!("image-assurance{}", std::env::consts::EXE_SUFFIX));
+    let binary = exe.with_file_name(format!("image-assurance{}", std::env::consts::EXE_SUFFIX));
     if binary.is_file() {
         Ok(binary)
     } else {
@@ -139,15 +147,30 @@ mod tests {
         let root = Path::new("/repo");
         assert_eq!(
             parse(&[], root).unwrap(),
-            Options { cluster: BackendKind::Auto, tags: None, junit: None, keep: false }
+            Options {
+                cluster: BackendKind::Auto,
+                tags: None,
+                junit: None,
+                keep: false
+            }
         );
         let options = parse(
-            &strings(&["--cluster", "kind", "--tags=@controllers and not @serial", "--junit", "target/e2e.xml", "--keep"]),
+            &strings(&[
+                "--cluster",
+                "kind",
+                "--tags=@controllers and not @serial",
+                "--junit",
+                "target/e2e.xml",
+                "--keep",
+            ]),
             root,
         )
         .unwrap();
         assert_eq!(options.cluster, BackendKind::Kind);
-        assert_eq!(options.tags.as_deref(), Some("@controllers and not @serial"));
+        assert_eq!(
+            options.tags.as_deref(),
+            Some("@controllers and not @serial")
+        );
         assert_eq!(options.junit, Some(PathBuf::from("/repo/target/e2e.xml")));
         assert!(options.keep);
         assert!(parse(&strings(&["--cluster", "minikube"]), root).is_err());

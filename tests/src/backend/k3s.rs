@@ -141,11 +141,17 @@ mod tests {
             keep: false,
         };
         let plan = plan(&options, Path::new("/repo/target/e2e-k3s/image.tar"));
-        assert_eq!(plan.build.to_string(), "docker build -t image-assurance:0.1.0 /repo");
+        assert_eq!(
+            plan.build.to_string(),
+            "docker build -t image-assurance:0.1.0 /repo"
+        );
         assert_eq!(
             plan.save.to_string(),
             "docker save -o /repo/target/e2e-k3s/image.tar image-assurance:0.1.0"
         );
-        assert_eq!(plan.import.to_string(), "ctr images import /tmp/image-assurance.tar");
+        assert_eq!(
+            plan.import.to_string(),
+            "ctr images import /tmp/image-assurance.tar"
+        );
     }
 }

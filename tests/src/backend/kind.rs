@@ -31,9 +31,14 @@ pub fn plan(options: &BackendOptions) -> KindPlan {
         build: CommandLine::new("docker", &["build", "-t", &options.image, &root]),
         create: CommandLine::new(
             "kind",
-            &["create", "cluster", "--name", name, "--config", &config, "--wait", "120s"],
+            &[
+                "create", "cluster", "--name", name, "--config", &config, "--wait", "120s",
+            ],
         ),
-        load: CommandLine::new("kind", &["load", "docker-image", &options.image, "--name", name]),
+        load: CommandLine::new(
+            "kind",
+            &["load", "docker-image", &options.image, "--name", name],
+        ),
         kubeconfig: CommandLine::new("kind", &["get", "kubeconfig", "--name", name]),
         delete: CommandLine::new("kind", &["delete", "cluster", "--name", name]),
     }
@@ -79,8 +84,8 @@ impl KindBackend {
 
 /// A client for a kubeconfig given as text (kind's and k3s's).
 pub async fn client_from_kubeconfig(yaml: &str) -> Result<kube::Client, String> {
-    let kubeconfig =
-        Kubeconfig::from_yaml(yaml).map_err(|error| format!("the cluster's kubeconfig: {error}"))?;
+    let kubeconfig = Kubeconfig::from_yaml(yaml)
+        .map_err(|error| format!("the cluster's kubeconfig: {error}"))?;
     client_from(kubeconfig).await
 }
 
@@ -132,10 +137,16 @@ mod tests {
             keep: false,
         };
         let plan = plan(&options);
-        let lines: Vec<String> = [&plan.build, &plan.create, &plan.load, &plan.kubeconfig, &plan.delete]
-            .iter()
-            .map(|line| line.to_string())
-            .collect();
+        let lines: Vec<String> = [
+            &plan.build,
+            &plan.create,
+            &plan.load,
+            &plan.kubeconfig,
+            &plan.delete,
+        ]
+        .iter()
+        .map(|line| line.to_string())
+        .collect();
         assert_eq!(
             lines,
             [

@@ -98,7 +98,9 @@ pub async fn start(
     options: &BackendOptions,
 ) -> Result<Box<dyn Backend>, String> {
     match kind {
-        BackendKind::Sim | BackendKind::Auto => Ok(Box::new(sim::SimBackend::start(options).await?)),
+        BackendKind::Sim | BackendKind::Auto => {
+            Ok(Box::new(sim::SimBackend::start(options).await?))
+        }
         BackendKind::Kind => {
             preflight(kind, &crate::commands::missing_tools(true))?;
             Ok(Box::new(kind::KindBackend::start(options).await?))
@@ -137,8 +139,8 @@ mod tests {
 
     #[test]
     fn preflight_names_what_is_missing() {
-        let error = preflight(BackendKind::Kind, &["docker (x)".into(), "kind (y)".into()])
-            .unwrap_err();
+        let error =
+            preflight(BackendKind::Kind, &["docker (x)".into(), "kind (y)".into()]).unwrap_err();
         assert_eq!(
             error,
             "the kind backend needs a container engine; missing: docker (x); kind (y)"
@@ -149,6 +151,11 @@ mod tests {
     #[test]
     fn cluster_names_parse() {
         assert_eq!("k3s".parse::<BackendKind>(), Ok(BackendKind::K3s));
-        assert!("minikube".parse::<BackendKind>().unwrap_err().contains("minikube"));
+        assert!(
+            "minikube"
+                .parse::<BackendKind>()
+                .unwrap_err()
+                .contains("minikube")
+        );
     }
 }

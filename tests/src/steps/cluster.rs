@@ -37,7 +37,11 @@ pub fn steps() -> Vec<Registration> {
             r#"a namespace labelled "([^"]+)""#,
             step!(namespace_labelled),
         ),
-        (Keyword::Given, r"a namespace with no labels", step!(namespace_unlabelled)),
+        (
+            Keyword::Given,
+            r"a namespace with no labels",
+            step!(namespace_unlabelled),
+        ),
         (
             Keyword::When,
             r#"the namespace is labelled "([^"]+)""#,
@@ -56,7 +60,9 @@ async fn installed(world: &mut World, ctx: Context) -> Result<(), String> {
         ));
     }
     install::wait_ready(&world.client(), DEFAULT_NAMESPACE, 2).await?;
-    world.log(format!("the webhook serves namespaces labelled {key}={value}"));
+    world.log(format!(
+        "the webhook serves namespaces labelled {key}={value}"
+    ));
     Ok(())
 }
 
@@ -73,7 +79,10 @@ pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
-async fn create_namespace(world: &mut World, labels: BTreeMap<String, String>) -> Result<(), String> {
+async fn create_namespace(
+    world: &mut World,
+    labels: BTreeMap<String, String>,
+) -> Result<(), String> {
     if world.namespace.is_some() {
         return Err("one namespace per scenario: this one already has one".to_string());
     }
@@ -106,7 +115,11 @@ async fn label_namespace(world: &mut World, ctx: Context) -> Result<(), String> 
     let labels = parse_labels(&arg(&ctx, 0)?)?;
     let name = world.namespace()?.to_string();
     Api::<Namespace>::all(world.client())
-        .patch(&name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": labels}})))
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": labels}})),
+        )
         .await
         .map_err(|error| format!("label namespace {name}: {error}"))?;
     world.log(format!("labelled namespace {name} {labels:?}"));
@@ -140,8 +153,15 @@ pub async fn barrier(world: &mut World) -> Result<(), String> {
         )
         .await
         .map_err(|error| format!("barrier: label namespace {namespace}: {error}"))?;
-    put_report(&client, &namespace, "e2e-barrier", &image, Status::Fail, jiff::Timestamp::now())
-        .await?;
+    put_report(
+        &client,
+        &namespace,
+        "e2e-barrier",
+        &image,
+        Status::Fail,
+        jiff::Timestamp::now(),
+    )
+    .await?;
     let policy_name = format!("e2e-barrier-{}", world.token);
     let policy: ContainerAdmissionPolicy = serde_json::from_value(json!({
         "apiVersion": "containersecurity.tigera.io/v1beta1",
@@ -158,7 +178,11 @@ pub async fn barrier(world: &mut World) -> Result<(), String> {
         },
     }))
     .map_err(|error| format!("barrier policy: {error}"))?;
-    install::put(&Api::<ContainerAdmissionPolicy>::all(client.clone()), &policy).await?;
+    install::put(
+        &Api::<ContainerAdmissionPolicy>::all(client.clone()),
+        &policy,
+    )
+    .await?;
     if !world.policies.contains(&policy_name) {
         world.policies.push(policy_name.clone());
     }
@@ -174,19 +198,26 @@ pub async fn barrier(world: &mut World) -> Result<(), String> {
     };
     // Every replica of the webhook has its own caches and the API server picks one per call,
     // so the probe must be refused several times in a row, not once.
-    poll(CATCH_UP, "the webhook to see this scenario's changes", || async {
-        for confirmed in 0..BARRIER_CONFIRMATIONS {
-            match pods.create(&dry_run, &probe).await {
-                Err(kube::Error::Api(status)) if status.message.contains(&policy_name) => {}
-                Err(kube::Error::Api(status)) => {
-                    return Ok(Err(format!("after {confirmed} refusals: {}", status.message)));
+    poll(
+        CATCH_UP,
+        "the webhook to see this scenario's changes",
+        || async {
+            for confirmed in 0..BARRIER_CONFIRMATIONS {
+                match pods.create(&dry_run, &probe).await {
+                    Err(kube::Error::Api(status)) if status.message.contains(&policy_name) => {}
+                    Err(kube::Error::Api(status)) => {
+                        return Ok(Err(format!(
+                            "after {confirmed} refusals: {}",
+                            status.message
+                        )));
+                    }
+                    Ok(_) => return Ok(Err(format!("after {confirmed} refusals: admitted"))),
+                    Err(error) => return Err(error.to_string()),
                 }
-                Ok(_) => return Ok(Err(format!("after {confirmed} refusals: admitted"))),
-                Err(error) => return Err(error.to_string()),
             }
-        }
-        Ok(Ok(()))
-    })
+            Ok(Ok(()))
+        },
+    )
     .await?;
     world.dirty = false;
     Ok(())

@@ -53,14 +53,21 @@ async fn deployment_has_pods(world: &mut World, ctx: Context) -> Result<(), Stri
         CONTROLLERS,
         &format!("{wanted} Pods of Deployment {name}"),
         || async {
-            let list = pods.list(&selector).await.map_err(|error| error.to_string())?;
+            let list = pods
+                .list(&selector)
+                .await
+                .map_err(|error| error.to_string())?;
             let live: Vec<String> = list
                 .items
                 .iter()
                 .filter(|pod| pod.metadata.deletion_timestamp.is_none())
                 .filter_map(|pod| pod.metadata.name.clone())
                 .collect();
-            Ok(if live.len() == wanted { Ok(live) } else { Err(format!("{live:?}")) })
+            Ok(if live.len() == wanted {
+                Ok(live)
+            } else {
+                Err(format!("{live:?}"))
+            })
         },
     )
     .await?;
@@ -81,7 +88,11 @@ async fn nothing_created(world: &mut World, _ctx: Context) -> Result<(), String>
                 .map_err(|error| format!("list {}: {error}", $label))?
                 .items
             {
-                found.push(format!("{} {}", $label, item.metadata.name.unwrap_or_default()));
+                found.push(format!(
+                    "{} {}",
+                    $label,
+                    item.metadata.name.unwrap_or_default()
+                ));
             }
         };
     }
@@ -97,7 +108,9 @@ async fn nothing_created(world: &mut World, _ctx: Context) -> Result<(), String>
         world.log("nothing was created");
         Ok(())
     } else {
-        Err(format!("expected nothing in the namespace, found {found:?}"))
+        Err(format!(
+            "expected nothing in the namespace, found {found:?}"
+        ))
     }
 }
 
@@ -153,9 +166,16 @@ async fn no_failed_create(world: &mut World, _ctx: Context) -> Result<(), String
             set.status
                 .iter()
                 .flat_map(|status| status.conditions.iter().flatten())
-                .filter(|condition| condition.type_.as_deref() == Some("ReplicaFailure")
-                    && condition.status.as_deref() == Some("True"))
-                .map(|condition| format!("ReplicaFailure: {}", condition.message.clone().unwrap_or_default()))
+                .filter(|condition| {
+                    condition.type_.as_deref() == Some("ReplicaFailure")
+                        && condition.status.as_deref() == Some("True")
+                })
+                .map(|condition| {
+                    format!(
+                        "ReplicaFailure: {}",
+                        condition.message.clone().unwrap_or_default()
+                    )
+                })
         })
         .collect();
     if failed.is_empty() && failures.is_empty() {

@@ -58,7 +58,11 @@ pub fn steps() -> Vec<Registration> {
             r"the installer refuses with a message starting:",
             step!(installer_refuses),
         ),
-        (Keyword::Then, r"the installer gives the manifests", step!(installer_accepts)),
+        (
+            Keyword::Then,
+            r"the installer gives the manifests",
+            step!(installer_accepts),
+        ),
         (
             Keyword::Given,
             r#"the webhook is installed unsafely with --allow-critical-namespaces for the namespaces named "([^"]+)""#,
@@ -69,7 +73,11 @@ pub fn steps() -> Vec<Registration> {
             r"the webhook's failurePolicy is (Fail|Ignore)",
             step!(set_failure_policy),
         ),
-        (Keyword::When, r"I delete the webhook's Pods", step!(delete_webhook_pods)),
+        (
+            Keyword::When,
+            r"I delete the webhook's Pods",
+            step!(delete_webhook_pods),
+        ),
         (
             Keyword::Then,
             r"the webhook's Pods come back and are ready",
@@ -132,7 +140,9 @@ async fn certificate_valid_for(world: &mut World, ctx: Context) -> Result<(), St
         jiff::Timestamp::now(),
     )
     .map_err(|error| error.to_string())?;
-    world.log(format!("the serving certificate chains to ca.crt and names {name}"));
+    world.log(format!(
+        "the serving certificate chains to ca.crt and names {name}"
+    ));
     Ok(())
 }
 
@@ -142,7 +152,9 @@ async fn ready_pods(world: &mut World, ctx: Context) -> Result<(), String> {
         .map_err(|error| format!("pod count: {error}"))?;
     install::wait_ready(&world.client(), DEFAULT_NAMESPACE, count).await?;
     let endpoints = install::ready_endpoints(&world.client(), DEFAULT_NAMESPACE).await?;
-    world.log(format!("the webhook Service has {endpoints} ready endpoints"));
+    world.log(format!(
+        "the webhook Service has {endpoints} ready endpoints"
+    ));
     Ok(())
 }
 
@@ -172,7 +184,9 @@ async fn installer_refuses(world: &mut World, ctx: Context) -> Result<(), String
     let expected = expected.split_whitespace().collect::<Vec<_>>().join(" ");
     match &world.installer {
         None => Err("the installer was not asked".to_string()),
-        Some(Ok(())) => Err(format!("the installer accepted; expected it to refuse with {expected:?}")),
+        Some(Ok(())) => Err(format!(
+            "the installer accepted; expected it to refuse with {expected:?}"
+        )),
         Some(Err(message)) if message.starts_with(&expected) => Ok(()),
         Some(Err(message)) => Err(format!(
             "the installer refused, but with:\n  {message}\nexpected it to start with:\n  {expected}"
@@ -237,9 +251,12 @@ async fn delete_webhook_pods(world: &mut World, _ctx: Context) -> Result<(), Str
         grace_period_seconds: Some(0),
         ..DeleteParams::default()
     };
-    pods.delete_collection(&params, &ListParams::default().labels(&webhook_pod_selector()))
-        .await
-        .map_err(|error| format!("delete the webhook's Pods: {error}"))?;
+    pods.delete_collection(
+        &params,
+        &ListParams::default().labels(&webhook_pod_selector()),
+    )
+    .await
+    .map_err(|error| format!("delete the webhook's Pods: {error}"))?;
     world.log("deleted the webhook's Pods");
     Ok(())
 }
@@ -299,10 +316,18 @@ async fn scale_to_zero(world: &mut World, _ctx: Context) -> Result<(), String> {
         )
         .await
         .map_err(|error| format!("scale the webhook to 0: {error}"))?;
-    poll(install::READY_TIMEOUT, "the webhook Service to lose its endpoints", || async {
-        let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
-        Ok(if endpoints == 0 { Ok(()) } else { Err(format!("{endpoints} endpoints")) })
-    })
+    poll(
+        install::READY_TIMEOUT,
+        "the webhook Service to lose its endpoints",
+        || async {
+            let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
+            Ok(if endpoints == 0 {
+                Ok(())
+            } else {
+                Err(format!("{endpoints} endpoints"))
+            })
+        },
+    )
     .await?;
     world.log("the webhook is scaled to 0 and has no endpoints");
     Ok(())
@@ -328,7 +353,11 @@ async fn with_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> 
     barrier(world).await?;
     world.install_changed = true;
     let client = world.client();
-    install::put(&Api::namespaced(client.clone(), DEFAULT_NAMESPACE), &scan_secret("images: []\n")).await?;
+    install::put(
+        &Api::namespaced(client.clone(), DEFAULT_NAMESPACE),
+        &scan_secret("images: []\n"),
+    )
+    .await?;
     let mut deployment = world.ctx.base.manifests(&world.ctx.standard)?.deployment;
     let spec = deployment
         .spec
@@ -353,34 +382,53 @@ async fn with_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> 
         .args
         .get_or_insert_with(Vec::new)
         .push(format!("--scan-results={SCAN_MOUNT}/results.yaml"));
-    container.volume_mounts.get_or_insert_with(Vec::new).push(VolumeMount {
-        name: "scan-results".to_string(),
-        mount_path: SCAN_MOUNT.to_string(),
-        read_only: Some(true),
-        ..VolumeMount::default()
-    });
-    install::put(&Api::namespaced(client.clone(), DEFAULT_NAMESPACE), &deployment).await?;
+    container
+        .volume_mounts
+        .get_or_insert_with(Vec::new)
+        .push(VolumeMount {
+            name: "scan-results".to_string(),
+            mount_path: SCAN_MOUNT.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    install::put(
+        &Api::namespaced(client.clone(), DEFAULT_NAMESPACE),
+        &deployment,
+    )
+    .await?;
     // The rollout: new pods with the file, old ones gone.
-    poll(install::READY_TIMEOUT, "the webhook's Pods to read the scan-results file", || async {
-        let pods = Api::<Pod>::namespaced(client.clone(), DEFAULT_NAMESPACE)
-            .list(&ListParams::default().labels(&webhook_pod_selector()))
-            .await
-            .map_err(|error| error.to_string())?;
-        let with_file = pods
-            .items
-            .iter()
-            .filter(|pod| pod.metadata.deletion_timestamp.is_none())
-            .filter(|pod| {
-                pod.spec.as_ref().is_some_and(|spec| {
-                    spec.containers.iter().any(|container| {
-                        container.args.iter().flatten().any(|arg| arg.starts_with("--scan-results="))
+    poll(
+        install::READY_TIMEOUT,
+        "the webhook's Pods to read the scan-results file",
+        || async {
+            let pods = Api::<Pod>::namespaced(client.clone(), DEFAULT_NAMESPACE)
+                .list(&ListParams::default().labels(&webhook_pod_selector()))
+                .await
+                .map_err(|error| error.to_string())?;
+            let with_file = pods
+                .items
+                .iter()
+                .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+                .filter(|pod| {
+                    pod.spec.as_ref().is_some_and(|spec| {
+                        spec.containers.iter().any(|container| {
+                            container
+                                .args
+                                .iter()
+                                .flatten()
+                                .any(|arg| arg.starts_with("--scan-results="))
+                        })
                     })
                 })
+                .count();
+            let total = pods.items.len();
+            Ok(if with_file == 2 && total == 2 {
+                Ok(())
+            } else {
+                Err(format!("{with_file} of {total} Pods read it"))
             })
-            .count();
-        let total = pods.items.len();
-        Ok(if with_file == 2 && total == 2 { Ok(()) } else { Err(format!("{with_file} of {total} Pods read it")) })
-    })
+        },
+    )
     .await?;
     install::wait_ready(&client, DEFAULT_NAMESPACE, 2).await?;
     world.log("the webhook reads a scan-results file");
@@ -425,7 +473,11 @@ async fn soon_rejected_containing(world: &mut World, ctx: Context) -> Result<(),
             match pods.create(&dry_run, &pod).await {
                 Err(kube::Error::Api(status)) => {
                     let seen = world_ref.as_written(&status.message);
-                    Ok(if parts.iter().all(|part| seen.contains(part)) { Ok(seen) } else { Err(seen) })
+                    Ok(if parts.iter().all(|part| seen.contains(part)) {
+                        Ok(seen)
+                    } else {
+                        Err(seen)
+                    })
                 }
                 Ok(_) => Ok(Err("admitted".to_string())),
                 Err(error) => Err(error.to_string()),
@@ -451,7 +503,7 @@ pub async fn restore(world: &mut World) -> Result<(), String> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), DEFAULT_NAMESPACE);
     match secrets.delete(SCAN_SECRET, &DeleteParams::default()).await {
         Ok(_) => {}
-            Err(error) if crate::install::is_not_found(&error) => {}
+        Err(error) if crate::install::is_not_found(&error) => {}
         Err(error) => return Err(format!("delete Secret {SCAN_SECRET}: {error}")),
     }
     install::apply(&client, &manifests).await?;

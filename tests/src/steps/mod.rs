@@ -17,7 +17,11 @@ use crate::world::World;
 
 /// A step's captures, in order (the whole match excluded).
 pub fn args(ctx: &Context) -> Vec<String> {
-    ctx.matches.iter().skip(1).map(|(_, value)| value.clone()).collect()
+    ctx.matches
+        .iter()
+        .skip(1)
+        .map(|(_, value)| value.clone())
+        .collect()
 }
 
 pub fn arg(ctx: &Context, index: usize) -> Result<String, String> {
@@ -35,7 +39,9 @@ pub fn docstring(ctx: &Context) -> Result<String, String> {
 }
 
 /// A table's rows as maps from the header row's names.
-pub fn table_rows(ctx: &Context) -> Result<Vec<std::collections::BTreeMap<String, String>>, String> {
+pub fn table_rows(
+    ctx: &Context,
+) -> Result<Vec<std::collections::BTreeMap<String, String>>, String> {
     let table = ctx
         .step
         .table

@@ -24,7 +24,11 @@ pub fn steps() -> Vec<Registration> {
 
 pub fn policy_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("containersecurity.tigera.io", "v1beta1", "ContainerAdmissionPolicy"),
+        &GroupVersionKind::gvk(
+            "containersecurity.tigera.io",
+            "v1beta1",
+            "ContainerAdmissionPolicy",
+        ),
         "containeradmissionpolicies",
     )
 }
@@ -33,7 +37,10 @@ pub fn policy_resource() -> ApiResource {
 pub fn documents(text: &str, source: &str) -> Result<Vec<Value>, String> {
     let documents: Vec<Value> =
         serde_saphyr::from_str_multiple(text).map_err(|error| format!("{source}: {error}"))?;
-    Ok(documents.into_iter().filter(|document| !document.is_null()).collect())
+    Ok(documents
+        .into_iter()
+        .filter(|document| !document.is_null())
+        .collect())
 }
 
 /// The policy as this scenario creates it: its own name, only its own namespace.
@@ -47,7 +54,10 @@ pub fn scoped(world: &mut World, mut policy: Value) -> Result<(String, Value), S
     let actual = world.policy_name(&written);
     policy["metadata"]["name"] = Value::String(actual.clone());
     let only_here = format!("kubernetes.io/metadata.name == '{namespace}'");
-    let selector = match policy.pointer("/spec/namespaceSelector").and_then(Value::as_str) {
+    let selector = match policy
+        .pointer("/spec/namespaceSelector")
+        .and_then(Value::as_str)
+    {
         Some(given) if !given.trim().is_empty() => format!("({given}) && {only_here}"),
         _ => only_here,
     };
@@ -60,8 +70,8 @@ pub fn scoped(world: &mut World, mut policy: Value) -> Result<(String, Value), S
 /// Creates a policy; the API server's answer (the policy webhook may refuse it) is returned.
 async fn create(world: &mut World, policy: Value) -> Result<(String, Outcome), String> {
     let (actual, policy) = scoped(world, policy)?;
-    let object: DynamicObject = serde_json::from_value(policy)
-        .map_err(|error| format!("policy {actual}: {error}"))?;
+    let object: DynamicObject =
+        serde_json::from_value(policy).map_err(|error| format!("policy {actual}: {error}"))?;
     let api: Api<DynamicObject> = Api::all_with(world.client(), &policy_resource());
     let outcome = match api.create(&PostParams::default(), &object).await {
         Ok(_) => {
@@ -84,7 +94,9 @@ async fn create_all(world: &mut World, text: &str, source: &str) -> Result<(), S
         match outcome {
             Outcome::Admitted => world.log(format!("created ContainerAdmissionPolicy {actual}")),
             Outcome::Rejected { message, .. } => {
-                return Err(format!("ContainerAdmissionPolicy {actual} was refused: {message}"));
+                return Err(format!(
+                    "ContainerAdmissionPolicy {actual} was refused: {message}"
+                ));
             }
         }
     }
@@ -93,9 +105,13 @@ async fn create_all(world: &mut World, text: &str, source: &str) -> Result<(), S
 
 async fn fixture_policy(world: &mut World, ctx: Context) -> Result<(), String> {
     let name = arg(&ctx, 0)?;
-    let path = world.ctx.root.join("fixtures/policies").join(format!("{name}.yaml"));
-    let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+    let path = world
+        .ctx
+        .root
+        .join("fixtures/policies")
+        .join(format!("{name}.yaml"));
+    let text =
+        std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
     create_all(world, &text, &path.display().to_string()).await
 }
 

@@ -91,7 +91,12 @@ fn report_resource() -> ApiResource {
 }
 
 /// The VulnerabilityReport body for `image` (as the Trivy Operator writes it).
-pub fn report(name: &str, image: &str, status: Status, scanned: Timestamp) -> Result<serde_json::Value, String> {
+pub fn report(
+    name: &str,
+    image: &str,
+    status: Status,
+    scanned: Timestamp,
+) -> Result<serde_json::Value, String> {
     let reference = ImageRef::parse(image).map_err(|error| error.to_string())?;
     let mut artifact = json!({"repository": reference.path()});
     if let Some(tag) = reference.tag() {
@@ -124,10 +129,11 @@ pub async fn put_report(
     status: Status,
     scanned: Timestamp,
 ) -> Result<(), String> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &report_resource());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &report_resource());
     let body = report(name, image, status, scanned)?;
-    let object: DynamicObject =
-        serde_json::from_value(body).map_err(|error| format!("VulnerabilityReport {name}: {error}"))?;
+    let object: DynamicObject = serde_json::from_value(body)
+        .map_err(|error| format!("VulnerabilityReport {name}: {error}"))?;
     crate::install::put_dynamic(&api, &object).await
 }
 
@@ -144,7 +150,9 @@ async fn scan_results(world: &mut World, ctx: Context) -> Result<(), String> {
         let image = world.image(&written);
         let name = format!("scan-{}", world.reports.len() + 1);
         put_report(&world.client(), &namespace, &name, &image, status, scanned).await?;
-        world.log(format!("VulnerabilityReport {name}: {image} {status:?}, scanned {scanned}"));
+        world.log(format!(
+            "VulnerabilityReport {name}: {image} {status:?}, scanned {scanned}"
+        ));
         world.reports.insert(written, name);
     }
     world.dirty = true;
@@ -161,8 +169,18 @@ async fn change_scan(world: &mut World, ctx: Context) -> Result<(), String> {
         .cloned()
         .ok_or_else(|| format!("no scan result was given for {written:?}"))?;
     let image = world.image(&written);
-    put_report(&world.client(), &namespace, &name, &image, status, Timestamp::now()).await?;
-    world.log(format!("VulnerabilityReport {name}: {image} now {status:?}"));
+    put_report(
+        &world.client(),
+        &namespace,
+        &name,
+        &image,
+        status,
+        Timestamp::now(),
+    )
+    .await?;
+    world.log(format!(
+        "VulnerabilityReport {name}: {image} now {status:?}"
+    ));
     world.dirty = true;
     Ok(())
 }
@@ -174,9 +192,18 @@ mod tests {
     #[test]
     fn scan_ages_are_calendar_arithmetic_in_utc() {
         let now: Timestamp = "2026-03-31T12:00:00Z".parse().unwrap();
-        assert_eq!(parse_scanned("1 month ago", now).unwrap().to_string(), "2026-02-28T12:00:00Z");
-        assert_eq!(parse_scanned("4 days ago", now).unwrap().to_string(), "2026-03-27T12:00:00Z");
-        assert_eq!(parse_scanned("1 year ago", now).unwrap().to_string(), "2025-03-31T12:00:00Z");
+        assert_eq!(
+            parse_scanned("1 month ago", now).unwrap().to_string(),
+            "2026-02-28T12:00:00Z"
+        );
+        assert_eq!(
+            parse_scanned("4 days ago", now).unwrap().to_string(),
+            "2026-03-27T12:00:00Z"
+        );
+        assert_eq!(
+            parse_scanned("1 year ago", now).unwrap().to_string(),
+            "2025-03-31T12:00:00Z"
+        );
         assert_eq!(parse_scanned("just now", now).unwrap(), now);
         assert!(parse_scanned("yesterday", now).is_err());
     }

@@ -7,7 +7,9 @@ use cucumber::step::Context;
 use image_assurance::install::WORKLOAD_WEBHOOK_NAME;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use serde_json::{Value, json};
 
 use super::cluster::{barrier, parse_labels};
@@ -126,14 +128,17 @@ pub fn manifest(
     let match_labels = json!({"app": name});
     let spec = match kind {
         "Pod" => pod_spec,
-        "Deployment" | "ReplicaSet" | "DaemonSet" => {
+        "DaemonSet" => json!({"selector": {"matchLabels": match_labels}, "template": template}),
+        "Deployment" | "ReplicaSet" => {
             json!({"replicas": 1, "selector": {"matchLabels": match_labels}, "template": template})
         }
         "StatefulSet" => json!({
             "replicas": 1, "serviceName": name,
             "selector": {"matchLabels": match_labels}, "template": template,
         }),
-        "ReplicationController" => json!({"replicas": 1, "selector": match_labels, "template": template}),
+        "ReplicationController" => {
+            json!({"replicas": 1, "selector": match_labels, "template": template})
+        }
         "Job" => {
             let mut template = template;
             template["spec"]["restartPolicy"] = json!("Never");
@@ -146,12 +151,8 @@ pub fn manifest(
         }
         other => return Err(format!("{other} is not a pod-creating kind")),
     };
-    let mut object = json!({"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec});
-    if kind == "DaemonSet" {
-        if let Some(spec) = object["spec"].as_object_mut() {
-            spec.remove("replicas");
-        }
-    }
+    let object =
+        json!({"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec});
     Ok(object)
 }
 
@@ -165,7 +166,10 @@ pub async fn create(
 ) -> Result<(), String> {
     barrier(world).await?;
     let kind = object["kind"].as_str().unwrap_or("").to_string();
-    let name = object["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let resource = resource(&kind)?;
     let object: DynamicObject =
         serde_json::from_value(object).map_err(|error| format!("{kind} {name}: {error}"))?;
@@ -240,7 +244,11 @@ async fn create_with_containers(world: &mut World, ctx: Context) -> Result<(), S
         let init = match field("type")?.as_str() {
             "container" => false,
             "init" => true,
-            other => return Err(format!("container type {other:?}: expected container or init")),
+            other => {
+                return Err(format!(
+                    "container type {other:?}: expected container or init"
+                ));
+            }
         };
         containers.push(ContainerSpec {
             init,
@@ -287,7 +295,12 @@ async fn add_ephemeral_container(world: &mut World, ctx: Context) -> Result<(), 
         "name": container, "image": image, "targetContainerName": pod,
     }]}});
     let outcome = match pods
-        .patch_subresource("ephemeralcontainers", &pod, &PatchParams::default(), &Patch::Strategic(patch))
+        .patch_subresource(
+            "ephemeralcontainers",
+            &pod,
+            &PatchParams::default(),
+            &Patch::Strategic(patch),
+        )
         .await
     {
         Ok(_) => Outcome::Admitted,
@@ -307,7 +320,14 @@ async fn add_ephemeral_container(world: &mut World, ctx: Context) -> Result<(), 
 
 async fn admitted_deployment(world: &mut World, ctx: Context) -> Result<(), String> {
     let (name, image) = (arg(&ctx, 0)?, arg(&ctx, 1)?);
-    create_workload(world, "Deployment", &name, BTreeMap::new(), single(&name, &image)).await?;
+    create_workload(
+        world,
+        "Deployment",
+        &name,
+        BTreeMap::new(),
+        single(&name, &image),
+    )
+    .await?;
     expect_admitted(world)
 }
 
@@ -388,7 +408,10 @@ async fn rejected_containing(world: &mut World, ctx: Context) -> Result<(), Stri
     let parts = docstring(&ctx)?;
     let attempt = world.last()?;
     let Outcome::Rejected { message, .. } = &attempt.outcome else {
-        return Err(format!("expected {} to be refused, but it was admitted", attempt.what));
+        return Err(format!(
+            "expected {} to be refused, but it was admitted",
+            attempt.what
+        ));
     };
     let seen = world.as_written(message);
     for part in parts.lines().map(str::trim).filter(|line| !line.is_empty()) {
@@ -409,8 +432,16 @@ mod tests {
     #[test]
     fn every_kind_puts_the_containers_where_its_controller_reads_them() {
         let containers = vec![
-            ContainerSpec { init: true, name: "setup".into(), image: "busybox:1.36".into() },
-            ContainerSpec { init: false, name: "web".into(), image: "nginx:1.27".into() },
+            ContainerSpec {
+                init: true,
+                name: "setup".into(),
+                image: "busybox:1.36".into(),
+            },
+            ContainerSpec {
+                init: false,
+                name: "web".into(),
+                image: "nginx:1.27".into(),
+            },
         ];
         let paths = [
             ("Pod", "/spec"),
@@ -424,14 +455,18 @@ mod tests {
         ];
         for (kind, path) in paths {
             let object = manifest(kind, "web", &BTreeMap::new(), &containers).unwrap();
-            let spec = object.pointer(path).unwrap_or_else(|| panic!("{kind}: {path}"));
+            let spec = object
+                .pointer(path)
+                .unwrap_or_else(|| panic!("{kind}: {path}"));
             assert_eq!(spec["containers"][0]["image"], "nginx:1.27", "{kind}");
             assert_eq!(spec["initContainers"][0]["name"], "setup", "{kind}");
             assert_eq!(object["kind"], kind);
         }
         // The typed k8s-openapi objects accept what we send.
-        let deployment: Deployment =
-            serde_json::from_value(manifest("Deployment", "web", &BTreeMap::new(), &containers).unwrap()).unwrap();
+        let deployment: Deployment = serde_json::from_value(
+            manifest("Deployment", "web", &BTreeMap::new(), &containers).unwrap(),
+        )
+        .unwrap();
         assert_eq!(deployment.spec.replicas, Some(1));
     }
 
