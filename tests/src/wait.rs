@@ -30,8 +30,8 @@ where
             Err(error) => return Err(format!("while waiting for {what}: {error}")),
         }
         tokio::time::sleep(interval).await;
-        // Back off a little on slow conditions (a real cluster), up to half a second.
-        interval = (interval * 5 / 4).min(Duration::from_millis(500));
+        // Back off a little on slow conditions (a real cluster), up to a quarter of a second.
+        interval = (interval * 5 / 4).min(Duration::from_millis(250));
     }
 }
 
