@@ -299,6 +299,29 @@ pub fn find_binary() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// Whether a file under `root/webhook/src` is newer than `binary`: the run would then test an
+/// old build of the webhook.
+pub fn is_stale(binary: &Path, root: &Path) -> bool {
+    fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+        let mut latest = None;
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            let time = if path.is_dir() {
+                newest(&path)
+            } else {
+                entry.metadata().and_then(|meta| meta.modified()).ok()
+            };
+            latest = latest.max(time);
+        }
+        latest
+    }
+    let built = std::fs::metadata(binary)
+        .and_then(|meta| meta.modified())
+        .ok();
+    let sources = newest(&root.join("webhook").join("src"));
+    matches!((built, sources), (Some(built), Some(sources)) if sources > built)
+}
+
 /// `cargo build -p image-assurance`, then the binary's path.
 pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -320,6 +343,31 @@ pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_binary_older_than_a_webhook_source_is_stale() {
+        let root = std::env::temp_dir().join(format!("conformance-stale-{}", std::process::id()));
+        let source = root.join("webhook/src/policy/evaluate.rs");
+        std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+        std::fs::write(&source, "// source").unwrap();
+        let binary = root.join("image-assurance");
+        std::fs::write(&binary, "binary").unwrap();
+        let at = |path: &Path, seconds: u64| {
+            let time = std::time::UNIX_EPOCH + Duration::from_secs(seconds);
+            File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(time)
+                .unwrap();
+        };
+        at(&source, 1_000);
+        at(&binary, 2_000);
+        assert!(!is_stale(&binary, &root));
+        at(&source, 3_000);
+        assert!(is_stale(&binary, &root));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn the_summary_line_counts_scenarios() {

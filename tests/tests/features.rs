@@ -7,9 +7,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let root = root.canonicalize().unwrap_or(root);
+    // `cargo test --workspace` builds the webhook's binary for its own tests; alone, this test
+    // uses the build that is there, or builds one when there is none or it is older than the
+    // webhook's sources.
     let binary = match conformance::runner::find_binary() {
-        Some(binary) => binary,
-        None => match conformance::runner::build_binary(&root) {
+        Some(binary) if !conformance::runner::is_stale(&binary, &root) => binary,
+        _ => match conformance::runner::build_binary(&root) {
             Ok(binary) => binary,
             Err(error) => {
                 eprintln!("features: {error}");
