@@ -237,6 +237,7 @@ mod tests {
             bookmark_interval: std::time::Duration::from_secs(60),
             next_service_ip: AtomicU32::new(1),
             tokens: Default::default(),
+            webhook_client: Default::default(),
         })
     }
 

@@ -97,6 +97,10 @@ pub struct Simulator {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     kubeconfig: Option<(PathBuf, Option<tempfile_dir::TempDir>)>,
+    /// The nodes, scheduler, kubelets and endpoints controller (`Config::cluster`).
+    kubelet: Option<crate::kubelet::Cluster>,
+    /// The workload controllers of a cluster (`Config::cluster`); stopped on drop.
+    controllers: Option<crate::controllers::Controllers>,
 }
 
 /// A private temporary directory for the kubeconfig of tests (removed on drop).
@@ -159,8 +163,9 @@ impl Simulator {
             bookmark_interval: config.bookmark_interval,
             next_service_ip: AtomicU32::new(1),
             tokens: Default::default(),
+            webhook_client: Default::default(),
         });
-        seed(&state);
+        seed(&state).await;
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
@@ -171,12 +176,25 @@ impl Simulator {
                 tracing::error!(%error, "the simulated API server stopped");
             }
         });
+        let kubelet = match &config.cluster {
+            Some(options) => Some(crate::kubelet::Cluster::start(&state, options).await?),
+            None => None,
+        };
+        let controllers = match &config.cluster {
+            Some(_) => Some(crate::controllers::Controllers::start(
+                &format!("http://{address}"),
+                &state.tokens,
+            )?),
+            None => None,
+        };
         Ok(Simulator {
             address,
             state,
             shutdown: Some(shutdown),
             task: Some(task),
             kubeconfig: None,
+            kubelet,
+            controllers,
         })
     }
 
@@ -190,6 +208,11 @@ impl Simulator {
 
     pub fn state(&self) -> &SharedState {
         &self.state
+    }
+
+    /// The process kubelet and its companions, when started as a cluster.
+    pub fn kubelet(&self) -> Option<&crate::kubelet::Cluster> {
+        self.kubelet.as_ref()
     }
 
     /// Writes a kubeconfig for this server at `path`.
@@ -256,6 +279,12 @@ impl Simulator {
     }
 
     async fn stop(&mut self) {
+        if let Some(controllers) = self.controllers.take() {
+            controllers.stop().await;
+        }
+        if let Some(mut kubelet) = self.kubelet.take() {
+            kubelet.stop();
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -270,6 +299,9 @@ impl Simulator {
 
 impl Drop for Simulator {
     fn drop(&mut self) {
+        if let Some(mut kubelet) = self.kubelet.take() {
+            kubelet.stop();
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -293,7 +325,7 @@ pub fn client_for(url: &str, token: Option<String>) -> Result<kube::Client, Star
 }
 
 /// What a fresh cluster has: the four namespaces, the `default` service account of each.
-fn seed(state: &SharedState) {
+async fn seed(state: &SharedState) {
     for namespace in INITIAL_NAMESPACES {
         let target = crate::api::Target {
             info: match state.catalogue.get("", "v1", "namespaces") {
@@ -306,7 +338,10 @@ fn seed(state: &SharedState) {
         };
         let object =
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-        if crate::api::objects::create(state, &target, object, &Default::default()).is_err() {
+        let caller = crate::admission::Caller::admin();
+        let created =
+            crate::api::objects::create(state, &target, object, &Default::default(), &caller).await;
+        if created.is_err() {
             tracing::error!(namespace, "cannot create an initial namespace");
         }
         let account = ObjectKey::new("", "serviceaccounts", namespace, "default");

@@ -18,6 +18,9 @@ pub struct ApiError {
     /// Answered as Go's `http.NotFound` (`404 page not found`, text/plain) instead of a Status:
     /// what kube-apiserver does for URLs nothing is registered at.
     pub plain_text: bool,
+    /// A Status supplied from elsewhere (an admission webhook's denial, with its own reason and
+    /// details), answered as it is.
+    pub raw_status: Option<Value>,
 }
 
 impl ApiError {
@@ -28,6 +31,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             plain_text: false,
+            raw_status: None,
         }
     }
 
@@ -37,6 +41,9 @@ impl ApiError {
     }
 
     pub fn status(&self) -> Value {
+        if let Some(raw) = &self.raw_status {
+            return raw.clone();
+        }
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",

@@ -7,8 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::admit::{Write, admit_delete};
 use super::objects::{Filter, is_dry_run, key_for};
 use super::{SharedState, Target, crd};
+use crate::admission::Caller;
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreError};
 
@@ -47,31 +49,46 @@ fn propagation(options: &Value, query: &HashMap<String, String>) -> Result<Propa
     }
 }
 
-pub fn delete(
+/// How many times a delete is re-admitted when the object changes while it is admitted.
+const MAX_RETRIES: usize = 16;
+
+pub async fn delete(
     state: &SharedState,
     target: &Target,
     name: &str,
     options: &Value,
     query: &HashMap<String, String>,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
     let policy = propagation(options, query)?;
     let key = key_for(target, name);
-    let object = state
-        .store
-        .get(&key)
-        .ok_or_else(|| ApiError::not_found(&target.info, name))?;
-    if let Some(uid) = options
-        .pointer("/preconditions/uid")
-        .and_then(Value::as_str)
-        && object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
-    {
-        return Err(ApiError::conflict(&target.info, name));
+    let write = Write::new(caller, query);
+    for _ in 0..MAX_RETRIES {
+        let object = state
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&target.info, name))?;
+        if let Some(uid) = options
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            && object.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid)
+        {
+            return Err(ApiError::conflict(&target.info, name));
+        }
+        admit_delete(state, target, name, &object, options, &write).await?;
+        if is_dry_run(query) {
+            return Ok((*object).clone());
+        }
+        // Admission judged this version; a changed object is judged again.
+        let unchanged = state.store.get(&key).is_some_and(|latest| {
+            latest.pointer("/metadata/resourceVersion")
+                == object.pointer("/metadata/resourceVersion")
+        });
+        if unchanged {
+            return delete_key(state, &key, policy);
+        }
     }
-    if is_dry_run(query) {
-        return Ok((*object).clone());
-    }
-    let deleted = delete_key(state, &key, policy)?;
-    Ok(deleted)
+    Err(ApiError::conflict(&target.info, name))
 }
 
 /// Deletes one object with the given propagation; returns it as last stored.
@@ -170,12 +187,17 @@ fn drop_reference(state: &SharedState, key: &ObjectKey, uid: &str) {
     });
 }
 
-/// `DELETE` on a collection: every object matching the selectors.
-pub fn delete_collection(
+/// `DELETE` on a collection: every object matching the selectors, each admitted on its own. A
+/// refused item stays; the others go, and the first refusal is the answer (as kube-apiserver's
+/// workers do).
+pub async fn delete_collection(
     state: &SharedState,
     target: &Target,
     query: &HashMap<String, String>,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
+    let write = Write::new(caller, query);
+    let mut refusal = None;
     let filter = Filter::from_query(query)?;
     let policy = propagation(&json!({}), query)?;
     let (items, _) = state.store.list(
@@ -190,11 +212,18 @@ pub fn delete_collection(
             .and_then(Value::as_str)
             .unwrap_or("");
         let key = key_for(target, name);
+        if let Err(error) = admit_delete(state, target, "", object, &json!({}), &write).await {
+            refusal.get_or_insert(error);
+            continue;
+        }
         if is_dry_run(query) {
             deleted.push((**object).clone());
         } else if let Ok(object) = delete_key(state, &key, policy) {
             deleted.push(object);
         }
+    }
+    if let Some(error) = refusal {
+        return Err(error);
     }
     Ok(json!({
         "kind": format!("{}List", target.info.kind),
@@ -224,6 +253,7 @@ mod tests {
             bookmark_interval: std::time::Duration::from_secs(60),
             next_service_ip: AtomicU32::new(1),
             tokens: Default::default(),
+            webhook_client: Default::default(),
         })
     }
 
@@ -237,14 +267,16 @@ mod tests {
     }
 
     /// A Deployment and a ReplicaSet it owns (plus an unrelated owner on the second one).
-    fn owner_and_dependents(state: &SharedState) -> (Target, Target) {
+    async fn owner_and_dependents(state: &SharedState) -> (Target, Target) {
         let namespaces = target(state, "", "namespaces", None);
         create(
             state,
             &namespaces,
             json!({"metadata": {"name": "default"}}),
             &HashMap::new(),
+            &Caller::admin(),
         )
+        .await
         .unwrap();
         let deployments = target(state, "apps", "deployments", Some("default"));
         let owner = create(
@@ -252,30 +284,44 @@ mod tests {
             &deployments,
             json!({"metadata": {"name": "web"}}),
             &HashMap::new(),
+            &Caller::admin(),
         )
+        .await
         .unwrap();
         let reference = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner["metadata"]["uid"], "controller": true});
         let replicasets = target(state, "apps", "replicasets", Some("default"));
         let only = json!({"metadata": {"name": "only", "ownerReferences": [reference.clone()]}});
-        create(state, &replicasets, only, &HashMap::new()).unwrap();
+        create(state, &replicasets, only, &HashMap::new(), &Caller::admin())
+            .await
+            .unwrap();
         let other =
             json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "uid": "other-uid"});
         let shared = json!({"metadata": {"name": "shared", "ownerReferences": [reference, other]}});
-        create(state, &replicasets, shared, &HashMap::new()).unwrap();
+        create(
+            state,
+            &replicasets,
+            shared,
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
         (deployments, replicasets)
     }
 
-    #[test]
-    fn orphaning_removes_the_reference_and_an_emptied_list() {
+    #[tokio::test]
+    async fn orphaning_removes_the_reference_and_an_emptied_list() {
         let state = state();
-        let (deployments, replicasets) = owner_and_dependents(&state);
+        let (deployments, replicasets) = owner_and_dependents(&state).await;
         delete(
             &state,
             &deployments,
             "web",
             &json!({"propagationPolicy": "Orphan"}),
             &HashMap::new(),
+            &Caller::admin(),
         )
+        .await
         .unwrap();
         let only = state.store.get(&key_for(&replicasets, "only")).unwrap();
         assert!(only["metadata"].get("ownerReferences").is_none(), "{only}");
@@ -286,10 +332,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_dependent_with_another_living_owner_is_kept() {
+    #[tokio::test]
+    async fn a_dependent_with_another_living_owner_is_kept() {
         let state = state();
-        let (deployments, replicasets) = owner_and_dependents(&state);
+        let (deployments, replicasets) = owner_and_dependents(&state).await;
         let configmaps = target(&state, "", "configmaps", Some("default"));
         // The second owner of `shared` exists now.
         let owner = create(
@@ -297,7 +343,9 @@ mod tests {
             &configmaps,
             json!({"metadata": {"name": "c", "uid": "ignored"}}),
             &HashMap::new(),
+            &Caller::admin(),
         )
+        .await
         .unwrap();
         let uid = owner["metadata"]["uid"].clone();
         state
@@ -309,7 +357,16 @@ mod tests {
             })
             .unwrap()
             .unwrap();
-        delete(&state, &deployments, "web", &json!({}), &HashMap::new()).unwrap();
+        delete(
+            &state,
+            &deployments,
+            "web",
+            &json!({}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
         assert!(state.store.get(&key_for(&replicasets, "only")).is_none());
         let shared = state.store.get(&key_for(&replicasets, "shared")).unwrap();
         let owners: Vec<&Value> = shared["metadata"]["ownerReferences"]
@@ -321,17 +378,19 @@ mod tests {
         assert_eq!(owners, [&uid]);
     }
 
-    #[test]
-    fn background_deletion_takes_the_dependents() {
+    #[tokio::test]
+    async fn background_deletion_takes_the_dependents() {
         let state = state();
-        let (deployments, replicasets) = owner_and_dependents(&state);
+        let (deployments, replicasets) = owner_and_dependents(&state).await;
         delete(
             &state,
             &deployments,
             "web",
             &json!({"propagationPolicy": "Background"}),
             &HashMap::new(),
+            &Caller::admin(),
         )
+        .await
         .unwrap();
         assert!(state.store.get(&key_for(&replicasets, "only")).is_none());
         assert!(state.store.get(&key_for(&replicasets, "shared")).is_none());

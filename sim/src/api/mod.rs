@@ -1,12 +1,15 @@
 //! The HTTP face of the emulator: kube-apiserver's URL layout, dispatched to discovery and to
 //! the object handlers.
 
+pub mod admit;
+pub mod binding;
 pub mod body;
 pub mod crd;
 pub mod deletion;
 pub mod discovery;
 pub mod lifecycle;
 pub mod objects;
+pub mod patching;
 pub mod strict;
 pub mod subresources;
 pub mod watch;
@@ -39,6 +42,8 @@ pub struct ServerState {
     pub next_service_ip: std::sync::atomic::AtomicU32,
     /// Bearer tokens and the users they stand for.
     pub tokens: crate::auth::Tokens,
+    /// Calls admission webhooks (keeps their connections).
+    pub webhook_client: crate::admission::client::WebhookClient,
 }
 
 pub type SharedState = Arc<ServerState>;
@@ -142,9 +147,10 @@ fn parse_path(catalogue: &Catalogue, path: &str) -> Result<Route, ApiError> {
 /// Every request under `/api` and `/apis` (and anything unknown) comes here.
 async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> Response {
     let path = request.uri().path().to_string();
-    if let Err(error) = state.tokens.identify(request.headers()) {
-        return error.into_response();
-    }
+    let caller = match state.tokens.identify(request.headers()) {
+        Ok(user) => crate::admission::Caller::new(user),
+        Err(error) => return error.into_response(),
+    };
     if let Some(openapi) = path.strip_prefix("/openapi") {
         let accept = request
             .headers()
@@ -163,9 +169,14 @@ async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> R
             discovery::resources(&state, &group, &version)
         }
         Route::Group(_) | Route::GroupVersion { .. } => Err(ApiError::method_not_allowed()),
-        Route::Resource(target) => objects::handle(state.clone(), *target, request).await,
+        Route::Resource(target) => objects::handle(state.clone(), *target, request, &caller).await,
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    // Admission warnings go back whether the write succeeded or not.
+    for warning in caller.warnings.headers() {
+        response.headers_mut().append("warning", warning);
+    }
+    response
 }
 
 /// The query string as a map (last value wins, as Go's `url.Values.Get` takes the first; the

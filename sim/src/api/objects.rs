@@ -14,13 +14,15 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::admit::{Write, admit_create, admit_update};
 use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
-use super::{SharedState, Target, body, crd, deletion, query_map, strict, subresources, watch};
-use crate::catalogue::ResourceInfo;
-use crate::patch::{
-    PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, check_name,
-    record_managed_fields,
+pub use super::patching::{patch_error, patch_request, patch_target};
+use super::{
+    SharedState, Target, body, crd, deletion, patching, query_map, strict, subresources, watch,
 };
+use crate::admission::Caller;
+use crate::catalogue::ResourceInfo;
+use crate::patch::{PatchTarget, PatchType, record_managed_fields};
 use crate::selectors::{FieldQuery, LabelQuery};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreError};
@@ -32,6 +34,7 @@ pub async fn handle(
     state: SharedState,
     target: Target,
     request: Request<Body>,
+    caller: &Caller,
 ) -> Result<Response, ApiError> {
     let method = request.method().clone();
     let query = query_map(&request);
@@ -54,16 +57,28 @@ pub async fn handle(
         (&Method::POST, None, None) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
             let object = body::decode_object(&headers, &bytes)?;
-            create(&state, &target, object, &query)
+            create(&state, &target, object, &query, caller)
+                .await
                 .map(|created| (StatusCode::CREATED, Json(created)).into_response())
+        }
+        (&Method::POST, Some(name), Some(sub)) if sub == "binding" => {
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let binding = body::decode_object(&headers, &bytes)?;
+            super::binding::bind(&state, &target, &name, binding, &query, caller)
+                .await
+                .map(|status| (StatusCode::CREATED, Json(status)).into_response())
         }
         (&Method::PUT, Some(name), sub) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
             let object = body::decode_object(&headers, &bytes)?;
             match sub {
-                None => update(&state, &target, &name, object, &query).map(ok_json),
+                None => update(&state, &target, &name, object, &query, caller)
+                    .await
+                    .map(ok_json),
                 Some(sub) => {
-                    subresources::put(&state, &target, &name, &sub, object, &query).map(ok_json)
+                    subresources::put(&state, &target, &name, &sub, object, &query, caller)
+                        .await
+                        .map(ok_json)
                 }
             }
         }
@@ -73,11 +88,15 @@ pub async fn handle(
             let patch_type = PatchType::from_content_type(&media_type)
                 .ok_or_else(|| ApiError::unsupported_media_type(&media_type))?;
             match sub {
-                None => patch(&state, &target, &name, patch_type, &bytes, &query),
-                Some(sub) => {
-                    subresources::patch(&state, &target, &name, &sub, patch_type, &bytes, &query)
-                        .map(ok_json)
+                None => {
+                    patching::patch(&state, &target, &name, patch_type, &bytes, &query, caller)
+                        .await
                 }
+                Some(sub) => subresources::patch(
+                    &state, &target, &name, &sub, patch_type, &bytes, &query, caller,
+                )
+                .await
+                .map(ok_json),
             }
         }
         (&Method::DELETE, Some(name), None) => {
@@ -87,16 +106,20 @@ pub async fn handle(
             } else {
                 body::decode_object(&headers, &bytes)?
             };
-            deletion::delete(&state, &target, &name, &options, &query).map(ok_json)
+            deletion::delete(&state, &target, &name, &options, &query, caller)
+                .await
+                .map(ok_json)
         }
         (&Method::DELETE, None, None) => {
-            deletion::delete_collection(&state, &target, &query).map(ok_json)
+            deletion::delete_collection(&state, &target, &query, caller)
+                .await
+                .map(ok_json)
         }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
 
-fn ok_json(value: Value) -> Response {
+pub(super) fn ok_json(value: Value) -> Response {
     Json(value).into_response()
 }
 
@@ -381,14 +404,15 @@ pub fn field_manager(query: &HashMap<String, String>) -> &str {
 }
 
 /// Creates an object (POST).
-pub fn create(
+pub async fn create(
     state: &SharedState,
     target: &Target,
     object: Value,
     query: &HashMap<String, String>,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
     reject_unknown_fields(target, &object, query)?;
-    create_recorded(state, target, object, query, true)
+    create_recorded(state, target, object, &Write::new(caller, query), true).await
 }
 
 /// Under `fieldValidation=Strict`, a body with fields its kind does not declare cannot be
@@ -411,13 +435,14 @@ fn reject_unknown_fields(
 
 /// Creates an object; `record` says whether to record the create in managedFields (a
 /// server-side apply has recorded its own Apply entry already).
-fn create_recorded(
+pub(super) async fn create_recorded(
     state: &SharedState,
     target: &Target,
     mut object: Value,
-    query: &HashMap<String, String>,
+    write: &Write<'_>,
     record: bool,
 ) -> Result<Value, ApiError> {
+    let query = write.query;
     check_type_and_namespace(target, &object)?;
     let info = &target.info;
     let name = match object
@@ -464,6 +489,8 @@ fn create_recorded(
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::set_established(&mut object);
     }
+    // Validating admission sees the object exactly as it would be stored.
+    admit_create(state, target, &name, &object, write).await?;
     if is_dry_run(query) {
         return Ok(object);
     }
@@ -482,15 +509,17 @@ fn create_recorded(
 }
 
 /// Commits `compute(current)` with the guaranteed-update loop. `compute` returns the new
-/// object, or an error to give up with.
-pub fn guaranteed_update(
+/// object, or an error to give up with. Each computed object is admitted before it is
+/// committed; when the object changed meanwhile it is recomputed and admitted again.
+pub async fn guaranteed_update(
     state: &SharedState,
     target: &Target,
     name: &str,
-    dry_run: bool,
-    via_status: bool,
+    write: &Write<'_>,
     mut compute: impl FnMut(&Value) -> Result<Value, ApiError>,
 ) -> Result<Value, ApiError> {
+    let dry_run = write.dry_run();
+    let via_status = write.subresource == "status";
     let key = key_for(target, name);
     for _ in 0..MAX_RETRIES {
         let current = state
@@ -499,6 +528,7 @@ pub fn guaranteed_update(
             .ok_or_else(|| ApiError::not_found(&target.info, name))?;
         let mut updated = compute(&current)?;
         prepare_update(&target.info, &current, &mut updated, via_status);
+        admit_update(state, target, name, &current, &updated, write).await?;
         if dry_run {
             return Ok(updated);
         }
@@ -535,12 +565,13 @@ pub fn guaranteed_update(
     Err(ApiError::conflict(&target.info, name))
 }
 
-fn update(
+async fn update(
     state: &SharedState,
     target: &Target,
     name: &str,
     object: Value,
     query: &HashMap<String, String>,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
     reject_unknown_fields(target, &object, query)?;
     check_type_and_namespace(target, &object)?;
@@ -557,7 +588,8 @@ fn update(
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .map(str::to_string);
-    guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
+    let write = Write::new(caller, query);
+    guaranteed_update(state, target, name, &write, |current| {
         if let Some(expected) = &precondition
             && !expected.is_empty()
             && current
@@ -582,85 +614,5 @@ fn update(
         );
         Ok(updated)
     })
-}
-
-/// A PATCH request's body and its `fieldManager`/`force` parameters.
-pub fn patch_request<'a>(
-    patch_type: PatchType,
-    body: &'a [u8],
-    query: &'a HashMap<String, String>,
-) -> PatchRequest<'a> {
-    PatchRequest {
-        patch_type,
-        body,
-        field_manager: query.get("fieldManager").map(String::as_str),
-        force: is_true(query.get("force")),
-        now: jiff::Timestamp::now(),
-    }
-}
-
-pub fn patch_target(info: &ResourceInfo) -> PatchTarget<'_> {
-    PatchTarget {
-        api_version: "",
-        kind: &info.kind,
-        builtin: info.builtin,
-    }
-}
-
-pub fn patch_error(info: &ResourceInfo, name: &str, error: PatchError) -> ApiError {
-    match error {
-        PatchError::BadRequest(message) => ApiError::bad_request(message),
-        PatchError::Invalid(message) => ApiError::new(422, "Invalid", message),
-        PatchError::UnsupportedMediaType(message) => {
-            ApiError::new(415, "UnsupportedMediaType", message)
-        }
-        PatchError::Conflict { message, .. } => ApiError::new(409, "Conflict", message),
-        PatchError::NotFound => ApiError::not_found(info, name),
-    }
-}
-
-fn patch(
-    state: &SharedState,
-    target: &Target,
-    name: &str,
-    patch_type: PatchType,
-    bytes: &[u8],
-    query: &HashMap<String, String>,
-) -> Result<Response, ApiError> {
-    let api_version = target.info.api_version();
-    let patch_target = PatchTarget {
-        api_version: &api_version,
-        ..patch_target(&target.info)
-    };
-    let request = patch_request(patch_type, bytes, query);
-    let exists = state.store.get(&key_for(target, name)).is_some();
-    if !exists && patch_type == PatchType::Apply {
-        // Server-side apply of a new object creates it.
-        let object = apply_patch(&patch_target, None, &request)
-            .map_err(|e| patch_error(&target.info, name, e))?;
-        check_name(&object, name, target.namespace.as_deref())
-            .map_err(|e| patch_error(&target.info, name, e))?;
-        let created = create_recorded(state, target, object, query, false)?;
-        return Ok((StatusCode::CREATED, Json(created)).into_response());
-    }
-    // Strict validation of a strategic merge patch (client-side apply): the fields the patch
-    // adds that the kind does not declare. (Apply patches are the patch module's to check; merge
-    // and JSON patches are not checked.)
-    let strict = strict::is_strict(query) && patch_type == PatchType::StrategicMerge;
-    let updated = guaranteed_update(state, target, name, is_dry_run(query), false, |current| {
-        let patched = apply_patch(&patch_target, Some(current), &request)
-            .map_err(|e| patch_error(&target.info, name, e))?;
-        if strict {
-            let before = strict::unknown_fields(&target.info, current);
-            let added: Vec<String> = strict::unknown_fields(&target.info, &patched)
-                .into_iter()
-                .filter(|field| !before.contains(field))
-                .collect();
-            if !added.is_empty() {
-                return Err(strict::patch_error(bytes, &added));
-            }
-        }
-        Ok(patched)
-    })?;
-    Ok(ok_json(updated))
+    .await
 }

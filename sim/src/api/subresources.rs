@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::admit::Write;
 use super::lifecycle::prepare_status_update;
-use super::objects::{
-    current, guaranteed_update, is_dry_run, patch_error, patch_request, patch_target,
-};
+use super::objects::{current, guaranteed_update, patch_error, patch_request, patch_target};
 use super::{SharedState, Target};
+use crate::admission::Caller;
 use crate::patch::{PatchTarget, PatchType, apply_patch};
 use crate::status::ApiError;
 
@@ -42,7 +42,7 @@ pub fn get(
 }
 
 /// The Scale view of a workload.
-fn scale_of(object: &Value) -> Value {
+pub fn scale_of(object: &Value) -> Value {
     let metadata = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let keep = [
         "name",
@@ -142,27 +142,29 @@ fn respond(sub: &str, stored: Value) -> Value {
     }
 }
 
-pub fn put(
+pub async fn put(
     state: &SharedState,
     target: &Target,
     name: &str,
     sub: &str,
     object: Value,
     query: &HashMap<String, String>,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
     check(target, sub)?;
-    let stored = guaranteed_update(
-        state,
-        target,
-        name,
-        is_dry_run(query),
-        sub == "status",
-        |current| merge_subresource(sub, current, &object),
-    )?;
+    let write = Write {
+        subresource: sub,
+        ..Write::new(caller, query)
+    };
+    let stored = guaranteed_update(state, target, name, &write, |current| {
+        merge_subresource(sub, current, &object)
+    })
+    .await?;
     Ok(respond(sub, stored))
 }
 
-pub fn patch(
+#[allow(clippy::too_many_arguments)]
+pub async fn patch(
     state: &SharedState,
     target: &Target,
     name: &str,
@@ -170,37 +172,36 @@ pub fn patch(
     patch_type: PatchType,
     bytes: &[u8],
     query: &HashMap<String, String>,
+    caller: &Caller,
 ) -> Result<Value, ApiError> {
     check(target, sub)?;
     let request = patch_request(patch_type, bytes, query);
     let api_version = target.info.api_version();
-    let stored = guaranteed_update(
-        state,
-        target,
-        name,
-        is_dry_run(query),
-        sub == "status",
-        |current| {
-            if sub == "scale" {
-                // The patch is against the Scale object, a built-in kind.
-                let scale = scale_of(current);
-                let scale_target = PatchTarget {
-                    api_version: "autoscaling/v1",
-                    kind: "Scale",
-                    builtin: true,
-                };
-                let patched = apply_patch(&scale_target, Some(&scale), &request)
-                    .map_err(|e| patch_error(&target.info, name, e))?;
-                return merge_subresource(sub, current, &patched);
-            }
-            let object_target = PatchTarget {
-                api_version: &api_version,
-                ..patch_target(&target.info)
+    let write = Write {
+        subresource: sub,
+        ..Write::new(caller, query)
+    };
+    let stored = guaranteed_update(state, target, name, &write, |current| {
+        if sub == "scale" {
+            // The patch is against the Scale object, a built-in kind.
+            let scale = scale_of(current);
+            let scale_target = PatchTarget {
+                api_version: "autoscaling/v1",
+                kind: "Scale",
+                builtin: true,
             };
-            let patched = apply_patch(&object_target, Some(current), &request)
+            let patched = apply_patch(&scale_target, Some(&scale), &request)
                 .map_err(|e| patch_error(&target.info, name, e))?;
-            merge_subresource(sub, current, &patched)
-        },
-    )?;
+            return merge_subresource(sub, current, &patched);
+        }
+        let object_target = PatchTarget {
+            api_version: &api_version,
+            ..patch_target(&target.info)
+        };
+        let patched = apply_patch(&object_target, Some(current), &request)
+            .map_err(|e| patch_error(&target.info, name, e))?;
+        merge_subresource(sub, current, &patched)
+    })
+    .await?;
     Ok(respond(sub, stored))
 }
