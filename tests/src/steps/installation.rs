@@ -1,0 +1,512 @@
+//! The installation itself: the serving certificate, readiness, what the installer refuses,
+//! and the scenarios that change the install (tagged @serial; the after-hook restores the
+//! standard install with `restore`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cucumber::step::Context;
+use image_assurance::install::cert_files::{CertFiles, verify};
+use image_assurance::install::webhook_configuration::FailurePolicy;
+use image_assurance::install::{
+    CONTAINER_NAME, DEFAULT_NAMESPACE, DEPLOYMENT_NAME, NAMESPACE_NAME_LABEL, TLS_SECRET_NAME,
+    pod_selector_labels,
+};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Pod, Secret, SecretVolumeSource, Volume, VolumeMount};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use super::cluster::{CATCH_UP, barrier};
+use super::controllers::failed_creates;
+use super::{Keyword, Registration, arg, docstring, step};
+use crate::install::{self, InstallPlan};
+use crate::wait::poll;
+use crate::world::{Attempt, Outcome, World};
+
+const SCAN_SECRET: &str = "image-assurance-e2e-scan-results";
+const SCAN_MOUNT: &str = "/scan-results";
+/// How long a change to a Secret may take to reach the pods' files (a real kubelet syncs
+/// Secret volumes about once a minute).
+const SECRET_SYNC: Duration = Duration::from_secs(90);
+
+pub fn steps() -> Vec<Registration> {
+    vec![
+        (
+            Keyword::Then,
+            r#"the webhook's serving certificate is valid for "([^"]+)""#,
+            step!(certificate_valid_for),
+        ),
+        (
+            Keyword::Then,
+            r"the webhook has (\d+) ready Pods behind its Service",
+            step!(ready_pods),
+        ),
+        (
+            Keyword::When,
+            r#"I ask the installer for namespace selector values "([^"]+)""#,
+            step!(ask_installer),
+        ),
+        (
+            Keyword::When,
+            r#"I ask the installer for namespace selector values "([^"]+)" with --allow-critical-namespaces"#,
+            step!(ask_installer_unsafe),
+        ),
+        (
+            Keyword::Then,
+            r"the installer refuses with a message starting:",
+            step!(installer_refuses),
+        ),
+        (
+            Keyword::Then,
+            r"the installer gives the manifests",
+            step!(installer_accepts),
+        ),
+        (
+            Keyword::Given,
+            r#"the webhook is installed unsafely with --allow-critical-namespaces for the namespaces named "([^"]+)""#,
+            step!(install_unsafely),
+        ),
+        (
+            Keyword::Given,
+            r"the webhook's failurePolicy is (Fail|Ignore)",
+            step!(set_failure_policy),
+        ),
+        (
+            Keyword::When,
+            r"I delete the webhook's Pods",
+            step!(delete_webhook_pods),
+        ),
+        (
+            Keyword::Then,
+            r"the webhook's Pods come back and are ready",
+            step!(pods_come_back),
+        ),
+        (
+            Keyword::Then,
+            r"the webhook's Pods cannot come back, its ReplicaSet reporting:",
+            step!(pods_cannot_come_back),
+        ),
+        (
+            Keyword::When,
+            r#"I delete the ValidatingWebhookConfiguration "image-assurance.tigera.io""#,
+            step!(delete_configuration),
+        ),
+        (
+            Keyword::When,
+            r"the webhook's Deployment is scaled to 0 replicas",
+            step!(scale_to_zero),
+        ),
+        (
+            Keyword::Given,
+            r"the webhook also reads a scan-results file",
+            step!(with_scan_file),
+        ),
+        (
+            Keyword::When,
+            r"the scan-results file becomes unreadable",
+            step!(break_scan_file),
+        ),
+        (
+            Keyword::Then,
+            r#"soon a Pod "([^"]+)" with image "([^"]+)" is rejected with a message containing:"#,
+            step!(soon_rejected_containing),
+        ),
+    ]
+}
+
+async fn certificate_valid_for(world: &mut World, ctx: Context) -> Result<(), String> {
+    let name = arg(&ctx, 0)?;
+    let secret = Api::<Secret>::namespaced(world.client(), DEFAULT_NAMESPACE)
+        .get(TLS_SECRET_NAME)
+        .await
+        .map_err(|error| format!("get Secret {TLS_SECRET_NAME}: {error}"))?;
+    let data = secret.data.unwrap_or_default();
+    let field = |key: &str| {
+        data.get(key)
+            .map(|bytes| bytes.0.clone())
+            .ok_or_else(|| format!("Secret {TLS_SECRET_NAME} has no {key}"))
+    };
+    let files = CertFiles {
+        cert_pem: field("tls.crt")?,
+        key_pem: field("tls.key")?,
+        ca_pem: field("ca.crt")?,
+    };
+    verify(
+        &files,
+        std::path::Path::new(&format!("secret/{TLS_SECRET_NAME}")),
+        &name,
+        jiff::Timestamp::now(),
+    )
+    .map_err(|error| error.to_string())?;
+    world.log(format!(
+        "the serving certificate chains to ca.crt and names {name}"
+    ));
+    Ok(())
+}
+
+async fn ready_pods(world: &mut World, ctx: Context) -> Result<(), String> {
+    let count: i32 = arg(&ctx, 0)?
+        .parse()
+        .map_err(|error| format!("pod count: {error}"))?;
+    install::wait_ready(&world.client(), DEFAULT_NAMESPACE, count).await?;
+    let endpoints = install::ready_endpoints(&world.client(), DEFAULT_NAMESPACE).await?;
+    world.log(format!(
+        "the webhook Service has {endpoints} ready endpoints"
+    ));
+    Ok(())
+}
+
+fn ask(world: &mut World, values: &str, allow_critical: bool) {
+    let plan = InstallPlan {
+        selector_values: values.to_string(),
+        allow_critical_namespaces: allow_critical,
+        ..world.ctx.standard.clone()
+    };
+    let answer = world.ctx.base.manifests(&plan).map(|_| ());
+    world.log(format!("the installer for {values:?}: {answer:?}"));
+    world.installer = Some(answer);
+}
+
+async fn ask_installer(world: &mut World, ctx: Context) -> Result<(), String> {
+    ask(world, &arg(&ctx, 0)?, false);
+    Ok(())
+}
+
+async fn ask_installer_unsafe(world: &mut World, ctx: Context) -> Result<(), String> {
+    ask(world, &arg(&ctx, 0)?, true);
+    Ok(())
+}
+
+async fn installer_refuses(world: &mut World, ctx: Context) -> Result<(), String> {
+    let expected = docstring(&ctx)?;
+    let expected = expected.split_whitespace().collect::<Vec<_>>().join(" ");
+    match &world.installer {
+        None => Err("the installer was not asked".to_string()),
+        Some(Ok(())) => Err(format!(
+            "the installer accepted; expected it to refuse with {expected:?}"
+        )),
+        Some(Err(message)) if message.starts_with(&expected) => Ok(()),
+        Some(Err(message)) => Err(format!(
+            "the installer refused, but with:\n  {message}\nexpected it to start with:\n  {expected}"
+        )),
+    }
+}
+
+async fn installer_accepts(world: &mut World, _ctx: Context) -> Result<(), String> {
+    match &world.installer {
+        Some(Ok(())) => Ok(()),
+        Some(Err(message)) => Err(format!("the installer refused: {message}")),
+        None => Err("the installer was not asked".to_string()),
+    }
+}
+
+/// Puts the webhook configuration of `plan` (the only object that differs between plans).
+async fn put_configuration(world: &mut World, plan: &InstallPlan) -> Result<(), String> {
+    barrier(world).await?;
+    let manifests = world.ctx.base.manifests(plan)?;
+    world.install_changed = true;
+    install::put(&Api::all(world.client()), &manifests.webhook_configuration).await?;
+    world.log(format!("webhook configuration now {plan:?}"));
+    Ok(())
+}
+
+async fn install_unsafely(world: &mut World, ctx: Context) -> Result<(), String> {
+    let plan = InstallPlan {
+        selector_key: NAMESPACE_NAME_LABEL.to_string(),
+        selector_values: arg(&ctx, 0)?,
+        allow_critical_namespaces: true,
+        failure_policy: FailurePolicy::Fail,
+    };
+    put_configuration(world, &plan).await
+}
+
+async fn set_failure_policy(world: &mut World, ctx: Context) -> Result<(), String> {
+    let failure_policy = match arg(&ctx, 0)?.as_str() {
+        "Ignore" => FailurePolicy::Ignore,
+        _ => FailurePolicy::Fail,
+    };
+    let plan = InstallPlan {
+        failure_policy,
+        ..world.ctx.standard.clone()
+    };
+    put_configuration(world, &plan).await
+}
+
+fn webhook_pod_selector() -> String {
+    pod_selector_labels()
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn delete_webhook_pods(world: &mut World, _ctx: Context) -> Result<(), String> {
+    barrier(world).await?;
+    world.install_changed = true;
+    let pods: Api<Pod> = Api::namespaced(world.client(), DEFAULT_NAMESPACE);
+    // All at once, without grace: no old pod may answer for its own replacement.
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::default()
+    };
+    pods.delete_collection(
+        &params,
+        &ListParams::default().labels(&webhook_pod_selector()),
+    )
+    .await
+    .map_err(|error| format!("delete the webhook's Pods: {error}"))?;
+    world.log("deleted the webhook's Pods");
+    Ok(())
+}
+
+async fn pods_come_back(world: &mut World, _ctx: Context) -> Result<(), String> {
+    install::wait_ready(&world.client(), DEFAULT_NAMESPACE, 2).await?;
+    world.log("the webhook's Pods are back and ready");
+    Ok(())
+}
+
+async fn pods_cannot_come_back(world: &mut World, ctx: Context) -> Result<(), String> {
+    let expected = docstring(&ctx)?.trim().to_string();
+    let client = world.client();
+    let event = poll(
+        install::READY_TIMEOUT,
+        "a FailedCreate event of the webhook's ReplicaSet",
+        || async {
+            let failed = failed_creates(&client, DEFAULT_NAMESPACE).await?;
+            Ok(failed
+                .into_iter()
+                .find(|event| event.starts_with("ReplicaSet") && event.contains(&expected))
+                .ok_or_else(|| "no matching FailedCreate event yet".to_string()))
+        },
+    )
+    .await?;
+    world.log(format!("event: {event}"));
+    let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
+    let pods = Api::<Pod>::namespaced(client, DEFAULT_NAMESPACE)
+        .list(&ListParams::default().labels(&webhook_pod_selector()))
+        .await
+        .map_err(|error| format!("list the webhook's Pods: {error}"))?;
+    if endpoints != 0 || !pods.items.is_empty() {
+        return Err(format!(
+            "the webhook came back: {} Pods, {endpoints} endpoints",
+            pods.items.len()
+        ));
+    }
+    Ok(())
+}
+
+async fn delete_configuration(world: &mut World, _ctx: Context) -> Result<(), String> {
+    world.install_changed = true;
+    install::delete_webhook_configuration(&world.client()).await?;
+    world.log("deleted the ValidatingWebhookConfiguration");
+    Ok(())
+}
+
+async fn scale_to_zero(world: &mut World, _ctx: Context) -> Result<(), String> {
+    barrier(world).await?;
+    world.install_changed = true;
+    let client = world.client();
+    Api::<Deployment>::namespaced(client.clone(), DEFAULT_NAMESPACE)
+        .patch_scale(
+            DEPLOYMENT_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+        )
+        .await
+        .map_err(|error| format!("scale the webhook to 0: {error}"))?;
+    poll(
+        install::READY_TIMEOUT,
+        "the webhook Service to lose its endpoints",
+        || async {
+            let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
+            Ok(if endpoints == 0 {
+                Ok(())
+            } else {
+                Err(format!("{endpoints} endpoints"))
+            })
+        },
+    )
+    .await?;
+    world.log("the webhook is scaled to 0 and has no endpoints");
+    Ok(())
+}
+
+fn scan_secret(content: &str) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(SCAN_SECRET.to_string()),
+            namespace: Some(DEFAULT_NAMESPACE.to_string()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "results.yaml".to_string(),
+            ByteString(content.as_bytes().to_vec()),
+        )])),
+        ..Secret::default()
+    }
+}
+
+/// The standard Deployment, plus `--scan-results` from a Secret volume.
+async fn with_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> {
+    barrier(world).await?;
+    world.install_changed = true;
+    let client = world.client();
+    install::put(
+        &Api::namespaced(client.clone(), DEFAULT_NAMESPACE),
+        &scan_secret("images: []\n"),
+    )
+    .await?;
+    let mut deployment = world.ctx.base.manifests(&world.ctx.standard)?.deployment;
+    let spec = deployment
+        .spec
+        .template
+        .spec
+        .as_mut()
+        .ok_or("the installer's Deployment has no pod spec")?;
+    spec.volumes.get_or_insert_with(Vec::new).push(Volume {
+        name: "scan-results".to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(SCAN_SECRET.to_string()),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    });
+    let container = spec
+        .containers
+        .iter_mut()
+        .find(|container| container.name == CONTAINER_NAME)
+        .ok_or("the installer's Deployment has no webhook container")?;
+    container
+        .args
+        .get_or_insert_with(Vec::new)
+        .push(format!("--scan-results={SCAN_MOUNT}/results.yaml"));
+    container
+        .volume_mounts
+        .get_or_insert_with(Vec::new)
+        .push(VolumeMount {
+            name: "scan-results".to_string(),
+            mount_path: SCAN_MOUNT.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    install::put(
+        &Api::namespaced(client.clone(), DEFAULT_NAMESPACE),
+        &deployment,
+    )
+    .await?;
+    // The rollout: new pods with the file, old ones gone.
+    poll(
+        install::READY_TIMEOUT,
+        "the webhook's Pods to read the scan-results file",
+        || async {
+            let pods = Api::<Pod>::namespaced(client.clone(), DEFAULT_NAMESPACE)
+                .list(&ListParams::default().labels(&webhook_pod_selector()))
+                .await
+                .map_err(|error| error.to_string())?;
+            let with_file = pods
+                .items
+                .iter()
+                .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+                .filter(|pod| {
+                    pod.spec.as_ref().is_some_and(|spec| {
+                        spec.containers.iter().any(|container| {
+                            container
+                                .args
+                                .iter()
+                                .flatten()
+                                .any(|arg| arg.starts_with("--scan-results="))
+                        })
+                    })
+                })
+                .count();
+            let total = pods.items.len();
+            Ok(if with_file == 2 && total == 2 {
+                Ok(())
+            } else {
+                Err(format!("{with_file} of {total} Pods read it"))
+            })
+        },
+    )
+    .await?;
+    install::wait_ready(&client, DEFAULT_NAMESPACE, 2).await?;
+    world.log("the webhook reads a scan-results file");
+    Ok(())
+}
+
+async fn break_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> {
+    install::put(
+        &Api::namespaced(world.client(), DEFAULT_NAMESPACE),
+        &scan_secret("images: [ this is not YAML\n"),
+    )
+    .await?;
+    world.log("the scan-results file is now invalid");
+    Ok(())
+}
+
+async fn soon_rejected_containing(world: &mut World, ctx: Context) -> Result<(), String> {
+    let (name, written) = (arg(&ctx, 0)?, arg(&ctx, 1)?);
+    let parts: Vec<String> = docstring(&ctx)?
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    let namespace = world.namespace()?.to_string();
+    let image = world.image(&written);
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": name, "image": image}]},
+    }))
+    .map_err(|error| format!("Pod {name}: {error}"))?;
+    let pods: Api<Pod> = Api::namespaced(world.client(), &namespace);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let world_ref = &*world;
+    let message = poll(
+        SECRET_SYNC.max(CATCH_UP),
+        "the webhook to fail closed",
+        || async {
+            match pods.create(&dry_run, &pod).await {
+                Err(kube::Error::Api(status)) => {
+                    let seen = world_ref.as_written(&status.message);
+                    Ok(if parts.iter().all(|part| seen.contains(part)) {
+                        Ok(seen)
+                    } else {
+                        Err(seen)
+                    })
+                }
+                Ok(_) => Ok(Err("admitted".to_string())),
+                Err(error) => Err(error.to_string()),
+            }
+        },
+    )
+    .await?;
+    world.record(Attempt {
+        what: format!("create Pod {name} (dry run)"),
+        containers: vec![(name, written)],
+        outcome: Outcome::Rejected { code: 403, message },
+    });
+    Ok(())
+}
+
+/// Puts back the standard install: the webhook configuration first (it is never intercepted,
+/// and while an unsafe one is in place nothing in the webhook's namespace can be changed), then
+/// every object, then waits until the webhook serves again.
+pub async fn restore(world: &mut World) -> Result<(), String> {
+    let client = world.client();
+    let manifests = world.ctx.base.manifests(&world.ctx.standard)?;
+    install::put(&Api::all(client.clone()), &manifests.webhook_configuration).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), DEFAULT_NAMESPACE);
+    match secrets.delete(SCAN_SECRET, &DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(error) if crate::install::is_not_found(&error) => {}
+        Err(error) => return Err(format!("delete Secret {SCAN_SECRET}: {error}")),
+    }
+    install::apply(&client, &manifests).await?;
+    world.install_changed = false;
+    Ok(())
+}
