@@ -5,7 +5,7 @@
 //!                   the policy-engine benchmarks (criterion), the simulated API server's load
 //!                   test, the webhook's load test (release `serve` against the simulator), or
 //!                   the webhook inside the simulated cluster (Deployment → Running pods)
-//!   sim [--port N] [--kubeconfig PATH]
+//!   sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]
 //!                   run the simulated cluster until interrupted
 //!   e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]
 //!                   the Gherkin features against a cluster
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster\n  sim [--port N] [--kubeconfig PATH]\n                  run the simulated cluster until interrupted\n  e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
