@@ -178,24 +178,39 @@ impl Cluster {
             Some(PASSING_REPORT.as_bytes()),
         )
         .await;
-        // The webhook sees the policy within a second; wait until a server-side dry run of a
-        // rejected pod is refused, so the checks below do not race its caches.
+        // Each webhook replica learns of the policy and the scan report through its own
+        // watches: wait until server-side dry runs give the final answers several times in a
+        // row (the API server may call either replica), so the checks below do not race them.
+        self.wait_for_answers(&rejected_pod("probe"), false).await;
+        self.wait_for_answers(ADMITTED_DEPLOYMENT, true).await;
+    }
+}
+
+impl Cluster {
+    /// Polls a server-side dry run of `manifest` until it is admitted (or refused) six times
+    /// in a row.
+    async fn wait_for_answers(&self, manifest: &str, admitted: bool) {
         let start = Instant::now();
-        loop {
+        let mut in_a_row = 0;
+        while in_a_row < 6 {
             let output = self
                 .kubectl(
                     &["apply", "--dry-run=server", "-f", "-"],
-                    Some(rejected_pod("probe").as_bytes()),
+                    Some(manifest.as_bytes()),
                 )
                 .await;
-            if !output.status.success() {
-                break;
+            if output.status.success() == admitted {
+                in_a_row += 1;
+            } else {
+                in_a_row = 0;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the webhook never started to enforce the policy"
+                start.elapsed() < Duration::from_secs(20),
+                "the webhook never settled on {} for:\n{manifest}\n{}",
+                if admitted { "admitting" } else { "refusing" },
+                String::from_utf8_lossy(&output.stderr)
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
