@@ -294,11 +294,9 @@ pub fn kubectl(kubeconfig: &Path, args: &[String], stdin: Option<&[u8]>) -> Outp
         .expect(
             "kubectl must be installed (the CI gate checks): it is the client we measure against",
         );
-    if let Some(mut pipe) = child.stdin.take() {
-        if let Some(input) = stdin {
-            pipe.write_all(input).expect("writes to kubectl");
-        }
-        // Dropping the pipe closes kubectl's stdin.
+    // Taking the pipe and dropping it closes kubectl's stdin.
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        pipe.write_all(input).expect("writes to kubectl");
     }
     child.wait_with_output().expect("kubectl runs")
 }
