@@ -63,32 +63,12 @@ async fn a_deployment_is_admitted_and_runs_and_a_direct_pod_is_rejected_with_the
 
     // With the safe install, the webhook's own namespace and kube-system are not intercepted:
     // deleting the webhook's pods lets them come back, and kube-system is unaffected.
-    cluster
-        .kubectl_ok(
-            &[
-                "delete",
-                "pods",
-                "-n",
-                NAMESPACE,
-                "-l",
-                &format!("k8s-app={DEPLOYMENT}"),
-            ],
-            None,
-        )
-        .await;
-    let printed = cluster
-        .kubectl_ok(
-            &[
-                "run",
-                "probe",
-                "-n",
-                "kube-system",
-                "--image=registry.k8s.io/pause:3.10",
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(printed.trim(), "pod/probe created");
+    delete_webhook_pods(&cluster).await;
+    let created = run_in_kube_system(&cluster).await;
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout).trim(),
+        "pod/probe created"
+    );
     cluster.wait_rolled_out().await;
     drop(cluster.sim);
 }
@@ -105,19 +85,7 @@ async fn with_critical_namespaces_selected_the_webhook_deadlocks_until_its_confi
             )
             .await;
     }
-    cluster
-        .kubectl_ok(
-            &[
-                "delete",
-                "pods",
-                "-n",
-                NAMESPACE,
-                "-l",
-                &format!("k8s-app={DEPLOYMENT}"),
-            ],
-            None,
-        )
-        .await;
+    delete_webhook_pods(&cluster).await;
 
     let failure = format!(
         "Internal error occurred: failed calling webhook \"{WEBHOOK}\": failed to call webhook: \
@@ -139,18 +107,7 @@ async fn with_critical_namespaces_selected_the_webhook_deadlocks_until_its_confi
         .await;
     assert_eq!(pods.trim(), "", "no webhook pod may come back");
 
-    let output = cluster
-        .kubectl(
-            &[
-                "run",
-                "probe",
-                "-n",
-                "kube-system",
-                "--image=registry.k8s.io/pause:3.10",
-            ],
-            None,
-        )
-        .await;
+    let output = run_in_kube_system(&cluster).await;
     assert!(!output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
@@ -168,18 +125,25 @@ async fn with_critical_namespaces_selected_the_webhook_deadlocks_until_its_confi
         )
     );
     cluster.wait_rolled_out().await;
-    let printed = cluster
-        .kubectl_ok(
-            &[
-                "run",
-                "probe",
-                "-n",
-                "kube-system",
-                "--image=registry.k8s.io/pause:3.10",
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(printed.trim(), "pod/probe created");
+    let created = run_in_kube_system(&cluster).await;
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout).trim(),
+        "pod/probe created"
+    );
     drop(cluster.sim);
+}
+
+async fn delete_webhook_pods(cluster: &Cluster) {
+    let selector = format!("k8s-app={DEPLOYMENT}");
+    cluster
+        .kubectl_ok(&["delete", "pods", "-n", NAMESPACE, "-l", &selector], None)
+        .await;
+}
+
+/// `kubectl run probe -n kube-system ...`: a pod in the namespace a deadlock would hurt most.
+async fn run_in_kube_system(cluster: &Cluster) -> std::process::Output {
+    let image = "--image=registry.k8s.io/pause:3.10";
+    cluster
+        .kubectl(&["run", "probe", "-n", "kube-system", image], None)
+        .await
 }
