@@ -9,6 +9,10 @@ use serde_json::{Value, json};
 
 use crate::catalogue::ResourceInfo;
 
+mod pod_status;
+
+use pod_status::pod_status;
+
 fn text(object: &Value, pointer: &str) -> String {
     match object.pointer(pointer) {
         Some(Value::String(s)) => s.clone(),
@@ -98,36 +102,6 @@ fn containers_ready(pod: &Value) -> String {
     format!("{ready}/{total}")
 }
 
-fn pod_status(pod: &Value) -> String {
-    if pod.pointer("/metadata/deletionTimestamp").is_some() {
-        return "Terminating".into();
-    }
-    let reason = text(pod, "/status/reason");
-    if !reason.is_empty() {
-        return reason;
-    }
-    for status in pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let waiting = text(status, "/state/waiting/reason");
-        if !waiting.is_empty() {
-            return waiting;
-        }
-    }
-    text(pod, "/status/phase")
-}
-
-fn restarts(pod: &Value) -> i64 {
-    pod.pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .map_or(0, |statuses| {
-            statuses.iter().map(|s| int(s, "/restartCount")).sum()
-        })
-}
-
 fn service_ports(service: &Value) -> String {
     let ports: Vec<String> = service
         .pointer("/spec/ports")
@@ -202,8 +176,8 @@ fn builtin_columns(info: &ResourceInfo) -> Option<(Vec<Column>, Cells)> {
                 vec![
                     json!(text(o, "/metadata/name")),
                     json!(containers_ready(o)),
-                    json!(pod_status(o)),
-                    json!(restarts(o).to_string()),
+                    json!(pod_status(o).0),
+                    json!(pod_status(o).1.to_string()),
                     json!(age(o, "/metadata/creationTimestamp", now)),
                     json!(none_if_empty(text(o, "/status/podIP"))),
                     json!(none_if_empty(text(o, "/spec/nodeName"))),

@@ -9,9 +9,10 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use super::Context;
+use super::refresh::{self, Changed};
 use super::runner::AbortOnDrop;
 
 struct Entry {
@@ -29,7 +30,13 @@ struct Pods {
 }
 
 impl Pods {
-    fn apply(&mut self, context: &Arc<Context>, client: &kube::Client, pod: Pod) {
+    fn apply(
+        &mut self,
+        context: &Arc<Context>,
+        client: &kube::Client,
+        changes: &broadcast::Sender<Changed>,
+        pod: Pod,
+    ) {
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };
@@ -53,6 +60,8 @@ impl Pods {
             client.clone(),
             pod,
             receiver,
+            // Subscribed before the worker reads the volumes' sources, so no change is missed.
+            changes.subscribe(),
         ));
         self.running.insert(
             uid,
@@ -78,17 +87,19 @@ pub async fn run(context: Arc<Context>, client: kube::Client, node: String) {
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
     let mut pods = Pods::default();
+    let (changes, _) = broadcast::channel(refresh::CAPACITY);
+    let _watches = refresh::start(&client, &changes);
     // Uids listed since the last `Init`: on `InitDone`, pods not among them were deleted
     // while the watch was down.
     let mut listed: HashSet<String> = HashSet::new();
     while let Some(event) = events.next().await {
         match event {
-            Ok(Event::Apply(pod)) => pods.apply(&context, &client, pod),
+            Ok(Event::Apply(pod)) => pods.apply(&context, &client, &changes, pod),
             Ok(Event::InitApply(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {
                     listed.insert(uid.clone());
                 }
-                pods.apply(&context, &client, pod);
+                pods.apply(&context, &client, &changes, pod);
             }
             Ok(Event::Delete(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {

@@ -8,6 +8,7 @@
 //! any other pod is simulated (Running and Ready at once). See `sim/README.md`.
 
 mod agent;
+mod atomic;
 pub mod endpoints;
 mod ipam;
 mod launch;
@@ -15,6 +16,7 @@ mod node;
 mod pod;
 mod probe;
 mod process;
+mod refresh;
 mod runner;
 mod scheduler;
 mod status;

@@ -11,9 +11,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, Patch};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::Context;
+use super::refresh::{self, Changed};
 use super::runner::{AbortOnDrop, Report, Runner};
 use super::status::{self, State};
 use super::volumes;
@@ -54,7 +55,9 @@ struct Worker {
     posted: Option<serde_json::Value>,
     pod_dir: PathBuf,
     kubeconfig: PathBuf,
-    volumes: std::collections::BTreeMap<String, PathBuf>,
+    volumes: volumes::Volumes,
+    /// Secrets and ConfigMaps that changed on the cluster (`None` once the agent is gone).
+    changes: Option<broadcast::Receiver<Changed>>,
     ip: IpAddr,
     stop: watch::Sender<Option<Duration>>,
     reports: mpsc::UnboundedSender<Report>,
@@ -119,7 +122,7 @@ impl Worker {
             ip: self.ip,
             pod_dir: self.pod_dir.clone(),
             kubeconfig: self.kubeconfig.clone(),
-            volumes: self.volumes.clone(),
+            volumes: self.volumes.dirs.clone(),
             stop: self.stop.subscribe(),
             reports: self.reports.clone(),
         };
@@ -202,7 +205,13 @@ fn images_registered(context: &Context, pod: &Pod) -> bool {
 }
 
 /// Runs the pod until it is deleted.
-pub async fn run(context: Arc<Context>, client: kube::Client, pod: Arc<Pod>, mut updates: Updates) {
+pub async fn run(
+    context: Arc<Context>,
+    client: kube::Client,
+    pod: Arc<Pod>,
+    mut updates: Updates,
+    changes: broadcast::Receiver<Changed>,
+) {
     let Some(lease) = context.ipam.allocate() else {
         tracing::error!(pod = pod.metadata.name, "no pod IP left");
         return;
@@ -243,6 +252,7 @@ pub async fn run(context: Arc<Context>, client: kube::Client, pod: Arc<Pod>, mut
         client,
         pod: pod.clone(),
         volumes: Default::default(),
+        changes: Some(changes),
         ip,
         stop,
         reports,
@@ -298,8 +308,14 @@ pub async fn run(context: Arc<Context>, client: kube::Client, pod: Arc<Pod>, mut
             lease = None;
         }
         let retry = worker.unposted();
+        let refreshing = !worker.volumes.written.is_empty() && worker.changes.is_some();
         tokio::select! {
             _ = tokio::time::sleep(STATUS_RETRY), if retry => {}
+            change = next_change(&mut worker.changes), if refreshing => match change {
+                Ok(changed) => worker.refresh(Some(&changed)).await,
+                Err(broadcast::error::RecvError::Lagged(_)) => worker.refresh(None).await,
+                Err(broadcast::error::RecvError::Closed) => worker.changes = None,
+            },
             Some(report) = reported.recv() => {
                 worker.apply(report);
                 worker.advance();
@@ -316,18 +332,40 @@ pub async fn run(context: Arc<Context>, client: kube::Client, pod: Arc<Pod>, mut
     }
 }
 
-/// The pod's directory, volumes and service-account kubeconfig.
-async fn prepare(worker: &Worker) -> Result<std::collections::BTreeMap<String, PathBuf>, String> {
-    std::fs::create_dir_all(&worker.pod_dir)
-        .map_err(|error| format!("cannot create {}: {error}", worker.pod_dir.display()))?;
-    let namespace = worker.pod.metadata.namespace.clone().unwrap_or_default();
-    let account = worker
-        .pod
-        .spec
+async fn next_change(
+    changes: &mut Option<broadcast::Receiver<Changed>>,
+) -> Result<Changed, broadcast::error::RecvError> {
+    match changes {
+        Some(changes) => changes.recv().await,
+        None => Err(broadcast::error::RecvError::Closed),
+    }
+}
+
+impl Worker {
+    /// Rewrites the volumes whose Secret or ConfigMap changed (`None`: all of them).
+    async fn refresh(&mut self, changed: Option<&Changed>) {
+        let namespace = self.pod.metadata.namespace.clone().unwrap_or_default();
+        let user = UserInfo::service_account(&namespace, &service_account(&self.pod));
+        let tokens = &self.context.state.tokens;
+        let issue = || tokens.issue(&user);
+        refresh::refresh(&self.client, &self.pod, &mut self.volumes, changed, &issue).await;
+    }
+}
+
+fn service_account(pod: &Pod) -> String {
+    pod.spec
         .as_ref()
         .and_then(|spec| spec.service_account_name.clone())
         .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "default".into());
+        .unwrap_or_else(|| "default".into())
+}
+
+/// The pod's directory, volumes and service-account kubeconfig.
+async fn prepare(worker: &Worker) -> Result<volumes::Volumes, String> {
+    std::fs::create_dir_all(&worker.pod_dir)
+        .map_err(|error| format!("cannot create {}: {error}", worker.pod_dir.display()))?;
+    let namespace = worker.pod.metadata.namespace.clone().unwrap_or_default();
+    let account = service_account(&worker.pod);
     let user = UserInfo::service_account(&namespace, &account);
     let token = worker.context.state.tokens.issue(&user);
     std::fs::write(

@@ -2,14 +2,16 @@
 //! directories), a kubeconfig for its service account, and its containers' logs.
 //!
 //! Layout: `<work>/pods/<namespace>_<name>_<uid>/` with `volumes/<volume>/`, `kubeconfig`
-//! and `<container>.log`.
+//! and `<container>.log`. Secret, ConfigMap and projected volumes are written by `atomic` and
+//! refreshed when their sources change (`refresh`).
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, KeyToPath, Pod, Secret, Volume};
 use kube::Api;
+
+use super::atomic::{self, Payload};
 
 /// Mode of volume files when neither `items[].mode` nor `defaultMode` says (0644).
 const DEFAULT_MODE: i32 = 0o644;
@@ -24,52 +26,31 @@ pub fn pod_dir(work_dir: &Path, pod: &Pod) -> PathBuf {
     ))
 }
 
-fn write_file(dir: &Path, relative: &str, bytes: &[u8], mode: i32) -> Result<(), String> {
-    // Keys and item paths are relative and may not climb out (the API server validates them;
-    // checked again here because this writes to the host).
-    if relative.is_empty()
-        || Path::new(relative).is_absolute()
-        || relative.split('/').any(|part| part == "..")
-    {
-        return Err(format!(
-            "volume path {relative:?} is not a relative path inside the volume"
-        ));
-    }
-    let path = dir.join(relative);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
-    }
-    std::fs::write(&path, bytes)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    let mode = u32::try_from(mode & 0o777).unwrap_or(0o644);
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-        .map_err(|error| format!("cannot set the mode of {}: {error}", path.display()))
-}
-
-/// Writes `data` as files, all keys or only `items`, as the kubelet's atomic writer would.
-fn write_keys(
-    dir: &Path,
+/// Adds `data` to the payload, all keys or only `items`, with their modes.
+fn add_keys(
+    payload: &mut Payload,
     data: &BTreeMap<String, Vec<u8>>,
     items: Option<&Vec<KeyToPath>>,
     default_mode: Option<i32>,
     what: &str,
 ) -> Result<(), String> {
-    let default_mode = default_mode.unwrap_or(DEFAULT_MODE);
-    std::fs::create_dir_all(dir)
-        .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+    let mode = |mode: Option<i32>| {
+        u32::try_from(mode.or(default_mode).unwrap_or(DEFAULT_MODE) & 0o777).unwrap_or(0o644)
+    };
     match items {
         Some(items) => {
             for item in items {
                 let bytes = data
                     .get(&item.key)
                     .ok_or_else(|| format!("couldn't find key {} in {what}", item.key))?;
-                write_file(dir, &item.path, bytes, item.mode.unwrap_or(default_mode))?;
+                atomic::check_path(&item.path)?;
+                payload.insert(item.path.clone(), (bytes.clone(), mode(item.mode)));
             }
         }
         None => {
             for (key, bytes) in data {
-                write_file(dir, key, bytes, default_mode)?;
+                atomic::check_path(key)?;
+                payload.insert(key.clone(), (bytes.clone(), mode(None)));
             }
         }
     }
@@ -102,137 +83,183 @@ fn config_map_bytes(config_map: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
     data
 }
 
-/// Writes one volume's contents; a missing non-optional Secret or ConfigMap is an error the
-/// pod waits on (`ContainerCreating`), as on a real node.
-async fn write_volume(
+/// Whether a missing optional source is skipped (at pod start) or stops the write (on a
+/// refresh: a deleted Secret or ConfigMap leaves the volume as it was, as the kubelet does).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Missing {
+    SkipOptional,
+    KeepVolume,
+}
+
+/// One source's data, or `None` when it may be skipped.
+async fn source<K>(
+    api: &Api<K>,
+    name: &str,
+    optional: Option<bool>,
+    missing: Missing,
+    what: &str,
+    not_found: String,
+    bytes: fn(&K) -> BTreeMap<String, Vec<u8>>,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("cannot read {what}: {e}"))?
+    {
+        Some(object) => Ok(Some(bytes(&object))),
+        None if optional == Some(true) && missing == Missing::SkipOptional => Ok(None),
+        None => Err(not_found),
+    }
+}
+
+/// The files of a Secret, ConfigMap or projected volume; `None` for every other kind (an
+/// empty directory). A missing non-optional Secret or ConfigMap is an error the pod waits on
+/// (`ContainerCreating`), as on a real node.
+pub async fn payload(
     client: &kube::Client,
     namespace: &str,
     volume: &Volume,
-    dir: &Path,
+    missing: Missing,
     service_account_token: &(dyn Fn() -> String + Sync),
-) -> Result<(), String> {
+) -> Result<Option<Payload>, String> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    if let Some(source) = &volume.secret {
-        let name = source.secret_name.clone().unwrap_or_default();
+    let secret = |name: &str, optional| {
         let what = format!("Secret {namespace}/{name}");
-        match secrets
-            .get_opt(&name)
-            .await
-            .map_err(|e| format!("cannot read {what}: {e}"))?
-        {
-            Some(secret) => write_keys(
-                dir,
-                &secret_bytes(&secret),
-                source.items.as_ref(),
-                source.default_mode,
+        let not_found = format!("secret \"{name}\" not found");
+        let secrets = secrets.clone();
+        let name = name.to_string();
+        async move {
+            let data = source(
+                &secrets,
+                &name,
+                optional,
+                missing,
                 &what,
-            )?,
-            None if source.optional == Some(true) => create_dir(dir)?,
-            None => return Err(format!("secret \"{name}\" not found")),
+                not_found,
+                secret_bytes,
+            );
+            data.await.map(|data| (data, what))
         }
-    } else if let Some(source) = &volume.config_map {
-        let name = source.name.clone();
+    };
+    let config_map = |name: &str, optional| {
         let what = format!("ConfigMap {namespace}/{name}");
-        match config_maps
-            .get_opt(&name)
-            .await
-            .map_err(|e| format!("cannot read {what}: {e}"))?
-        {
-            Some(map) => write_keys(
-                dir,
-                &config_map_bytes(&map),
-                source.items.as_ref(),
-                source.default_mode,
+        let not_found = format!("configmap \"{name}\" not found");
+        let config_maps = config_maps.clone();
+        let name = name.to_string();
+        async move {
+            let data = source(
+                &config_maps,
+                &name,
+                optional,
+                missing,
                 &what,
-            )?,
-            None if source.optional == Some(true) => create_dir(dir)?,
-            None => return Err(format!("configmap \"{name}\" not found")),
+                not_found,
+                config_map_bytes,
+            );
+            data.await.map(|data| (data, what))
+        }
+    };
+    let mut payload = Payload::new();
+    if let Some(from) = &volume.secret {
+        let name = from.secret_name.clone().unwrap_or_default();
+        if let (Some(data), what) = secret(&name, from.optional).await? {
+            add_keys(
+                &mut payload,
+                &data,
+                from.items.as_ref(),
+                from.default_mode,
+                &what,
+            )?;
+        }
+    } else if let Some(from) = &volume.config_map {
+        if let (Some(data), what) = config_map(&from.name, from.optional).await? {
+            add_keys(
+                &mut payload,
+                &data,
+                from.items.as_ref(),
+                from.default_mode,
+                &what,
+            )?;
         }
     } else if let Some(projected) = &volume.projected {
-        create_dir(dir)?;
-        for source in projected.sources.iter().flatten() {
-            if let Some(projection) = &source.secret {
-                let name = projection.name.clone();
-                let what = format!("Secret {namespace}/{name}");
-                match secrets
-                    .get_opt(&name)
-                    .await
-                    .map_err(|e| format!("cannot read {what}: {e}"))?
-                {
-                    Some(secret) => write_keys(
-                        dir,
-                        &secret_bytes(&secret),
-                        projection.items.as_ref(),
-                        projected.default_mode,
-                        &what,
-                    )?,
-                    None if projection.optional == Some(true) => {}
-                    None => return Err(format!("secret \"{name}\" not found")),
+        let mode = projected.default_mode;
+        for from in projected.sources.iter().flatten() {
+            if let Some(p) = &from.secret {
+                if let (Some(data), what) = secret(&p.name, p.optional).await? {
+                    add_keys(&mut payload, &data, p.items.as_ref(), mode, &what)?;
                 }
-            } else if let Some(projection) = &source.config_map {
-                let name = projection.name.clone();
-                let what = format!("ConfigMap {namespace}/{name}");
-                match config_maps
-                    .get_opt(&name)
-                    .await
-                    .map_err(|e| format!("cannot read {what}: {e}"))?
-                {
-                    Some(map) => write_keys(
-                        dir,
-                        &config_map_bytes(&map),
-                        projection.items.as_ref(),
-                        projected.default_mode,
-                        &what,
-                    )?,
-                    None if projection.optional == Some(true) => {}
-                    None => return Err(format!("configmap \"{name}\" not found")),
+            } else if let Some(p) = &from.config_map {
+                if let (Some(data), what) = config_map(&p.name, p.optional).await? {
+                    add_keys(&mut payload, &data, p.items.as_ref(), mode, &what)?;
                 }
-            } else if let Some(token) = &source.service_account_token {
-                write_file(
-                    dir,
-                    &token.path,
-                    service_account_token().as_bytes(),
-                    projected.default_mode.unwrap_or(DEFAULT_MODE),
-                )?;
+            } else if let Some(token) = &from.service_account_token {
+                atomic::check_path(&token.path)?;
+                let mode = u32::try_from(mode.unwrap_or(DEFAULT_MODE) & 0o777).unwrap_or(0o644);
+                payload.insert(
+                    token.path.clone(),
+                    (service_account_token().into_bytes(), mode),
+                );
             }
         }
     } else {
-        // emptyDir and every other kind: an empty directory of the pod's own.
-        create_dir(dir)?;
+        return Ok(None);
     }
-    Ok(())
+    Ok(Some(payload))
 }
 
-fn create_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|error| format!("cannot create {}: {error}", dir.display()))
+/// A pod's volumes: where each is on this machine, and the files last written to those the
+/// kubelet keeps up to date (Secret, ConfigMap, projected).
+#[derive(Clone, Default)]
+pub struct Volumes {
+    pub dirs: BTreeMap<String, PathBuf>,
+    pub written: BTreeMap<String, Payload>,
 }
 
-/// Writes every volume of the pod under `<pod dir>/volumes/` and returns where each went.
-/// `hostPath` volumes are the host's paths themselves.
+/// Writes every volume of the pod under `<pod dir>/volumes/`. `hostPath` volumes are the
+/// host's paths themselves; emptyDir and every other kind an empty directory of the pod's own.
 pub async fn prepare(
     client: &kube::Client,
     pod: &Pod,
     pod_dir: &Path,
     service_account_token: &(dyn Fn() -> String + Sync),
-) -> Result<BTreeMap<String, PathBuf>, String> {
+) -> Result<Volumes, String> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-    let mut dirs = BTreeMap::new();
+    let mut volumes = Volumes::default();
     for volume in pod
         .spec
         .iter()
         .flat_map(|spec| spec.volumes.iter().flatten())
     {
         if let Some(host) = &volume.host_path {
-            dirs.insert(volume.name.clone(), PathBuf::from(&host.path));
+            volumes
+                .dirs
+                .insert(volume.name.clone(), PathBuf::from(&host.path));
             continue;
         }
         let dir = pod_dir.join("volumes").join(&volume.name);
-        write_volume(client, &namespace, volume, &dir, service_account_token).await?;
-        dirs.insert(volume.name.clone(), dir);
+        let files = payload(
+            client,
+            &namespace,
+            volume,
+            Missing::SkipOptional,
+            service_account_token,
+        )
+        .await?;
+        match files {
+            Some(files) => {
+                atomic::write(&dir, &files)?;
+                volumes.written.insert(volume.name.clone(), files);
+            }
+            None => std::fs::create_dir_all(&dir)
+                .map_err(|error| format!("cannot create {}: {error}", dir.display()))?,
+        }
+        volumes.dirs.insert(volume.name.clone(), dir);
     }
-    Ok(dirs)
+    Ok(volumes)
 }
 
 /// The container's mounts: mount path → directory on this machine (`subPath` honoured).
