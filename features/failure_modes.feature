@@ -28,7 +28,7 @@ Feature: When the webhook or its scan data is unavailable
 
   # The scan-results file lives in a Secret volume; breaking it needs the kubelet to refresh
   # the volume, which a real kubelet does (within about a minute) and the simulator's does not.
-  @serial @needs-volume-refresh
+  @serial
   Scenario: Unreadable scan data fails closed with the reason
     Given the webhook also reads a scan-results file
     And these scan results:

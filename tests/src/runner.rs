@@ -194,8 +194,6 @@ pub async fn run_features(context: Arc<Context>, options: &RunOptions) -> Result
         );
     }
     let recorded = counts.clone();
-    let excluded: Vec<(&'static str, &'static str)> = excluded_tags(&backend).to_vec();
-    let backend_name = backend.clone();
     let writer = cucumber::Cucumber::<World, _, _, _, _, _>::new()
         .steps(crate::steps::collection()?)
         .max_concurrent_scenarios(options.concurrency)
@@ -226,33 +224,7 @@ pub async fn run_features(context: Arc<Context>, options: &RunOptions) -> Result
                 .normalized(),
         )
         .with_cli(cli)
-        .filter_run(
-            options.root.join("features"),
-            move |feature, rule, scenario| {
-                let tags = feature
-                    .tags
-                    .iter()
-                    .chain(rule.iter().flat_map(|rule| &rule.tags))
-                    .chain(&scenario.tags);
-                let runs = tags
-                    .clone()
-                    .all(|tag| !excluded.iter().any(|(excluded, _)| excluded == tag));
-                if !runs {
-                    println!(
-                        "not run on {backend_name}: {}: {} ({})",
-                        feature.name,
-                        scenario.name,
-                        excluded
-                            .iter()
-                            .filter(|(tag, _)| tags.clone().any(|t| t == tag))
-                            .map(|(_, why)| *why)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    );
-                }
-                runs
-            },
-        )
+        .run(options.root.join("features"))
         .await;
     let errors = {
         use cucumber::writer::Stats;
@@ -270,14 +242,6 @@ pub async fn run_features(context: Arc<Context>, options: &RunOptions) -> Result
         errors,
         wall: started.elapsed(),
     })
-}
-
-/// Tags of scenarios a backend cannot run, with why (printed when they are left out).
-pub fn excluded_tags(backend: &str) -> &'static [(&'static str, &'static str)] {
-    // None at present: the simulator's kubelet refreshes Secret volumes as a real one does, so
-    // `@needs-volume-refresh` runs on every backend.
-    let _ = backend;
-    &[]
 }
 
 /// The `image-assurance` binary next to the running executable (a test binary lives in
