@@ -376,7 +376,18 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
         let Some(file) = &caches.scans.file else {
             return;
         };
-        match load_scan_file(&path, &thresholds) {
+        // Parsing 10^5 YAML results takes seconds: off the runtime's worker threads, which
+        // serve requests meanwhile.
+        let loading = path.clone();
+        let loaded = match tokio::task::spawn_blocking(move || {
+            load_scan_file(&loading, &thresholds)
+        })
+        .await
+        {
+            Ok(result) => result.map_err(|error| error.to_string()),
+            Err(stopped) => Err(format!("the loader stopped: {stopped}")),
+        };
+        match loaded {
             Ok(index) => {
                 tracing::info!(path = %path.display(), results = index.len(), "scan results loaded");
                 set(file, Ok(Arc::new(index)));
