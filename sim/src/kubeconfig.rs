@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
-/// The kubeconfig text for a server at `http://address` (no TLS). Without a token the caller
-/// is the cluster admin; with one, the identity it was issued for (see `auth`).
-pub fn render(address: &str, token: Option<&str>) -> String {
+/// The kubeconfig text for a server at `http://address` (no TLS), with `namespace` as the
+/// default. Without a token the caller is the cluster admin; with one, the identity it was
+/// issued for (see `auth`).
+pub fn render(address: &str, token: Option<&str>, namespace: &str) -> String {
     let user = match token {
         Some(token) => format!("{{token: {token}}}"),
         None => "{}".to_string(),
@@ -21,7 +22,7 @@ contexts:
   context:
     cluster: sim
     user: sim
-    namespace: default
+    namespace: {namespace}
 current-context: sim
 users:
 - name: sim
@@ -36,5 +37,5 @@ pub fn write(path: &Path, address: &str, token: Option<&str>) -> std::io::Result
     {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(path, render(address, token))
+    std::fs::write(path, render(address, token, "default"))
 }

@@ -370,7 +370,8 @@ async fn prepare(worker: &Worker) -> Result<volumes::Volumes, String> {
     let token = worker.context.state.tokens.issue(&user);
     std::fs::write(
         &worker.kubeconfig,
-        volumes::kubeconfig(&worker.context.address, &token, &namespace),
+        // What in-cluster configuration gives a client: its service account, its namespace.
+        crate::kubeconfig::render(&worker.context.address, Some(&token), &namespace),
     )
     .map_err(|error| format!("cannot write {}: {error}", worker.kubeconfig.display()))?;
     let issue = || worker.context.state.tokens.issue(&user);

@@ -281,27 +281,3 @@ pub fn mounts(
         })
         .collect()
 }
-
-/// A kubeconfig that authenticates as the pod's service account, with the pod's namespace as
-/// its default (what in-cluster configuration gives a client).
-pub fn kubeconfig(address: &str, token: &str, namespace: &str) -> String {
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: sim
-  cluster:
-    server: http://{address}
-contexts:
-- name: sim
-  context:
-    cluster: sim
-    user: sim
-    namespace: {namespace}
-current-context: sim
-users:
-- name: sim
-  user: {{token: {token}}}
-"
-    )
-}
