@@ -114,7 +114,15 @@ const BUILTINS: &[Builtin] = &[
         "Pod",
         true,
         &["po"],
-        &["status", "ephemeralcontainers", "binding", "eviction"],
+        &[
+            "status",
+            "ephemeralcontainers",
+            "binding",
+            "eviction",
+            "exec",
+            "attach",
+            "portforward",
+        ],
         true,
     ),
     builtin(

@@ -4,6 +4,7 @@
 pub mod admit;
 pub mod binding;
 pub mod body;
+pub mod connect;
 pub mod crd;
 pub mod deletion;
 pub mod discovery;

@@ -53,6 +53,13 @@ pub async fn handle(
         }
         (&Method::GET, None, None) => list(&state, &target, &query, &accept),
         (&Method::GET, Some(name), None) => get(&state, &target, &name, &accept),
+        (&Method::GET | &Method::POST, Some(name), Some(sub))
+            if super::connect::is_connect(&target, &sub) =>
+        {
+            super::connect::connect(&state, &target, &name, &sub, &query, caller)
+                .await
+                .map(ok_json)
+        }
         (&Method::GET, Some(name), Some(sub)) => subresources::get(&state, &target, &name, &sub),
         (&Method::POST, None, None) => {
             let (headers, bytes) = body::read(request, state.max_body_bytes).await?;

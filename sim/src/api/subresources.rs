@@ -1,6 +1,7 @@
 //! Subresources: `status` (only `.status` changes), `scale` (an `autoscaling/v1` Scale over
 //! `.spec.replicas`, what `kubectl scale` uses) and `pods/ephemeralcontainers` (only
-//! `.spec.ephemeralContainers` changes, what `kubectl debug` uses).
+//! `.spec.ephemeralContainers` changes, what `kubectl debug` uses) and `namespaces/finalize`
+//! (only `.spec.finalizers` changes).
 
 use std::collections::HashMap;
 
@@ -15,7 +16,8 @@ use crate::patch::{PatchTarget, PatchType, apply_patch};
 use crate::status::ApiError;
 
 fn check(target: &Target, sub: &str) -> Result<(), ApiError> {
-    if target.info.has_subresource(sub) && matches!(sub, "status" | "scale" | "ephemeralcontainers")
+    if target.info.has_subresource(sub)
+        && matches!(sub, "status" | "scale" | "ephemeralcontainers" | "finalize")
     {
         Ok(())
     } else {
@@ -127,6 +129,19 @@ fn merge_subresource(sub: &str, current: &Value, changed: &Value) -> Result<Valu
                 } else {
                     spec.insert("ephemeralContainers".into(), ephemeral);
                 }
+            }
+        }
+        // `namespaces/finalize`: only the namespace's finalizers change.
+        "finalize" => {
+            let finalizers = changed
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or_else(|| json!([]));
+            match result.get_mut("spec").and_then(Value::as_object_mut) {
+                Some(spec) => {
+                    spec.insert("finalizers".into(), finalizers);
+                }
+                None => result["spec"] = json!({"finalizers": finalizers}),
             }
         }
         _ => return Err(ApiError::no_such_resource()),
