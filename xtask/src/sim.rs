@@ -47,7 +47,9 @@ fn parse(args: &[String], root: &Path) -> Result<Options, String> {
                     .split_once('=')
                     .filter(|(image, path)| !image.is_empty() && !path.is_empty())
                     .ok_or_else(|| format!("--image: expected IMAGE=PATH, got {pair:?}"))?;
-                options.images.insert(image.to_string(), PathBuf::from(path));
+                options
+                    .images
+                    .insert(image.to_string(), PathBuf::from(path));
             }
             other => {
                 return Err(format!(
@@ -119,7 +121,10 @@ mod tests {
         let options = parse(&args, root).unwrap();
         assert!(options.api_only);
         assert_eq!(
-            options.images.get("image-assurance:dev").map(PathBuf::as_path),
+            options
+                .images
+                .get("image-assurance:dev")
+                .map(PathBuf::as_path),
             Some(Path::new("/bin/ia"))
         );
         assert!(parse(&["--image".to_string(), "no-path".to_string()], root).is_err());

@@ -72,6 +72,7 @@ macro_rules! step {
         ) -> futures::future::LocalBoxFuture<'_, ()> {
             Box::pin(async move {
                 if let Err(error) = $function(world, ctx).await {
+                    // A panic is how cucumber fails a step (with this message).
                     panic!("{error}");
                 }
             })
