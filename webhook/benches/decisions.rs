@@ -1,21 +1,30 @@
 //! The per-request cost of the policy engine (`cargo bench -p image-assurance`, or
 //! `cargo xtask bench`). Figures and goals are recorded in BENCHMARKS.md.
 //!
-//! The policy benchmarks are the worst case: every policy applies (its selectors match) and
-//! every rule is walked, because no rule matches until the default allow.
+//! The policy benchmarks are the worst case: every policy applies (its selectors match) and no
+//! rule matches, so every image reaches the default allow. `review/…` is the webhook's whole
+//! decision path for one request body, without the network: decode, decide, encode.
+
+#[path = "support/request.rs"]
+mod request;
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use image_assurance::admission::handler::{Admitter, ClusterView, LookupError, ReviewObject};
+use image_assurance::admission::review::{TextRequest, read_request_text, review_json};
 use image_assurance::admission::{self, Context, Subject};
 use image_assurance::image::ImageRef;
 use image_assurance::manifest::parse_documents;
-use image_assurance::policy::{ContainerAdmissionPolicy, PolicySet, decode_policy};
+use image_assurance::policy::{ContainerAdmissionPolicy, PolicySet};
 use image_assurance::scan::{ScanIndex, ScanRecord, ScanResult, ScanSource, ScanStatus};
 use image_assurance::selector::Selector;
 use image_assurance::timestamp::parse_rfc3339;
 use image_assurance::workload::{ControllerIdentities, Workload, WorkloadKind};
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 const SELECTOR: &str =
     "! has(my-label) || my-label starts with 'prod' && role in {'frontend','business'}";
@@ -33,33 +42,9 @@ fn selector(c: &mut Criterion) {
     });
 }
 
-/// A policy that applies to the benchmark's workload and namespace but whose rules match none
-/// of its images, so evaluation walks all of it.
-fn policy_yaml(index: usize) -> String {
-    format!(
-        "apiVersion: containersecurity.tigera.io/v1beta1
-kind: ContainerAdmissionPolicy
-metadata: {{name: policy-{index:04}}}
-spec:
-  order: {index}
-  selector: \"app == 'shop' && tier in {{'web', 'api'}}\"
-  namespaceSelector: \"env == 'production'\"
-  rules:
-    - action: Reject
-      imagePath: {{operator: IsOneOf, values: ['^quay.io/blocked-{index}/', '^docker.io/library/forbidden-{index}:']}}
-    - action: Allow
-      imagePath: {{operator: IsOneOf, values: ['^registry.example.com/team-{index}/']}}
-      imageScanStatus: {{operator: IsOneOf, values: [Pass]}}
-"
-    )
-}
-
 fn policies(count: usize) -> PolicySet {
-    let yaml: Vec<String> = (0..count).map(policy_yaml).collect();
-    let parsed: Vec<ContainerAdmissionPolicy> = parse_documents("bench.yaml", &yaml.join("---\n"))
-        .expect("valid YAML")
-        .iter()
-        .map(|document| decode_policy(document).expect("valid policy"))
+    let parsed: Vec<ContainerAdmissionPolicy> = (0..count)
+        .map(|index| serde_json::from_value(request::policy(index)).expect("valid policy"))
         .collect();
     let set = PolicySet::compile(&parsed);
     assert_eq!(set.policies().len(), count);
@@ -169,5 +154,72 @@ fn scan_lookup(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, selector, evaluation, scan_lookup);
+/// The cluster as the webhook's caches would hold it: the policies, the scan results, the
+/// request's namespace; no owner lookups (the request comes from a person).
+struct CachedCluster {
+    policies: Arc<PolicySet>,
+    scans: ScanIndex,
+}
+
+impl ClusterView for CachedCluster {
+    fn policies(&self) -> Arc<PolicySet> {
+        self.policies.clone()
+    }
+
+    fn scans(&self) -> &dyn ScanSource {
+        &self.scans
+    }
+
+    async fn namespace_labels(&self, _: &str) -> Result<BTreeMap<String, String>, LookupError> {
+        Ok(BTreeMap::from([(
+            "env".to_string(),
+            "production".to_string(),
+        )]))
+    }
+
+    async fn owner(
+        &self,
+        _: &OwnerReference,
+        _: &str,
+    ) -> Result<Option<Workload>, LookupError> {
+        Ok(None)
+    }
+}
+
+/// What `POST /admission-review` does with a body, minus HTTP: read the review, decide, write
+/// the response.
+fn answer(admitter: &Admitter<CachedCluster>, body: &[u8], now: Timestamp) -> Vec<u8> {
+    let TextRequest { request, object } = read_request_text(body).expect("a valid review");
+    let review = admitter.review_object(&request, object.map(ReviewObject::Text), now);
+    let (response, _) = futures::executor::block_on(review);
+    review_json(response)
+}
+
+fn review(c: &mut Criterion) {
+    let body = request::Review::new()
+        .expect("the review encodes")
+        .body("6f0d9a52-0000-4b1e-9c3a-000000000001");
+    let now = parse_rfc3339("2026-11-26T12:00:00Z").expect("valid time");
+    let mut group = c.benchmark_group("review/5-container-deployment");
+    for count in [10, 100, 1000] {
+        let admitter = Admitter {
+            cluster: CachedCluster {
+                policies: Arc::new(policies(count)),
+                scans: scan_index(1_000),
+            },
+            identities: ControllerIdentities::default(),
+        };
+        // Only meaningful if the request is decided, and allowed, as in the load benchmark.
+        let answer_text = answer(&admitter, &body, now);
+        let answered: serde_json::Value =
+            serde_json::from_slice(&answer_text).expect("a JSON answer");
+        assert_eq!(answered["response"]["allowed"], true, "{answered}");
+        group.bench_with_input(BenchmarkId::new("policies", count), &count, |b, _| {
+            b.iter(|| answer(black_box(&admitter), black_box(&body), now))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, selector, evaluation, review, scan_lookup);
 criterion_main!(benches);

@@ -1,8 +1,9 @@
 //! Load on the real webhook (`cargo xtask bench webhook`): the release `image-assurance serve`
 //! runs as a child process against the simulated API server, and C keep-alive HTTPS clients post
-//! the same AdmissionReview (a 5-container Deployment, every policy applying and every rule
-//! walked) for a fixed time. An allow-all server on the same TLS stack (axum + axum-server +
-//! rustls, same `server_config`) takes the same load as the baseline. Each run also reports the
+//! the same AdmissionReview (a 5-container Deployment, every policy applying and no rule
+//! matching) for a fixed time. An allow-all server on the same TLS stack (axum + axum-server +
+//! rustls, same `server_config`), also a child process (this binary run with
+//! `--allow-all-server`), takes the same load as the baseline. Each run also reports the
 //! server's CPU time per request (from /proc), steadier than throughput when the load generator
 //! and other builds share the machine's cores. Then the webhook restarts with 1000 policies and
 //! its peak RSS is read from /proc, with and without the scan-results file.
@@ -15,7 +16,7 @@
 //! Options: `--conns 1,8,64`, `--duration SECS` (5), `--warmup SECS` (1).
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -38,9 +39,13 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
 use tokio_rustls::TlsConnector;
 
+#[path = "support/request.rs"]
+mod request;
+
+use request::{IMAGES, NAMESPACE, Review};
+
 type BenchResult<T> = Result<T, String>;
 
-const NAMESPACE: &str = "shop";
 const THROUGHPUT_POLICIES: usize = 100;
 const MEMORY_POLICIES: usize = 1000;
 const SCAN_RESULTS: usize = 100_000;
@@ -183,21 +188,8 @@ fn tls_connector(ca: &CertificateDer<'static>) -> BenchResult<TlsConnector> {
 /// Like `policy_yaml` in decisions.rs: applies to the request's Deployment and namespace, but no
 /// rule matches any of its images, so every policy is walked to the end (then the default allow).
 fn policy(index: usize) -> BenchResult<ContainerAdmissionPolicy> {
-    serde_json::from_value(json!({
-        "apiVersion": "containersecurity.tigera.io/v1beta1",
-        "kind": "ContainerAdmissionPolicy",
-        "metadata": {"name": format!("policy-{index:04}")},
-        "spec": {
-            "order": index,
-            "selector": "app == 'shop' && tier in {'web', 'api'}",
-            "namespaceSelector": "env == 'production'",
-            "rules": [
-                {"action": "Reject", "imagePath": {"operator": "IsOneOf", "values": [format!("^quay.io/blocked-{index}/"), format!("^docker.io/library/forbidden-{index}:")]}},
-                {"action": "Allow", "imagePath": {"operator": "IsOneOf", "values": [format!("^registry.example.com/team-{index}/")]}, "imageScanStatus": {"operator": "IsOneOf", "values": ["Pass"]}},
-            ],
-        },
-    }))
-    .map_err(|error| format!("the benchmark policy does not decode: {error}"))
+    serde_json::from_value(request::policy(index))
+        .map_err(|error| format!("the benchmark policy does not decode: {error}"))
 }
 
 async fn install_crd_and_namespace(client: &kube::Client) -> BenchResult<()> {
@@ -277,90 +269,7 @@ fn write_scan_results(path: &Path, count: usize) -> BenchResult<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The request
-
-const IMAGES: [&str; 5] = [
-    "gcr.io/company/production-repository/migrations:5",
-    "gcr.io/company/production-repository/web:2.1",
-    "gcr.io/company/production-repository/api:1.2",
-    "redis:7.4",
-    "envoyproxy/envoy:v1.31.0",
-];
-
-fn container(name: &str, image: &str, port: u16) -> Value {
-    json!({
-        "name": name, "image": image, "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-        "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}],
-        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
-        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-    })
-}
-
-const UID_PLACEHOLDER: &str = "@@UID@@";
-
-/// The AdmissionReview the API server would send for `kubectl apply` of a 5-container
-/// Deployment, split around its uid so each request gets a unique one cheaply.
-struct Review {
-    prefix: String,
-    suffix: String,
-}
-
-impl Review {
-    fn new() -> BenchResult<Review> {
-        let deployment = json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {
-                "name": "shop", "namespace": NAMESPACE, "labels": {"app": "shop", "tier": "web"},
-                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\"}"},
-            },
-            "spec": {
-                "replicas": 3,
-                "selector": {"matchLabels": {"app": "shop"}},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-                "template": {
-                    "metadata": {"labels": {"app": "shop", "tier": "web"}},
-                    "spec": {
-                        "serviceAccountName": "shop", "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-                        "initContainers": [container("migrate", IMAGES[0], 9000)],
-                        "containers": [container("web", IMAGES[1], 8080), container("api", IMAGES[2], 8081), container("cache", IMAGES[3], 6379), container("proxy", IMAGES[4], 9901)],
-                    },
-                },
-            },
-        });
-        let review = json!({
-            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-            "request": {
-                "uid": UID_PLACEHOLDER,
-                "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-                "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-                "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-                "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
-                "name": "shop", "namespace": NAMESPACE, "operation": "CREATE",
-                "userInfo": {"username": "jane@example.com", "uid": "1f9c3d2e", "groups": ["system:authenticated", "developers"]},
-                "object": deployment, "oldObject": null, "dryRun": false,
-                "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions", "fieldManager": "kubectl-client-side-apply"},
-            },
-        });
-        let text = serde_json::to_string(&review)
-            .map_err(|error| format!("cannot encode the review: {error}"))?;
-        let (prefix, suffix) = text
-            .split_once(UID_PLACEHOLDER)
-            .ok_or("the review has no uid placeholder")?;
-        Ok(Review {
-            prefix: prefix.to_string(),
-            suffix: suffix.to_string(),
-        })
-    }
-
-    fn body(&self, uid: &str) -> Bytes {
-        let mut body = String::with_capacity(self.prefix.len() + uid.len() + self.suffix.len());
-        body.push_str(&self.prefix);
-        body.push_str(uid);
-        body.push_str(&self.suffix);
-        Bytes::from(body)
-    }
-}
+// The response
 
 #[derive(serde::Deserialize)]
 struct ReviewResponse {
@@ -386,34 +295,22 @@ struct Target {
     cpu: CpuSource,
 }
 
-/// The threads that serve a target, for its CPU time per request: a figure that the machine's
-/// other load (and the load generator sharing its two cores) disturbs far less than throughput.
+/// The process that serves a target (its pid), for its CPU time per request: a figure that the
+/// machine's other load (and the load generator sharing its two cores) disturbs far less than
+/// throughput.
 #[derive(Clone, Copy)]
-enum CpuSource {
-    Process(u32),
-    /// This process's threads of that name.
-    Threads(&'static str),
-}
+struct CpuSource(u32);
 
 impl CpuSource {
-    /// CPU time of the threads alive now, from /proc/…/task/*/schedstat (nanoseconds on CPU).
+    /// CPU time of the process's threads alive now, from /proc/PID/task/*/schedstat
+    /// (nanoseconds on CPU).
     fn time(self) -> BenchResult<Duration> {
-        let (tasks, name) = match self {
-            CpuSource::Process(pid) => (format!("/proc/{pid}/task"), None),
-            CpuSource::Threads(name) => ("/proc/self/task".to_string(), Some(name)),
-        };
+        let tasks = format!("/proc/{}/task", self.0);
         let entries =
             std::fs::read_dir(&tasks).map_err(|error| format!("cannot list {tasks}: {error}"))?;
         let mut total = 0u64;
         for entry in entries.flatten() {
             let path = entry.path();
-            if let Some(name) = name
-                && std::fs::read_to_string(path.join("comm"))
-                    .map(|comm| comm.trim() != name)
-                    .unwrap_or(true)
-            {
-                continue;
-            }
             // A thread that ended meanwhile is simply not counted.
             let Ok(schedstat) = std::fs::read_to_string(path.join("schedstat")) else {
                 continue;
@@ -744,7 +641,7 @@ impl ServerProcess {
         let target = Target {
             address: self.address,
             tls: tls.clone(),
-            cpu: CpuSource::Process(self.pid()),
+            cpu: CpuSource(self.pid()),
         };
         let started = Instant::now();
         let mut last = String::from("no answer");
@@ -819,78 +716,89 @@ async fn allow_all(body: Bytes) -> Response {
     axum::Json(json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {"uid": uid, "allowed": true}})).into_response()
 }
 
-const ALLOW_ALL_THREADS: &str = "allow-all";
+/// The argument that makes this benchmark binary the allow-all server (see `main`).
+const ALLOW_ALL_ARG: &str = "--allow-all-server";
 
-/// The allow-all server on its own thread and runtime (as the webhook has its own process),
-/// with the webhook's TLS configuration and HTTP settings. Stopped when dropped.
+/// Runs the allow-all server on `address` until killed: the webhook's TLS configuration and
+/// HTTP settings, and a runtime with as many workers as the webhook's.
+fn serve_allow_all(address: &str, cert: &Path, key: &Path) -> BenchResult<()> {
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|error| format!("{ALLOW_ALL_ARG}: not an address: {address:?}: {error}"))?;
+    let config = image_assurance::server::tls::server_config(cert, key)
+        .map_err(|error| error.to_string())?;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|error| format!("cannot start a runtime: {error}"))?;
+    runtime.block_on(async move {
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+        let mut server = axum_server::bind_rustls(address, tls);
+        server
+            .http_builder()
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(5));
+        let app = axum::Router::new().route("/admission-review", axum::routing::post(allow_all));
+        server
+            .serve(app.into_make_service())
+            .await
+            .map_err(|error| format!("allow-all on {address}: {error}"))
+    })
+}
+
+/// The allow-all server as a child process (this binary, run with `ALLOW_ALL_ARG`), as the
+/// webhook is one: sharing the load generator's process would spare it the switches between
+/// address spaces that every request to the webhook costs. Killed when dropped.
 struct AllowAll {
+    child: Child,
     address: SocketAddr,
-    handle: axum_server::Handle<SocketAddr>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl AllowAll {
-    async fn start(certs: &Certificates) -> BenchResult<AllowAll> {
-        let config = image_assurance::server::tls::server_config(&certs.cert, &certs.key)
-            .map_err(|error| error.to_string())?;
-        let handle = axum_server::Handle::new();
-        let server_handle = handle.clone();
-        let thread = std::thread::Builder::new()
-            .name(ALLOW_ALL_THREADS.into())
-            .spawn(move || {
-                // Its own threads, named for the CPU accounting, as many workers as the webhook's.
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .thread_name(ALLOW_ALL_THREADS)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        eprintln!("allow-all: cannot start a runtime: {error}");
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
-                    let mut server = axum_server::bind_rustls(
-                        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-                        tls,
-                    )
-                    .handle(server_handle);
-                    server
-                        .http_builder()
-                        .http1()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(5));
-                    let app = axum::Router::new()
-                        .route("/admission-review", axum::routing::post(allow_all));
-                    if let Err(error) = server.serve(app.into_make_service()).await {
-                        eprintln!("allow-all: {error}");
-                    }
-                });
-            })
-            .map_err(|error| format!("cannot start the allow-all thread: {error}"))?;
-        let mut allow_all = AllowAll {
-            address: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            handle,
-            thread: Some(thread),
-        };
-        allow_all.address =
-            tokio::time::timeout(Duration::from_secs(10), allow_all.handle.listening())
-                .await
-                .ok()
-                .flatten()
-                .ok_or("the allow-all server did not start listening")?;
-        Ok(allow_all)
+    async fn start(certs: &Certificates, tls: &TlsConnector) -> BenchResult<AllowAll> {
+        let address = free_port()?;
+        let program = std::env::current_exe()
+            .map_err(|error| format!("cannot find this benchmark's executable: {error}"))?;
+        let child = Command::new(&program)
+            .arg(ALLOW_ALL_ARG)
+            .arg(address.to_string())
+            .arg(&certs.cert)
+            .arg(&certs.key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", program.display()))?;
+        let mut allow_all = AllowAll { child, address };
+        let target = allow_all.target(tls);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match connect(&target).await {
+                Ok(_) => return Ok(allow_all),
+                Err(error) if Instant::now() > deadline => {
+                    return Err(format!("the allow-all server did not start: {error}"));
+                }
+                Err(_) => {}
+            }
+            if let Ok(Some(status)) = allow_all.child.try_wait() {
+                return Err(format!("the allow-all server exited: {status}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn target(&self, tls: &TlsConnector) -> Target {
+        Target {
+            address: self.address,
+            tls: tls.clone(),
+            cpu: CpuSource(self.child.id()),
+        }
     }
 }
 
 impl Drop for AllowAll {
     fn drop(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        // Killed by its own PID; an already exited child makes both calls harmless errors.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -915,7 +823,7 @@ impl MemoryRun<'_> {
         let target = Target {
             address: server.address,
             tls: self.tls.clone(),
-            cpu: CpuSource::Process(server.pid()),
+            cpu: CpuSource(server.pid()),
         };
         let load = load(&target, self.reviews, GOAL_CONNS, self.warmup, MEMORY_RUN).await?;
         let memory = server.memory_mib()?;
@@ -979,17 +887,13 @@ async fn run(options: Options) -> BenchResult<()> {
         ready.as_secs_f64(),
         server.pid()
     );
-    let baseline = AllowAll::start(&certs).await?;
+    let baseline = AllowAll::start(&certs, &tls).await?;
     let serve_target = Target {
         address: server.address,
         tls: tls.clone(),
-        cpu: CpuSource::Process(server.pid()),
+        cpu: CpuSource(server.pid()),
     };
-    let baseline_target = Target {
-        address: baseline.address,
-        tls: tls.clone(),
-        cpu: CpuSource::Threads(ALLOW_ALL_THREADS),
-    };
+    let baseline_target = baseline.target(&tls);
 
     // One checked request first, so that a wrong answer is reported once and plainly.
     let mut probe = connect(&serve_target).await?;
@@ -1073,6 +977,16 @@ async fn run(options: Options) -> BenchResult<()> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, address, cert, key] = args.as_slice()
+        && flag == ALLOW_ALL_ARG
+    {
+        if let Err(error) = serve_allow_all(address, Path::new(cert), Path::new(key)) {
+            eprintln!("allow-all server: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let options = match parse_options() {
         Ok(options) => options,
         Err(error) => {

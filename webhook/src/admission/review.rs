@@ -131,7 +131,11 @@ pub struct TextRequest<'a> {
 /// `Admitter::review_object`): building `serde_json::Value`s and `DynamicObject`s of it first
 /// would cost more than the decision.
 pub fn read_request_text(bytes: &[u8]) -> Result<TextRequest<'_>, ReviewError> {
-    let decoded = serde_json::from_slice::<Envelope<RequestFields<'_>>>(bytes);
+    // UTF-8 checked once for the whole body, not string by string as the decoder goes.
+    let decoded = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str::<Envelope<RequestFields<'_>>>(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
     let envelope = match decoded {
         Ok(envelope) if API_VERSIONS.contains(&envelope.api_version.as_str()) => envelope,
         // Rare: worded as `read_request` words it (the version first, then the failing field).

@@ -11,6 +11,7 @@ use super::crd::{
     Action, CalendarDuration, ContainerAdmissionPolicy, SetOperator, StringValueMatch, TimeMatch,
     TimeOperator,
 };
+use super::candidates::RuleIndex;
 use super::paths::{MatchedPatterns, PathMatcher, PatternTable};
 use crate::scan::ScanStatus;
 use crate::selector::Selector;
@@ -122,6 +123,7 @@ pub struct PolicySet {
     selectors: Vec<Selector>,
     /// Per policy (in `policies` order): ids of its `selector` and `namespaceSelector`.
     selector_ids: Vec<(usize, usize)>,
+    rule_index: RuleIndex,
 }
 
 impl PolicySet {
@@ -169,6 +171,7 @@ impl PolicySet {
                 .collect();
         }
         set.paths = table.build();
+        set.rule_index = RuleIndex::build(&set.policies);
         let mut ids: HashMap<Selector, usize> = HashMap::new();
         let mut intern = |selector: &Selector, selectors: &mut Vec<Selector>| {
             *ids.entry(selector.clone()).or_insert_with(|| {
@@ -192,6 +195,11 @@ impl PolicySet {
     /// Which `imagePath` patterns of the set match `subject` (one pass for all policies).
     pub fn match_paths(&self, subject: &str) -> MatchedPatterns {
         self.paths.matches(subject)
+    }
+
+    /// Which rules could match an image, given its `match_paths`.
+    pub fn rule_index(&self) -> &RuleIndex {
+        &self.rule_index
     }
 
     /// Valid policies in evaluation order.

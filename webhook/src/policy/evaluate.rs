@@ -81,6 +81,21 @@ pub fn applicable_policies<'p, O: Labels + ?Sized, N: Labels + ?Sized>(
     object_labels: &O,
     namespace_labels: &N,
 ) -> Vec<&'p CompiledPolicy> {
+    let applicable = applicable_mask(policies, object_labels, namespace_labels);
+    policies
+        .policies()
+        .iter()
+        .zip(applicable)
+        .filter_map(|(policy, applies)| applies.then_some(policy))
+        .collect()
+}
+
+/// Per valid policy (in evaluation order): whether it applies to the object.
+fn applicable_mask<O: Labels + ?Sized, N: Labels + ?Sized>(
+    policies: &PolicySet,
+    object_labels: &O,
+    namespace_labels: &N,
+) -> Vec<bool> {
     let (selectors, ids) = policies.selectors();
     // Each distinct selector is evaluated at most once per label set.
     let mut on_object: Vec<Option<bool>> = vec![None; selectors.len()];
@@ -99,15 +114,11 @@ pub fn applicable_policies<'p, O: Labels + ?Sized, N: Labels + ?Sized>(
             }
         }
     };
-    policies
-        .policies()
-        .iter()
-        .zip(ids)
-        .filter(|&(_, &(object, namespace))| {
+    ids.iter()
+        .map(|&(object, namespace)| {
             matches(&mut on_namespace, namespace, &AsDyn(namespace_labels))
                 && matches(&mut on_object, object, &AsDyn(object_labels))
         })
-        .map(|(policy, _)| policy)
         .collect()
 }
 
@@ -146,7 +157,7 @@ pub fn evaluate<O: Labels + ?Sized, N: Labels + ?Sized>(
 ) -> Decision {
     let invalid =
         applicable_invalid_policies(policies, input.object_labels, input.namespace_labels);
-    let applicable = applicable_policies(policies, input.object_labels, input.namespace_labels);
+    let applicable = applicable_mask(policies, input.object_labels, input.namespace_labels);
     let images = input
         .images
         .iter()
@@ -192,102 +203,92 @@ impl<'a> LazyScan<'a> {
 fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
     policies: &PolicySet,
     image: &ContainerImage,
-    applicable: &[&CompiledPolicy],
+    applicable: &[bool],
     input: &EvaluationInput<'_, O, N>,
 ) -> ImageDecision {
-    let subject = image.reference.normalised();
+    let matched = policies.match_paths(image.reference.normalised());
     let mut scan = LazyScan::new(image, input.scans);
-    let mut paths = LazyPaths {
-        policies,
-        subject,
-        matched: None,
-    };
-    for policy in applicable {
-        for (rule_index, rule) in policy.rules.iter().enumerate() {
-            match rule_matches(rule, &mut paths, &mut scan, input.now) {
-                Ok(false) => continue,
-                Ok(true) => {
-                    let (status, last_scan) = scan.reported();
-                    let (decision, reason) = match rule.action {
-                        Action::Allow => (
-                            Verdict::Allowed,
-                            format!(
-                                "Action 'Allow' by ContainerPolicy {} rule index {rule_index}",
-                                policy.name
-                            ),
+    // Only rules that could match, in evaluation order: the first that does decides.
+    let candidates = policies.rule_index().candidates(&matched);
+    for position in candidates {
+        if !applicable.get(position.policy).copied().unwrap_or(false) {
+            continue;
+        }
+        let Some(policy) = policies.policies().get(position.policy) else {
+            continue;
+        };
+        let Some(rule) = policy.rules.get(position.rule) else {
+            continue;
+        };
+        let rule_index = position.rule;
+        match rule_matches(rule, &matched, &mut scan, input.now) {
+            Ok(false) => continue,
+            Ok(true) => {
+                let (status, last_scan) = scan.reported();
+                let (decision, reason) = match rule.action {
+                    Action::Allow => (
+                        Verdict::Allowed,
+                        format!(
+                            "Action 'Allow' by ContainerPolicy {} rule index {rule_index}",
+                            policy.name
                         ),
-                        Action::Reject => (
-                            Verdict::Rejected,
-                            format!(
-                                "{}: Action 'Reject' enforced by ContainerPolicy {} rule index {rule_index}",
-                                image_label(image),
-                                policy.name
-                            ),
-                        ),
-                    };
-                    return image_decision(
-                        image,
-                        status,
-                        last_scan,
-                        decision,
-                        Some((policy, rule_index)),
-                        reason,
-                    );
-                }
-                Err(unavailable) => {
-                    // Fail closed: a rule that needs scan data cannot be decided without it.
-                    let reason = format!(
-                        "{}: {unavailable} (needed by ContainerPolicy {} rule index {rule_index})",
-                        image_label(image),
-                        policy.name
-                    );
-                    return image_decision(
-                        image,
-                        ScanStatus::Unknown,
-                        None,
+                    ),
+                    Action::Reject => (
                         Verdict::Rejected,
-                        Some((policy, rule_index)),
-                        reason,
-                    );
-                }
+                        format!(
+                            "{}: Action 'Reject' enforced by ContainerPolicy {} rule index {rule_index}",
+                            image_label(image),
+                            policy.name
+                        ),
+                    ),
+                };
+                return image_decision(
+                    image,
+                    status,
+                    last_scan,
+                    decision,
+                    Some((policy, rule_index)),
+                    reason,
+                );
+            }
+            Err(unavailable) => {
+                // Fail closed: a rule that needs scan data cannot be decided without it.
+                let reason = format!(
+                    "{}: {unavailable} (needed by ContainerPolicy {} rule index {rule_index})",
+                    image_label(image),
+                    policy.name
+                );
+                return image_decision(
+                    image,
+                    ScanStatus::Unknown,
+                    None,
+                    Verdict::Rejected,
+                    Some((policy, rule_index)),
+                    reason,
+                );
             }
         }
     }
     let (status, last_scan) = scan.reported();
-    let reason = if applicable.is_empty() {
-        "no ContainerAdmissionPolicy applies: allowed by default".to_string()
-    } else {
+    let reason = if applicable.contains(&true) {
         "no rule of the applicable ContainerAdmissionPolicies matched: allowed by default"
             .to_string()
+    } else {
+        "no ContainerAdmissionPolicy applies: allowed by default".to_string()
     };
     image_decision(image, status, last_scan, Verdict::Allowed, None, reason)
-}
-
-/// Which `imagePath` patterns match the image, computed once, on first need.
-struct LazyPaths<'a> {
-    policies: &'a PolicySet,
-    subject: &'a str,
-    matched: Option<MatchedPatterns>,
-}
-
-impl LazyPaths<'_> {
-    fn get(&mut self) -> &MatchedPatterns {
-        let (policies, subject) = (self.policies, self.subject);
-        self.matched
-            .get_or_insert_with(|| policies.match_paths(subject))
-    }
 }
 
 /// Criteria are ANDed; `imagePath` is checked first so that scan data is only consulted (and
 /// only needed) when the path criterion passes.
 fn rule_matches(
     rule: &CompiledRule,
-    paths: &mut LazyPaths<'_>,
+    matched: &MatchedPatterns,
     scan: &mut LazyScan<'_>,
     now: Timestamp,
 ) -> Result<bool, ScanUnavailable> {
     if let Some(path) = &rule.image_path
-        && !path.matches(paths.get())
+        && !path.matches(matched)
     {
         return Ok(false);
     }

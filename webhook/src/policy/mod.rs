@@ -1,6 +1,7 @@
-//! `ContainerAdmissionPolicy`: the resource (`crd`), its compiled form (`compile`) and how it
-//! decides (`evaluate`).
+//! `ContainerAdmissionPolicy`: the resource (`crd`), its compiled form (`compile`, with the
+//! `paths` matcher and the `candidates` index) and how it decides (`evaluate`).
 
+pub mod candidates;
 pub mod compile;
 pub mod crd;
 pub mod evaluate;

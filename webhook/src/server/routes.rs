@@ -92,30 +92,27 @@ fn read(bytes: &[u8]) -> Result<TextRequest<'_>, (StatusCode, String)> {
 
 fn record(
     state: &AppState,
-    endpoint: &str,
+    endpoint: &'static str,
     request: &AdmissionRequest<DynamicObject>,
-    outcome: &Outcome,
+    outcome: Outcome,
     started: Instant,
     message: &str,
 ) {
     let elapsed = started.elapsed();
     state.metrics.latency.observe(elapsed.as_secs_f64());
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            decision: outcome.decision.to_string(),
-            kind: outcome.kind.clone(),
-            endpoint: endpoint.to_string(),
-        })
-        .inc();
+    let labels = RequestLabels {
+        decision: outcome.decision,
+        kind: outcome.kind,
+        endpoint,
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
     tracing::info!(
         uid = %request.uid,
-        kind = %outcome.kind,
+        kind = %labels.kind,
         namespace = request.namespace.as_deref().unwrap_or(""),
         name = %request.name,
         operation = ?request.operation,
-        decision = outcome.decision,
+        decision = labels.decision,
         latency_us = elapsed.as_micros() as u64,
         message,
         "admission"
@@ -156,7 +153,7 @@ async fn admission_review(State(state): State<Arc<AppState>>, request: Request<B
         &state,
         "admission-review",
         &request,
-        &outcome,
+        outcome,
         started,
         &response.result.message,
     );
@@ -199,7 +196,7 @@ async fn validate_policy(State(state): State<Arc<AppState>>, request: Request<Bo
         &state,
         "validate-policy",
         &request,
-        &outcome,
+        outcome,
         started,
         &response.result.message,
     );
