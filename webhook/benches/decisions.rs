@@ -177,11 +177,7 @@ impl ClusterView for CachedCluster {
         )]))
     }
 
-    async fn owner(
-        &self,
-        _: &OwnerReference,
-        _: &str,
-    ) -> Result<Option<Workload>, LookupError> {
+    async fn owner(&self, _: &OwnerReference, _: &str) -> Result<Option<Workload>, LookupError> {
         Ok(None)
     }
 }

@@ -727,8 +727,8 @@ fn serve_allow_all(address: &str, cert: &Path, key: &Path) -> BenchResult<()> {
         .map_err(|error| format!("{ALLOW_ALL_ARG}: not an address: {address:?}: {error}"))?;
     let config = image_assurance::server::tls::server_config(cert, key)
         .map_err(|error| error.to_string())?;
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(|error| format!("cannot start a runtime: {error}"))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|error| format!("cannot start a runtime: {error}"))?;
     runtime.block_on(async move {
         let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
         let mut server = axum_server::bind_rustls(address, tls);

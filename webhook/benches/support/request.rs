@@ -110,4 +110,3 @@ impl Review {
         Bytes::from(body)
     }
 }
-

@@ -160,8 +160,14 @@ mod tests {
             candidates(&set, "gcr.io/company/app:1"),
             [at(0, 1), at(1, 0), at(1, 1), at(1, 2)]
         );
-        assert_eq!(candidates(&set, "quay.io/team/app:1"), [at(0, 0), at(1, 0), at(1, 1)]);
-        assert_eq!(candidates(&set, "registry.example.com/app:1"), [at(1, 0), at(1, 1)]);
+        assert_eq!(
+            candidates(&set, "quay.io/team/app:1"),
+            [at(0, 0), at(1, 0), at(1, 1)]
+        );
+        assert_eq!(
+            candidates(&set, "registry.example.com/app:1"),
+            [at(1, 0), at(1, 1)]
+        );
     }
 
     #[test]
@@ -180,17 +186,33 @@ mod tests {
     fn candidates_are_exactly_the_rules_whose_path_criterion_holds_or_is_negated() {
         // Patterns shared between policies, negated criteria, rules without a path, and
         // subjects matching none, one or several patterns.
-        let patterns = ["^gcr.io/", "^quay.io/", "nginx", ":latest$", "^gcr.io/company/"];
+        let patterns = [
+            "^gcr.io/",
+            "^quay.io/",
+            "nginx",
+            ":latest$",
+            "^gcr.io/company/",
+        ];
         let mut policies = Vec::new();
         for index in 0..12u32 {
             let first = patterns[index as usize % patterns.len()];
             let second = patterns[(index as usize * 3 + 1) % patterns.len()];
-            let operator = if index % 4 == 3 { "IsNoneOf" } else { "IsOneOf" };
-            let mut rules = vec![serde_json::json!({"action": "Reject", "imagePath": {"operator": operator, "values": [first, second]}})];
+            let operator = if index % 4 == 3 {
+                "IsNoneOf"
+            } else {
+                "IsOneOf"
+            };
+            let mut rules = vec![
+                serde_json::json!({"action": "Reject", "imagePath": {"operator": operator, "values": [first, second]}}),
+            ];
             if index % 3 == 0 {
                 rules.push(serde_json::json!({"action": "Allow", "imageScanStatus": {"operator": "IsOneOf", "values": ["Pass"]}}));
             }
-            policies.push(policy(&format!("p{index:02}"), 12 - index, serde_json::json!(rules)));
+            policies.push(policy(
+                &format!("p{index:02}"),
+                12 - index,
+                serde_json::json!(rules),
+            ));
         }
         let set = set(&policies);
         for subject in [
@@ -204,7 +226,10 @@ mod tests {
             // holds, and no rule that holds is missing.
             let holding = path_matching_rules(&set, subject);
             for position in &holding {
-                assert!(candidates.contains(position), "{subject}: {position:?} missing");
+                assert!(
+                    candidates.contains(position),
+                    "{subject}: {position:?} missing"
+                );
             }
             for position in &candidates {
                 let rule = &set.policies()[position.policy].rules[position.rule];
@@ -212,7 +237,10 @@ mod tests {
                     .image_path
                     .as_ref()
                     .is_some_and(|path| path.operator == SetOperator::IsNoneOf);
-                assert!(negated || holding.contains(position), "{subject}: {position:?}");
+                assert!(
+                    negated || holding.contains(position),
+                    "{subject}: {position:?}"
+                );
             }
             let mut sorted = candidates.clone();
             sorted.sort_by_key(|position| (position.policy, position.rule));

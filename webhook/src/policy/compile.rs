@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
+use super::candidates::RuleIndex;
 use super::crd::{
     Action, CalendarDuration, ContainerAdmissionPolicy, SetOperator, StringValueMatch, TimeMatch,
     TimeOperator,
 };
-use super::candidates::RuleIndex;
 use super::paths::{MatchedPatterns, PathMatcher, PatternTable};
 use crate::scan::ScanStatus;
 use crate::selector::Selector;
