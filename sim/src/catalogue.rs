@@ -394,6 +394,21 @@ impl Catalogue {
         self.read().values().cloned().collect()
     }
 
+    /// Every served version of `group`/`resource`, as (group, version, resource).
+    pub fn versions_of(&self, group: &str, resource: &str) -> Vec<(String, String, String)> {
+        self.read()
+            .values()
+            .filter(|info| info.group == group && info.resource == resource)
+            .map(|info| {
+                (
+                    info.group.clone(),
+                    info.version.clone(),
+                    info.resource.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// Served versions of each group, in the order they were registered, the preferred first.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

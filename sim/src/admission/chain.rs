@@ -85,13 +85,7 @@ pub async fn admit(
     };
     let object_labels = attributes.object.map(labels);
     let old_object_labels = attributes.old_object.map(labels);
-    let equivalents: Vec<(String, String, String)> = state
-        .catalogue
-        .all()
-        .into_iter()
-        .filter(|other| other.group == info.group && other.resource == info.resource)
-        .map(|other| (other.group, other.version, other.resource))
-        .collect();
+    let equivalents = state.catalogue.versions_of(&info.group, &info.resource);
     let request = RequestAttributes {
         operation: attributes.operation,
         group: &info.group,
