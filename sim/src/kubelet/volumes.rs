@@ -91,27 +91,39 @@ pub enum Missing {
     KeepVolume,
 }
 
-/// One source's data, or `None` when it may be skipped.
-async fn source<K>(
-    api: &Api<K>,
-    name: &str,
-    optional: Option<bool>,
-    missing: Missing,
-    what: &str,
-    not_found: String,
+/// Where a volume's keys come from: the Secrets or the ConfigMaps of the pod's namespace.
+struct KeySource<K> {
+    api: Api<K>,
+    /// As messages name the kind (`Secret`) and as the API's not-found message does (`secret`).
+    kind: &'static str,
+    resource: &'static str,
     bytes: fn(&K) -> BTreeMap<String, Vec<u8>>,
-) -> Result<Option<BTreeMap<String, Vec<u8>>>, String>
+}
+
+impl<K> KeySource<K>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    match api
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("cannot read {what}: {e}"))?
-    {
-        Some(object) => Ok(Some(bytes(&object))),
-        None if optional == Some(true) && missing == Missing::SkipOptional => Ok(None),
-        None => Err(not_found),
+    /// The object's keys (`None` for an optional one that is missing, when that is allowed),
+    /// and how messages name it.
+    async fn get(
+        &self,
+        name: &str,
+        optional: Option<bool>,
+        missing: Missing,
+    ) -> Result<(Option<BTreeMap<String, Vec<u8>>>, String), String> {
+        let namespace = self.api.namespace().unwrap_or_default();
+        let what = format!("{} {namespace}/{name}", self.kind);
+        match self
+            .api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read {what}: {e}"))?
+        {
+            Some(object) => Ok((Some((self.bytes)(&object)), what)),
+            None if optional == Some(true) && missing == Missing::SkipOptional => Ok((None, what)),
+            None => Err(format!("{} \"{name}\" not found", self.resource)),
+        }
     }
 }
 
@@ -125,48 +137,22 @@ pub async fn payload(
     missing: Missing,
     service_account_token: &(dyn Fn() -> String + Sync),
 ) -> Result<Option<Payload>, String> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let secret = |name: &str, optional| {
-        let what = format!("Secret {namespace}/{name}");
-        let not_found = format!("secret \"{name}\" not found");
-        let secrets = secrets.clone();
-        let name = name.to_string();
-        async move {
-            let data = source(
-                &secrets,
-                &name,
-                optional,
-                missing,
-                &what,
-                not_found,
-                secret_bytes,
-            );
-            data.await.map(|data| (data, what))
-        }
+    let secrets = KeySource {
+        api: Api::<Secret>::namespaced(client.clone(), namespace),
+        kind: "Secret",
+        resource: "secret",
+        bytes: secret_bytes,
     };
-    let config_map = |name: &str, optional| {
-        let what = format!("ConfigMap {namespace}/{name}");
-        let not_found = format!("configmap \"{name}\" not found");
-        let config_maps = config_maps.clone();
-        let name = name.to_string();
-        async move {
-            let data = source(
-                &config_maps,
-                &name,
-                optional,
-                missing,
-                &what,
-                not_found,
-                config_map_bytes,
-            );
-            data.await.map(|data| (data, what))
-        }
+    let config_maps = KeySource {
+        api: Api::<ConfigMap>::namespaced(client.clone(), namespace),
+        kind: "ConfigMap",
+        resource: "configmap",
+        bytes: config_map_bytes,
     };
     let mut payload = Payload::new();
     if let Some(from) = &volume.secret {
         let name = from.secret_name.clone().unwrap_or_default();
-        if let (Some(data), what) = secret(&name, from.optional).await? {
+        if let (Some(data), what) = secrets.get(&name, from.optional, missing).await? {
             add_keys(
                 &mut payload,
                 &data,
@@ -176,7 +162,7 @@ pub async fn payload(
             )?;
         }
     } else if let Some(from) = &volume.config_map {
-        if let (Some(data), what) = config_map(&from.name, from.optional).await? {
+        if let (Some(data), what) = config_maps.get(&from.name, from.optional, missing).await? {
             add_keys(
                 &mut payload,
                 &data,
@@ -189,11 +175,11 @@ pub async fn payload(
         let mode = projected.default_mode;
         for from in projected.sources.iter().flatten() {
             if let Some(p) = &from.secret {
-                if let (Some(data), what) = secret(&p.name, p.optional).await? {
+                if let (Some(data), what) = secrets.get(&p.name, p.optional, missing).await? {
                     add_keys(&mut payload, &data, p.items.as_ref(), mode, &what)?;
                 }
             } else if let Some(p) = &from.config_map {
-                if let (Some(data), what) = config_map(&p.name, p.optional).await? {
+                if let (Some(data), what) = config_maps.get(&p.name, p.optional, missing).await? {
                     add_keys(&mut payload, &data, p.items.as_ref(), mode, &what)?;
                 }
             } else if let Some(token) = &from.service_account_token {
