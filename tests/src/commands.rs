@@ -20,6 +20,13 @@ impl CommandLine {
         }
     }
 
+    /// The program and its arguments as one list (for `exec` in a container).
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+
     /// Runs it with inherited output; an error names the command and how it failed.
     pub fn run(&self, dir: &Path) -> Result<(), String> {
         println!("$ {self}");
@@ -79,6 +86,15 @@ impl fmt::Display for CommandLine {
     }
 }
 
+/// The error of a start that failed part-way, with how the clean-up after it went: a failed
+/// clean-up leaves a cluster or container behind, so it belongs in the error, not only in the log.
+pub fn with_cleanup(error: String, cleanup: Result<(), String>) -> String {
+    match cleanup {
+        Ok(()) => error,
+        Err(cleanup) => format!("{error}; the clean-up after it failed too: {cleanup}"),
+    }
+}
+
 /// What a container-engine backend needs before it starts: `docker info` (the daemon answers)
 /// and, for kind, `kind version`. Returns the missing tools, each with why.
 pub fn missing_tools(need_kind: bool) -> Vec<String> {
@@ -112,5 +128,20 @@ mod tests {
             "{error}"
         );
         assert!(!line.succeeds());
+    }
+
+    #[test]
+    fn argv_is_the_program_then_its_arguments() {
+        let line = CommandLine::new("ctr", &["images", "import", "/tmp/a.tar"]);
+        assert_eq!(line.argv(), ["ctr", "images", "import", "/tmp/a.tar"]);
+    }
+
+    #[test]
+    fn a_failed_clean_up_is_part_of_the_start_error() {
+        assert_eq!(with_cleanup("load failed".into(), Ok(())), "load failed");
+        assert_eq!(
+            with_cleanup("load failed".into(), Err("delete failed".into())),
+            "load failed; the clean-up after it failed too: delete failed"
+        );
     }
 }
