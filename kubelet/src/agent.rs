@@ -12,7 +12,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::{broadcast, watch};
 
 use super::Context;
-use super::refresh::{self, Changed};
+use super::refresh;
 use super::runner::AbortOnDrop;
 
 struct Entry {
@@ -30,13 +30,7 @@ struct Pods {
 }
 
 impl Pods {
-    fn apply(
-        &mut self,
-        context: &Arc<Context>,
-        client: &kube::Client,
-        changes: &broadcast::Sender<Changed>,
-        pod: Pod,
-    ) {
+    fn apply(&mut self, context: &Arc<Context>, client: &kube::Client, pod: Pod) {
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };
@@ -55,14 +49,15 @@ impl Pods {
             return;
         }
         let (updates, receiver) = watch::channel(Some(pod.clone()));
-        let task = tokio::spawn(super::pod::run(
-            context.clone(),
-            client.clone(),
-            pod,
-            receiver,
-            // Subscribed before the worker reads the volumes' sources, so no change is missed.
-            changes.subscribe(),
-        ));
+        let (changes, changed) = broadcast::channel(refresh::CAPACITY);
+        // Watching before the worker reads the volumes' sources, so no change is missed.
+        let watches = refresh::start(client, &pod, &changes);
+        let worker = super::pod::run(context.clone(), client.clone(), pod, receiver, changed);
+        let task = tokio::spawn(async move {
+            // The watches live as long as the worker.
+            let _watches = watches;
+            worker.await
+        });
         self.running.insert(
             uid,
             Entry {
@@ -87,19 +82,17 @@ pub async fn run(context: Arc<Context>, client: kube::Client, node: String) {
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
     let mut pods = Pods::default();
-    let (changes, _) = broadcast::channel(refresh::CAPACITY);
-    let _watches = refresh::start(&client, &changes);
     // Uids listed since the last `Init`: on `InitDone`, pods not among them were deleted
     // while the watch was down.
     let mut listed: HashSet<String> = HashSet::new();
     while let Some(event) = events.next().await {
         match event {
-            Ok(Event::Apply(pod)) => pods.apply(&context, &client, &changes, pod),
+            Ok(Event::Apply(pod)) => pods.apply(&context, &client, pod),
             Ok(Event::InitApply(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {
                     listed.insert(uid.clone());
                 }
-                pods.apply(&context, &client, &changes, pod);
+                pods.apply(&context, &client, pod);
             }
             Ok(Event::Delete(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {

@@ -1,6 +1,8 @@
-//! Pod IPs: every pod gets its own loopback address `127.0.<x>.<y>` (x ≥ 1), so that
-//! processes of different pods can listen on the same container port. Linux routes all of
-//! 127.0.0.0/8 to the loopback interface, so these addresses need no setup.
+//! Pod IPs: every pod gets its own address `<a>.<b>.<x>.<y>` (x ≥ 1) of a /16 that is local to
+//! this machine, so that processes of different pods can listen on the same container port.
+//! The simulator uses 127.0.0.0/16: Linux routes all of 127.0.0.0/8 to the loopback interface,
+//! so these addresses need no setup. The upstream control plane refuses loopback addresses in
+//! Endpoints, so there the kubelet uses a /16 that the harness made local (see its `netns`).
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -18,6 +20,8 @@ pub struct Ipam {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// The first two octets of every address.
+    network: [u8; 2],
     used: BTreeSet<u16>,
     next: u16,
 }
@@ -25,11 +29,11 @@ struct Inner {
 /// x in 1..=255, y in 1..=254: 255 × 254 addresses, numbered from 0.
 const SIZE: u32 = 255 * 254;
 
-fn address(index: u16) -> Ipv4Addr {
+fn address(network: [u8; 2], index: u16) -> Ipv4Addr {
     let index = u32::from(index);
     let x = (index / 254 + 1) as u8;
     let y = (index % 254 + 1) as u8;
-    Ipv4Addr::new(127, 0, x, y)
+    Ipv4Addr::new(network[0], network[1], x, y)
 }
 
 /// An address held by a pod; dropping it frees the address.
@@ -61,10 +65,17 @@ impl Default for Ipam {
 }
 
 impl Ipam {
-    /// A range of its own, handing out `start` first.
+    /// A loopback range of its own, handing out `start` first.
     pub fn starting_at(start: u16) -> Ipam {
+        Ipam::in_network([127, 0], start)
+    }
+
+    /// Addresses `<network>.<x>.<y>` (x ≥ 1: `<network>.0.*` is left to the hosts), handing
+    /// out index `start` first.
+    pub fn in_network(network: [u8; 2], start: u16) -> Ipam {
         Ipam {
             inner: Arc::new(Mutex::new(Inner {
+                network,
                 used: BTreeSet::new(),
                 next: start % SIZE as u16,
             })),
@@ -80,7 +91,7 @@ impl Ipam {
             if inner.used.insert(index) {
                 return Some(Lease {
                     index,
-                    ip: address(index),
+                    ip: address(inner.network, index),
                     ipam: self.clone(),
                 });
             }
@@ -117,7 +128,11 @@ mod tests {
 
     #[test]
     fn every_address_is_loopback_and_never_x_zero() {
-        assert_eq!(address(0), Ipv4Addr::new(127, 0, 1, 1));
-        assert_eq!(address((SIZE - 1) as u16), Ipv4Addr::new(127, 0, 255, 254));
+        assert_eq!(address([127, 0], 0), Ipv4Addr::new(127, 0, 1, 1));
+        assert_eq!(
+            address([127, 0], (SIZE - 1) as u16),
+            Ipv4Addr::new(127, 0, 255, 254)
+        );
+        assert_eq!(address([10, 244], 0), Ipv4Addr::new(10, 244, 1, 1));
     }
 }

@@ -1,6 +1,7 @@
 //! Node registration: each simulated node's Node object, created and kept Ready by its agent
 //! (as `system:node:<name>`), with what `kubectl get nodes -o wide` shows.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
@@ -8,7 +9,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::api::lifecycle::now_rfc3339;
+use crate::now_rfc3339;
 
 /// The version the nodes report, the emulator's Kubernetes version.
 pub const KUBELET_VERSION: &str = "v1.32.0";
@@ -49,7 +50,7 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -
     })
 }
 
-fn node_status(name: &str) -> Value {
+fn node_status(name: &str, host_ip: IpAddr) -> Value {
     let now = now_rfc3339();
     let resources = json!({
         "cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi",
@@ -63,7 +64,7 @@ fn node_status(name: &str) -> Value {
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", &now),
             ],
             "addresses": [
-                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "InternalIP", "address": host_ip.to_string()},
                 {"type": "Hostname", "address": name},
             ],
             "capacity": resources,
@@ -86,7 +87,7 @@ fn node_status(name: &str) -> Value {
 }
 
 /// Creates the Node if it does not exist and posts a Ready status.
-pub async fn register(client: &kube::Client, name: &str) -> Result<(), String> {
+pub async fn register(client: &kube::Client, name: &str, host_ip: IpAddr) -> Result<(), String> {
     let nodes: Api<Node> = Api::all(client.clone());
     let object: Node = serde_json::from_value(node_object(name))
         .map_err(|error| format!("node {name}: cannot build the Node: {error}"))?;
@@ -105,28 +106,31 @@ pub async fn register(client: &kube::Client, name: &str) -> Result<(), String> {
         Err(error) => return Err(format!("node {name}: cannot register: {error}")),
     }
     nodes
-        .patch_status(name, &kubelet_params(), &Patch::Merge(node_status(name)))
+        .patch_status(
+            name,
+            &kubelet_params(),
+            &Patch::Merge(node_status(name, host_ip)),
+        )
         .await
         .map_err(|error| format!("node {name}: cannot post its status: {error}"))?;
     Ok(())
 }
 
 /// Renews the node's Ready condition for ever (re-registering the node if it was deleted).
-pub async fn keep_ready(client: kube::Client, name: String) {
+pub async fn keep_ready(client: kube::Client, name: String, host_ip: IpAddr) {
     let nodes: Api<Node> = Api::all(client.clone());
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         let renewed = match nodes.get_opt(&name).await {
             Ok(Some(_)) => {
-                let conditions =
-                    json!({"status": {"conditions": node_status(&name)["status"]["conditions"]}});
+                let conditions = json!({"status": {"conditions": node_status(&name, host_ip)["status"]["conditions"]}});
                 nodes
                     .patch_status(&name, &kubelet_params(), &Patch::Merge(conditions))
                     .await
                     .map(|_| ())
                     .map_err(|error| format!("node {name}: cannot renew its status: {error}"))
             }
-            Ok(None) => register(&client, &name).await,
+            Ok(None) => register(&client, &name, host_ip).await,
             Err(error) => Err(format!("node {name}: cannot read it: {error}")),
         };
         if let Err(error) = renewed {

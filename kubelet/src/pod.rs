@@ -18,7 +18,6 @@ use super::refresh::{self, Changed};
 use super::runner::{AbortOnDrop, Report, Runner};
 use super::status::{self, State};
 use super::volumes;
-use crate::auth::UserInfo;
 
 /// The longest a container is given to stop after SIGTERM (its
 /// `terminationGracePeriodSeconds` is honoured up to this, to keep deletions quick).
@@ -246,7 +245,12 @@ pub async fn run(
     let mut worker = Worker {
         kubeconfig: pod_dir.join("kubeconfig"),
         pod_dir,
-        model: status::Pod::new(ip.to_string(), init, containers),
+        model: status::Pod::new(
+            ip.to_string(),
+            context.host_ip.to_string(),
+            init,
+            containers,
+        ),
         posted: None,
         context: context.clone(),
         client,
@@ -344,36 +348,34 @@ async fn next_change(
 impl Worker {
     /// Rewrites the volumes whose Secret or ConfigMap changed (`None`: all of them).
     async fn refresh(&mut self, changed: Option<&Changed>) {
-        let namespace = self.pod.metadata.namespace.clone().unwrap_or_default();
-        let user = UserInfo::service_account(&namespace, &service_account(&self.pod));
-        let tokens = &self.context.state.tokens;
-        let issue = || tokens.issue(&user);
+        let token = match self
+            .context
+            .access
+            .pod_credentials(&self.client, &self.pod)
+            .await
+        {
+            Ok(credentials) => credentials.token,
+            Err(error) => {
+                tracing::warn!(%error, pod = self.pod.metadata.name, "kubelet: no token to refresh volumes with");
+                return;
+            }
+        };
+        let issue = || token.clone();
         refresh::refresh(&self.client, &self.pod, &mut self.volumes, changed, &issue).await;
     }
-}
-
-fn service_account(pod: &Pod) -> String {
-    pod.spec
-        .as_ref()
-        .and_then(|spec| spec.service_account_name.clone())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "default".into())
 }
 
 /// The pod's directory, volumes and service-account kubeconfig.
 async fn prepare(worker: &Worker) -> Result<volumes::Volumes, String> {
     std::fs::create_dir_all(&worker.pod_dir)
         .map_err(|error| format!("cannot create {}: {error}", worker.pod_dir.display()))?;
-    let namespace = worker.pod.metadata.namespace.clone().unwrap_or_default();
-    let account = service_account(&worker.pod);
-    let user = UserInfo::service_account(&namespace, &account);
-    let token = worker.context.state.tokens.issue(&user);
-    std::fs::write(
-        &worker.kubeconfig,
-        // What in-cluster configuration gives a client: its service account, its namespace.
-        crate::kubeconfig::render(&worker.context.address, Some(&token), &namespace),
-    )
-    .map_err(|error| format!("cannot write {}: {error}", worker.kubeconfig.display()))?;
-    let issue = || worker.context.state.tokens.issue(&user);
+    let credentials = worker
+        .context
+        .access
+        .pod_credentials(&worker.client, &worker.pod)
+        .await?;
+    std::fs::write(&worker.kubeconfig, &credentials.kubeconfig)
+        .map_err(|error| format!("cannot write {}: {error}", worker.kubeconfig.display()))?;
+    let issue = || credentials.token.clone();
     volumes::prepare(&worker.client, &worker.pod, &worker.pod_dir, &issue).await
 }

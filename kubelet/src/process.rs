@@ -100,7 +100,18 @@ impl Process {
                 launch.log.display()
             )
         })?;
-        let child = tokio::process::Command::new(&launch.program)
+        let mut command = tokio::process::Command::new(&launch.program);
+        // SAFETY: only an async-signal-safe call between fork and exec. The container dies with
+        // the kubelet's process (its own process group keeps it from a terminal's Ctrl-C).
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .args(&launch.args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))

@@ -1,7 +1,8 @@
-//! Keeping Secret, ConfigMap and projected volumes up to date, as the kubelet does: the node
-//! agent watches Secrets and ConfigMaps (one watch per kind, as the node) and tells its pod
-//! workers what changed; a worker whose pod mounts the changed object writes the volume's new
-//! contents (`atomic`). A deleted Secret or ConfigMap leaves the last contents; environment
+//! Keeping Secret, ConfigMap and projected volumes up to date, as the kubelet does: each pod
+//! worker watches the Secrets and ConfigMaps its volumes name, one by one (a node may read only
+//! the objects its pods reference, so it watches them by `metadata.name`, as a real kubelet's
+//! watch-based manager does), and writes a volume's new contents when its source changed
+//! (`atomic`). A deleted Secret or ConfigMap leaves the last contents; environment
 //! variables taken from them are never refreshed (nor are they in Kubernetes).
 
 use std::collections::BTreeMap;
@@ -27,21 +28,25 @@ pub struct Changed {
     pub name: String,
 }
 
-/// Watches every object of one kind and sends each creation and update (also those listed
-/// again after a watch restarts, which may have been missed).
-pub async fn watch<K>(client: kube::Client, changes: broadcast::Sender<Changed>)
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K: Send + 'static,
+/// Watches one Secret or ConfigMap and sends each creation and update (also those listed again
+/// after a watch restarts, which may have been missed).
+pub async fn watch<K>(
+    client: kube::Client,
+    namespace: String,
+    name: String,
+    changes: broadcast::Sender<Changed>,
+) where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
     let secret = K::kind(&()) == "Secret";
-    let api: Api<K> = Api::all(client);
-    let mut events =
-        std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
+    let api: Api<K> = Api::namespaced(client, &namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::Apply(object) | Event::InitApply(object)) => {
-                // No receiver (no pod running) is not an error.
+                // No receiver (the pod is gone) is not an error.
                 let _ = changes.send(Changed {
                     secret,
                     namespace: object.namespace().unwrap_or_default(),
@@ -49,9 +54,41 @@ where
                 });
             }
             Ok(_) => {}
-            Err(error) => tracing::debug!(%error, "kubelet: volume source watch failed; retrying"),
+            Err(error) => {
+                tracing::debug!(%error, name, "kubelet: volume source watch failed; retrying")
+            }
         }
     }
+}
+
+/// The Secrets (`true`) and ConfigMaps (`false`) the pod's volumes take files from.
+fn sources(pod: &Pod) -> std::collections::BTreeSet<(bool, String)> {
+    let mut sources = std::collections::BTreeSet::new();
+    for volume in pod
+        .spec
+        .iter()
+        .flat_map(|spec| spec.volumes.iter().flatten())
+    {
+        if let Some(name) = volume.secret.as_ref().and_then(|s| s.secret_name.clone()) {
+            sources.insert((true, name));
+        }
+        if let Some(config_map) = &volume.config_map {
+            sources.insert((false, config_map.name.clone()));
+        }
+        for source in volume
+            .projected
+            .iter()
+            .flat_map(|projected| projected.sources.iter().flatten())
+        {
+            if let Some(secret) = &source.secret {
+                sources.insert((true, secret.name.clone()));
+            }
+            if let Some(config_map) = &source.config_map {
+                sources.insert((false, config_map.name.clone()));
+            }
+        }
+    }
+    sources
 }
 
 /// Whether the volume's contents come from the changed object (`None`: anything may have).
@@ -135,19 +172,23 @@ pub async fn refresh(
     }
 }
 
-/// Starts the two watches; the tasks end when the returned handles are dropped.
+/// Starts a watch on every Secret and ConfigMap the pod's volumes name; the tasks end when
+/// the returned handles are dropped.
 pub fn start(
     client: &kube::Client,
+    pod: &Pod,
     changes: &broadcast::Sender<Changed>,
-) -> [super::runner::AbortOnDrop; 2] {
-    [
-        super::runner::AbortOnDrop(tokio::spawn(watch::<Secret>(
-            client.clone(),
-            changes.clone(),
-        ))),
-        super::runner::AbortOnDrop(tokio::spawn(watch::<ConfigMap>(
-            client.clone(),
-            changes.clone(),
-        ))),
-    ]
+) -> Vec<super::runner::AbortOnDrop> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    sources(pod)
+        .into_iter()
+        .map(|(secret, name)| {
+            let (client, namespace, changes) = (client.clone(), namespace.clone(), changes.clone());
+            super::runner::AbortOnDrop(if secret {
+                tokio::spawn(watch::<Secret>(client, namespace, name, changes))
+            } else {
+                tokio::spawn(watch::<ConfigMap>(client, namespace, name, changes))
+            })
+        })
+        .collect()
 }

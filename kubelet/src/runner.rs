@@ -16,7 +16,7 @@ use super::launch::{self, Sources};
 use super::probe;
 use super::process::{Launch, Process, exit_code};
 use super::status::{self, State, Terminated};
-use crate::api::lifecycle::now_rfc3339;
+use crate::now_rfc3339;
 
 /// How long a simulated container of a run-to-completion pod runs.
 const SIMULATED_RUN: Duration = Duration::from_millis(200);
@@ -211,12 +211,7 @@ impl Runner {
         let mounts = super::volumes::mounts(&self.container, &self.volumes);
         let rewrite =
             |text: &str| launch::rewrite_listen(&launch::rewrite_mounts(text, &mounts), &pod_ip);
-        let (host, port) = self
-            .context
-            .address
-            .rsplit_once(':')
-            .map(|(h, p)| (h.to_string(), p.to_string()))
-            .unwrap_or_default();
+        let (host, port) = self.context.access.service_address();
         let mut env: Vec<(String, String)> = vec![
             (
                 "PATH".into(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::api::lifecycle::now_rfc3339;
+use crate::now_rfc3339;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Terminated {
@@ -112,6 +112,8 @@ impl Container {
 #[derive(Clone, Debug)]
 pub struct Pod {
     pub ip: String,
+    /// The node's address.
+    pub host_ip: String,
     pub start_time: String,
     pub init: Vec<Container>,
     pub containers: Vec<Container>,
@@ -121,9 +123,15 @@ pub struct Pod {
 }
 
 impl Pod {
-    pub fn new(ip: String, init: Vec<Container>, containers: Vec<Container>) -> Pod {
+    pub fn new(
+        ip: String,
+        host_ip: String,
+        init: Vec<Container>,
+        containers: Vec<Container>,
+    ) -> Pod {
         Pod {
             ip,
+            host_ip,
             start_time: now_rfc3339(),
             initialized: init.is_empty(),
             init,
@@ -208,8 +216,8 @@ impl Pod {
         let mut status = json!({
             "phase": phase,
             "conditions": conditions,
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": self.host_ip,
+            "hostIPs": [{"ip": self.host_ip}],
             "podIP": self.ip,
             "podIPs": [{"ip": self.ip}],
             "startTime": self.start_time,
@@ -257,12 +265,14 @@ mod tests {
     fn phases_follow_the_containers() {
         let creating = Pod::new(
             "127.0.1.1".into(),
+            "127.0.0.1".into(),
             vec![],
             vec![Container::waiting("a", "i", "ContainerCreating")],
         );
         assert_eq!(creating.phase(), "Pending");
         let mut pod = Pod::new(
             "127.0.1.1".into(),
+            "127.0.0.1".into(),
             vec![],
             vec![running("a", true), running("b", false)],
         );
@@ -278,14 +288,21 @@ mod tests {
         assert_eq!(ready["status"], "False");
         assert_eq!(ready["reason"], "ContainersNotReady");
         assert_eq!(
-            Pod::new(String::new(), vec![], vec![exited("a", 0)]).phase(),
+            Pod::new(String::new(), String::new(), vec![], vec![exited("a", 0)]).phase(),
             "Succeeded"
         );
         assert_eq!(
-            Pod::new(String::new(), vec![], vec![exited("a", 0), exited("b", 2)]).phase(),
+            Pod::new(
+                String::new(),
+                String::new(),
+                vec![],
+                vec![exited("a", 0), exited("b", 2)]
+            )
+            .phase(),
             "Failed"
         );
         let mut waiting_on_init = Pod::new(
+            String::new(),
             String::new(),
             vec![running("init", false)],
             vec![Container::waiting("a", "i", "PodInitializing")],
@@ -294,7 +311,13 @@ mod tests {
         let status = waiting_on_init.render();
         assert_eq!(status["status"]["initContainerStatuses"][0]["name"], "init");
         assert_eq!(
-            Pod::new(String::new(), vec![exited("init", 1)], vec![]).phase(),
+            Pod::new(
+                String::new(),
+                String::new(),
+                vec![exited("init", 1)],
+                vec![]
+            )
+            .phase(),
             "Failed"
         );
     }

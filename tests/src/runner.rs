@@ -33,6 +33,8 @@ pub struct RunOptions {
     /// The built `image-assurance` binary (the simulator runs it for the webhook's image).
     pub binary: PathBuf,
     pub concurrency: usize,
+    /// Why this backend (when the caller resolved `auto` itself).
+    pub reason: Option<String>,
 }
 
 impl RunOptions {
@@ -45,6 +47,7 @@ impl RunOptions {
             keep: false,
             binary: binary.to_path_buf(),
             concurrency: 6,
+            reason: None,
         }
     }
 }
@@ -94,12 +97,10 @@ impl Summary {
 /// Starts the backend, runs the features, tears the backend down.
 pub async fn run(options: &RunOptions) -> Result<Summary, String> {
     let started = Instant::now();
-    let missing = match options.cluster {
-        BackendKind::Auto | BackendKind::Kind => crate::commands::missing_tools(true),
-        BackendKind::K3s => crate::commands::missing_tools(false),
-        BackendKind::Sim => Vec::new(),
+    let (kind, why) = match &options.reason {
+        Some(reason) => (options.cluster, reason.clone()),
+        None => backend::choose(options.cluster, &backend::available(options.cluster)),
     };
-    let (kind, why) = backend::choose(options.cluster, &missing);
     println!("backend: {kind} ({why})");
     let backend_options = BackendOptions {
         root: options.root.clone(),
@@ -115,11 +116,11 @@ pub async fn run(options: &RunOptions) -> Result<Summary, String> {
         run_features(context, options).await
     }
     .await;
-    let name = cluster.name();
+    let description = cluster.description();
     let teardown = cluster.teardown().await;
     let mut summary = result?;
     teardown?;
-    summary.backend = name.to_string();
+    summary.backend = description;
     summary.wall = started.elapsed();
     Ok(summary)
 }

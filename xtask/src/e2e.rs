@@ -1,13 +1,15 @@
-//! `cargo xtask e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]`: the
-//! Gherkin features against a cluster. Builds the `image-assurance` binary (the simulator runs
-//! it; kind and k3s build the image from the Dockerfile), runs every feature, prints the backend
-//! and `N scenarios (N passed)` with the wall time, writes JUnit XML when asked, and fails when
-//! any scenario does.
+//! `cargo xtask e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]`:
+//! the Gherkin features against a cluster. Builds the `image-assurance` binary (the simulator's
+//! and upstream's kubelet run it; kind and k3s build the image from the Dockerfile), and for
+//! upstream the control plane (once per version), runs every feature, prints the backend and
+//! `N scenarios (N passed)` with the wall time, writes JUnit XML when asked, and fails when any
+//! scenario does.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use conformance::backend::{BackendKind, preflight};
+use conformance::backend::upstream::{binaries::Binaries, netns};
+use conformance::backend::{BackendKind, available, choose, preflight};
 use conformance::commands::missing_tools;
 use conformance::runner::{RunOptions, run};
 
@@ -19,7 +21,8 @@ pub struct Options {
     pub keep: bool,
 }
 
-pub const USAGE: &str = "e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]";
+pub const USAGE: &str =
+    "e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]";
 
 pub fn parse(args: &[String], root: &Path) -> Result<Options, String> {
     let mut options = Options {
@@ -61,7 +64,7 @@ pub fn parse(args: &[String], root: &Path) -> Result<Options, String> {
 
 /// `cargo build -p image-assurance`, with the variables `cargo run` set for xtask removed (build
 /// scripts that watch them would otherwise rebuild).
-fn build_webhook(root: &Path) -> Result<PathBuf, String> {
+pub fn build_webhook(root: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(&cargo);
     for (name, _) in std::env::vars_os() {
@@ -103,11 +106,16 @@ pub fn run_e2e(args: &[String], root: &Path) -> Result<(), String> {
     match options.cluster {
         BackendKind::Kind => preflight(BackendKind::Kind, &missing_tools(true))?,
         BackendKind::K3s => preflight(BackendKind::K3s, &missing_tools(false))?,
-        BackendKind::Auto | BackendKind::Sim => {}
+        BackendKind::Auto | BackendKind::Sim | BackendKind::Upstream => {}
     }
+    let (cluster, why) = choose(options.cluster, &available(options.cluster));
     let binary = build_webhook(root)?;
+    if cluster == BackendKind::Upstream {
+        prepare_upstream(root)?;
+    }
     let mut run_options = RunOptions::new(root, &binary);
-    run_options.cluster = options.cluster;
+    run_options.cluster = cluster;
+    run_options.reason = Some(why);
     run_options.tags = options.tags;
     run_options.junit = options.junit.clone();
     run_options.keep = options.keep;
@@ -132,6 +140,13 @@ pub fn run_e2e(args: &[String], root: &Path) -> Result<(), String> {
             summary.scenarios()
         ))
     }
+}
+
+/// Builds the control plane if it is not cached (this needs the network), then moves this
+/// process into the run's network namespace. Call before any thread starts.
+pub fn prepare_upstream(root: &Path) -> Result<(), String> {
+    Binaries::ensure(root)?;
+    netns::enter()
 }
 
 #[cfg(test)]

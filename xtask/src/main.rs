@@ -7,9 +7,12 @@
 //!                   the webhook inside the simulated cluster (Deployment → Running pods)
 //!   sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]
 //!                   run the simulated cluster until interrupted
-//!   e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]
+//!   cluster [--cluster upstream] [--kubeconfig PATH] [--port N]
+//!                   run Kubernetes' own control plane (process kubelet as nodes) until interrupted
+//!   e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]
 //!                   the Gherkin features against a cluster
 
+mod cluster;
 mod e2e;
 mod sim;
 
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
         Some("crd") => crd(rest.iter().any(|arg| arg == "--check")),
         Some("bench") => bench(&rest),
         Some("sim") => sim::run(&rest, &workspace_root()),
+        Some("cluster") => cluster::run(&rest, &workspace_root()),
         Some("e2e") => e2e::run_e2e(&rest, &workspace_root()),
         Some(other) => Err(format!("unknown task {other:?}\n{USAGE}")),
         None => Err(USAGE.to_string()),
@@ -39,7 +43,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  e2e [--cluster auto|sim|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  cluster [--cluster upstream] [--kubeconfig PATH] [--port N]\n                  run Kubernetes' own control plane (process kubelet as nodes) until interrupted\n  e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.

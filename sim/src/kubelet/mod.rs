@@ -1,68 +1,78 @@
-//! The process kubelet and its companions: what makes the emulator a cluster in which pods run.
+//! What makes the emulator a cluster in which pods run: the process kubelet (the `kubelet`
+//! crate, which also serves the upstream control plane) joined to the emulator, and the two
+//! companions a real cluster gets from kube-scheduler and kube-controller-manager.
 //!
 //! Each component is an API client with its own identity, as in a real cluster: node agents
 //! (`system:node:<name>`) register their Node and run the pods bound to it, a scheduler
 //! (`system:kube-scheduler`) binds pending pods, and the endpoints controller
 //! (`system:serviceaccount:kube-system:endpoint-controller`) keeps Endpoints in step with ready
-//! pods. A pod whose image is registered (`ClusterOptions::images`) runs as a local process;
-//! any other pod is simulated (Running and Ready at once). See `sim/README.md`.
+//! pods. See `sim/README.md`.
 
-mod agent;
-mod atomic;
 pub mod endpoints;
-mod ipam;
-mod launch;
-mod node;
-mod pod;
-mod probe;
-mod process;
-mod refresh;
-mod runner;
 mod scheduler;
-mod status;
-mod volumes;
 
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Pod;
+use kubelet::{ApiAccess, Ipam, Kubelet, PodCredentials};
 use tokio::task::JoinHandle;
 
 use crate::api::SharedState;
 use crate::auth::UserInfo;
 use crate::server::{ClusterOptions, StartError, client_for};
 
-pub use ipam::Ipam;
-pub use process::ProcessTable;
-
-/// What every component of the cluster shares.
-pub(crate) struct Context {
+/// The emulator's side of the kubelet: tokens the emulator issues itself, plain HTTP.
+struct SimAccess {
     /// `http://host:port` of the API server.
-    pub url: String,
-    /// `host:port` of the API server (kubeconfigs and `KUBERNETES_SERVICE_*`).
-    pub address: String,
-    pub state: SharedState,
-    pub images: std::collections::BTreeMap<String, PathBuf>,
-    /// Pods' private directories live under `<work_dir>/pods`.
-    pub work_dir: PathBuf,
-    pub ipam: Ipam,
-    pub processes: Arc<ProcessTable>,
+    url: String,
+    /// `host:port` of the API server.
+    address: String,
+    state: SharedState,
 }
 
-impl Context {
-    /// A client that authenticates as `user`, with a token the API server has issued for it.
-    pub fn client_as(&self, user: &UserInfo) -> Result<kube::Client, StartError> {
+impl SimAccess {
+    fn client_as(&self, user: &UserInfo) -> Result<kube::Client, StartError> {
         client_for(&self.url, Some(self.state.tokens.issue(user)))
+    }
+}
+
+impl ApiAccess for SimAccess {
+    fn node_client(&self, name: &str) -> Result<kube::Client, String> {
+        self.client_as(&UserInfo::node(name))
+            .map_err(|error| error.to_string())
+    }
+
+    fn pod_credentials<'a>(
+        &'a self,
+        _node: &'a kube::Client,
+        pod: &'a Pod,
+    ) -> BoxFuture<'a, Result<PodCredentials, String>> {
+        Box::pin(async move {
+            let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+            let user = UserInfo::service_account(&namespace, &kubelet::service_account(pod));
+            let token = self.state.tokens.issue(&user);
+            // What in-cluster configuration gives a client: its service account, its namespace.
+            let kubeconfig = crate::kubeconfig::render(&self.address, Some(&token), &namespace);
+            Ok(PodCredentials { token, kubeconfig })
+        })
+    }
+
+    fn service_address(&self) -> (String, String) {
+        self.address
+            .rsplit_once(':')
+            .map(|(host, port)| (host.to_string(), port.to_string()))
+            .unwrap_or_default()
     }
 }
 
 /// The running cluster components. Stopping (or dropping) it ends every task and kills every
 /// process it started.
 pub struct Cluster {
+    kubelet: Kubelet,
     tasks: Vec<JoinHandle<()>>,
-    processes: Arc<ProcessTable>,
-    work_dir: PathBuf,
-    /// Removed on drop when the work directory is ours (no `ClusterOptions::work_dir`).
-    temporary: bool,
 }
 
 impl Cluster {
@@ -72,74 +82,46 @@ impl Cluster {
         state: &SharedState,
         options: &ClusterOptions,
     ) -> Result<Cluster, StartError> {
-        let (work_dir, temporary) = match &options.work_dir {
-            Some(dir) => (dir.clone(), false),
-            None => (
-                std::env::temp_dir().join(format!("sim-cluster-{}", uuid::Uuid::new_v4())),
-                true,
-            ),
-        };
-        std::fs::create_dir_all(work_dir.join("pods")).map_err(|source| {
-            StartError::Client(format!(
-                "cannot create the cluster's work directory {}: {source}",
-                work_dir.display()
-            ))
-        })?;
-        let processes = Arc::new(ProcessTable::default());
-        let context = Arc::new(Context {
+        let access = Arc::new(SimAccess {
             url: format!("http://{}", state.address),
             address: state.address.clone(),
             state: state.clone(),
-            images: options.images.clone(),
-            work_dir: work_dir.clone(),
-            ipam: Ipam::default(),
-            processes: processes.clone(),
         });
-        let mut cluster = Cluster {
-            tasks: Vec::new(),
-            processes,
-            work_dir,
-            temporary,
-        };
-        for name in &options.nodes {
-            let client = context.client_as(&UserInfo::node(name))?;
-            node::register(&client, name)
-                .await
-                .map_err(StartError::Client)?;
-            cluster
-                .tasks
-                .push(tokio::spawn(node::keep_ready(client.clone(), name.clone())));
-            cluster.tasks.push(tokio::spawn(agent::run(
-                context.clone(),
-                client,
-                name.clone(),
-            )));
-        }
-        let scheduler = context.client_as(&scheduler::user())?;
-        cluster.tasks.push(tokio::spawn(scheduler::run(
-            scheduler,
-            options.nodes.clone(),
-        )));
-        let endpoints = context.client_as(&UserInfo::controller("endpoint"))?;
-        cluster.tasks.push(tokio::spawn(endpoints::run(endpoints)));
-        Ok(cluster)
+        let kubelet = Kubelet::start(
+            access.clone(),
+            kubelet::Options {
+                nodes: options.nodes.clone(),
+                host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                images: options.images.clone(),
+                work_dir: options.work_dir.clone(),
+                // Every pod its own loopback address, shared by all simulators of a process.
+                ipam: Ipam::default(),
+            },
+        )
+        .await
+        .map_err(StartError::Client)?;
+        let scheduler = access.client_as(&scheduler::user())?;
+        let endpoints = access.client_as(&UserInfo::controller("endpoint"))?;
+        let tasks = vec![
+            tokio::spawn(scheduler::run(scheduler, options.nodes.clone())),
+            tokio::spawn(endpoints::run(endpoints)),
+        ];
+        Ok(Cluster { kubelet, tasks })
     }
 
     /// Where pods' directories (volumes, kubeconfig, logs) are written.
     pub fn work_dir(&self) -> &Path {
-        &self.work_dir
+        self.kubelet.work_dir()
     }
 
     /// How many container processes are running.
     pub fn running_processes(&self) -> usize {
-        self.processes.running()
+        self.kubelet.running_processes()
     }
 
     /// Kills every process and ends every task.
     pub fn stop(&mut self) {
-        // Processes first, and none may start after this: a task that has not seen its abort
-        // yet must not leave a new process behind.
-        self.processes.close();
+        self.kubelet.stop();
         for task in self.tasks.drain(..) {
             task.abort();
         }
@@ -149,9 +131,5 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
-        if self.temporary {
-            // Best effort: a leftover temporary directory is harmless.
-            let _ = std::fs::remove_dir_all(&self.work_dir);
-        }
     }
 }

@@ -5,6 +5,7 @@
 pub mod k3s;
 pub mod kind;
 pub mod sim;
+pub mod upstream;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -14,8 +15,12 @@ use futures::future::BoxFuture;
 
 /// A running cluster.
 pub trait Backend: Send + Sync {
-    /// `sim`, `kind` or `k3s`, for the report.
+    /// `sim`, `upstream`, `kind` or `k3s`.
     fn name(&self) -> &'static str;
+    /// What the report says the features ran on (the name, and a version where known).
+    fn description(&self) -> String {
+        self.name().to_string()
+    }
     fn client(&self) -> kube::Client;
     /// The image the webhook's Deployment runs (already available to the cluster).
     fn webhook_image(&self) -> &str;
@@ -28,6 +33,7 @@ pub trait Backend: Send + Sync {
 pub enum BackendKind {
     Auto,
     Sim,
+    Upstream,
     Kind,
     K3s,
 }
@@ -39,10 +45,11 @@ impl FromStr for BackendKind {
         match value {
             "auto" => Ok(BackendKind::Auto),
             "sim" => Ok(BackendKind::Sim),
+            "upstream" => Ok(BackendKind::Upstream),
             "kind" => Ok(BackendKind::Kind),
             "k3s" => Ok(BackendKind::K3s),
             other => Err(format!(
-                "--cluster {other:?}: expected one of auto, sim, kind, k3s"
+                "--cluster {other:?}: expected one of auto, sim, upstream, kind, k3s"
             )),
         }
     }
@@ -53,6 +60,7 @@ impl fmt::Display for BackendKind {
         f.write_str(match self {
             BackendKind::Auto => "auto",
             BackendKind::Sim => "sim",
+            BackendKind::Upstream => "upstream",
             BackendKind::Kind => "kind",
             BackendKind::K3s => "k3s",
         })
@@ -74,18 +82,58 @@ pub struct BackendOptions {
     pub keep: bool,
 }
 
-/// Resolves `auto`: kind when `docker` and `kind` both work, else the simulator; says why.
-pub fn choose(requested: BackendKind, missing: &[String]) -> (BackendKind, String) {
+/// What `auto` can choose from.
+#[derive(Clone, Debug, Default)]
+pub struct Available {
+    /// What kind lacks here (docker, kind); empty when both work.
+    pub kind_missing: Vec<String>,
+    /// The upstream binaries are cached.
+    pub upstream_cached: bool,
+    /// `go` runs here (the upstream binaries can be built).
+    pub go: bool,
+}
+
+/// What `auto` (or the requested backend) could use here; probes only what the choice needs.
+pub fn available(requested: BackendKind) -> Available {
     match requested {
-        BackendKind::Auto if missing.is_empty() => (
+        BackendKind::Auto => {
+            let kind_missing = crate::commands::missing_tools(true);
+            let probe_upstream = !kind_missing.is_empty();
+            Available {
+                kind_missing,
+                upstream_cached: probe_upstream && upstream::binaries::Binaries::cached().is_some(),
+                go: probe_upstream && upstream::binaries::go_available(),
+            }
+        }
+        _ => Available::default(),
+    }
+}
+
+/// Resolves `auto`: kind when `docker` and `kind` both work, else upstream when its binaries
+/// are cached or Go can build them, else the simulator; says why.
+pub fn choose(requested: BackendKind, available: &Available) -> (BackendKind, String) {
+    match requested {
+        BackendKind::Auto if available.kind_missing.is_empty() => (
             BackendKind::Kind,
             "auto: docker and kind both work, so kind".to_string(),
+        ),
+        BackendKind::Auto if available.upstream_cached || available.go => (
+            BackendKind::Upstream,
+            format!(
+                "auto: Kubernetes' own control plane, because no container engine is usable here (missing {}) and {}",
+                available.kind_missing.join("; "),
+                if available.upstream_cached {
+                    "its binaries are cached"
+                } else {
+                    "Go can build its binaries"
+                }
+            ),
         ),
         BackendKind::Auto => (
             BackendKind::Sim,
             format!(
-                "auto: the simulator, because no container engine is usable here: missing {}",
-                missing.join("; ")
+                "auto: the simulator, because no container engine is usable here (missing {}) and Go is not installed to build the upstream control plane",
+                available.kind_missing.join("; ")
             ),
         ),
         other => (other, format!("{other}: as asked")),
@@ -101,6 +149,7 @@ pub async fn start(
         BackendKind::Sim | BackendKind::Auto => {
             Ok(Box::new(sim::SimBackend::start(options).await?))
         }
+        BackendKind::Upstream => Ok(Box::new(upstream::UpstreamBackend::start(options).await?)),
         BackendKind::Kind => {
             preflight(kind, &crate::commands::missing_tools(true))?;
             Ok(Box::new(kind::KindBackend::start(options).await?))
@@ -129,12 +178,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_picks_kind_only_when_nothing_is_missing() {
-        assert_eq!(choose(BackendKind::Auto, &[]).0, BackendKind::Kind);
-        let (kind, why) = choose(BackendKind::Auto, &["kind (not installed)".to_string()]);
-        assert_eq!(kind, BackendKind::Sim);
+    fn auto_picks_kind_then_upstream_then_the_simulator() {
+        let everything = Available {
+            upstream_cached: true,
+            go: true,
+            ..Available::default()
+        };
+        assert_eq!(choose(BackendKind::Auto, &everything).0, BackendKind::Kind);
+        let no_engine = Available {
+            kind_missing: vec!["kind (not installed)".to_string()],
+            go: true,
+            ..Available::default()
+        };
+        let (kind, why) = choose(BackendKind::Auto, &no_engine);
+        assert_eq!(kind, BackendKind::Upstream);
         assert!(why.contains("kind (not installed)"), "{why}");
-        assert_eq!(choose(BackendKind::K3s, &[]).0, BackendKind::K3s);
+        assert!(why.contains("Go can build"), "{why}");
+        let cached = Available {
+            go: false,
+            upstream_cached: true,
+            ..no_engine.clone()
+        };
+        assert_eq!(choose(BackendKind::Auto, &cached).0, BackendKind::Upstream);
+        let nothing = Available {
+            go: false,
+            ..no_engine
+        };
+        let (kind, why) = choose(BackendKind::Auto, &nothing);
+        assert_eq!(kind, BackendKind::Sim);
+        assert!(why.contains("Go is not installed"), "{why}");
+        assert_eq!(choose(BackendKind::K3s, &everything).0, BackendKind::K3s);
     }
 
     #[test]
@@ -151,6 +224,7 @@ mod tests {
     #[test]
     fn cluster_names_parse() {
         assert_eq!("k3s".parse::<BackendKind>(), Ok(BackendKind::K3s));
+        assert_eq!("upstream".parse::<BackendKind>(), Ok(BackendKind::Upstream));
         assert!(
             "minikube"
                 .parse::<BackendKind>()
