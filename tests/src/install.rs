@@ -2,6 +2,7 @@
 //! manifests` prints, applied through `kube::Client` (create, or replace what exists, so a
 //! restore after a scenario that changed the install puts back exactly these objects).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use image_assurance::install::cert_files::CertFiles;
@@ -14,9 +15,10 @@ use image_assurance::install::{
 };
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Endpoints;
+use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Pod};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -209,36 +211,153 @@ pub async fn apply(client: &Client, manifests: &Manifests) -> Result<(), String>
     wait_ready(client, &namespace, DEFAULT_REPLICAS).await
 }
 
-/// How many ready addresses the webhook's Service has.
-pub async fn ready_endpoints(client: &Client, namespace: &str) -> Result<usize, String> {
+/// The label selector of the webhook's pods, as a list query writes it.
+pub fn pod_selector() -> String {
+    image_assurance::install::pod_selector_labels()
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The webhook's pods (terminating ones included).
+pub async fn webhook_pods(client: &Client, namespace: &str) -> Result<Vec<Pod>, String> {
+    namespaced::<Pod>(client, namespace)
+        .list(&ListParams::default().labels(&pod_selector()))
+        .await
+        .map(|list| list.items)
+        .map_err(|error| format!("list the webhook's Pods: {error}"))
+}
+
+/// The pods the webhook's Service sends traffic to, by name, as the API publishes them: the
+/// ready addresses of its Endpoints and, where the API serves them, the ready endpoints of its
+/// EndpointSlices (a real cluster keeps both; the API server resolves webhooks through them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceEndpoints {
+    pub endpoints: BTreeSet<String>,
+    /// `None` when the API does not serve EndpointSlices.
+    pub slices: Option<BTreeSet<String>>,
+}
+
+impl ServiceEndpoints {
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty() && self.slices.as_ref().is_none_or(BTreeSet::is_empty)
+    }
+
+    /// Both views name exactly `pods`.
+    pub fn are(&self, pods: &BTreeSet<String>) -> bool {
+        &self.endpoints == pods && self.slices.as_ref().is_none_or(|slices| slices == pods)
+    }
+}
+
+impl std::fmt::Display for ServiceEndpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Endpoints {:?}", self.endpoints)?;
+        match &self.slices {
+            Some(slices) => write!(f, ", EndpointSlices {slices:?}"),
+            None => write!(f, " (EndpointSlices not served)"),
+        }
+    }
+}
+
+/// What an endpoint stands for: its pod, or its IP when it names none.
+fn endpoint_name(target: Option<&ObjectReference>, ip: &str) -> String {
+    target
+        .and_then(|target| target.name.clone())
+        .unwrap_or_else(|| ip.to_string())
+}
+
+pub async fn service_endpoints(
+    client: &Client,
+    namespace: &str,
+) -> Result<ServiceEndpoints, String> {
     let endpoints: Api<Endpoints> = namespaced(client, namespace);
     let found = endpoints
         .get_opt(SERVICE_NAME)
         .await
         .map_err(|error| format!("get Endpoints {SERVICE_NAME}: {error}"))?;
-    Ok(found
+    let ready = found
         .and_then(|endpoints| endpoints.subsets)
         .unwrap_or_default()
         .iter()
-        .map(|subset| subset.addresses.as_ref().map_or(0, Vec::len))
-        .sum())
+        .flat_map(|subset| subset.addresses.iter().flatten())
+        .map(|address| endpoint_name(address.target_ref.as_ref(), &address.ip))
+        .collect();
+    let slices: Api<EndpointSlice> = namespaced(client, namespace);
+    let listed = slices
+        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={SERVICE_NAME}")))
+        .await;
+    let slices = match listed {
+        Ok(list) => Some(
+            list.items
+                .iter()
+                .flat_map(|slice| slice.endpoints.iter().flatten())
+                // An unknown readiness counts as ready, as the API documents it.
+                .filter(|endpoint| {
+                    endpoint
+                        .conditions
+                        .as_ref()
+                        .and_then(|conditions| conditions.ready)
+                        .unwrap_or(true)
+                })
+                .map(|endpoint| {
+                    endpoint_name(
+                        endpoint.target_ref.as_ref(),
+                        endpoint.addresses.first().map_or("", String::as_str),
+                    )
+                })
+                .collect(),
+        ),
+        Err(error) if is_not_found(&error) => None,
+        Err(error) => return Err(format!("list EndpointSlices of {SERVICE_NAME}: {error}")),
+    };
+    Ok(ServiceEndpoints {
+        endpoints: ready,
+        slices,
+    })
+}
+
+/// How many pods the webhook's Service has ready endpoints for (in either view).
+pub async fn ready_endpoints(client: &Client, namespace: &str) -> Result<usize, String> {
+    let view = service_endpoints(client, namespace).await?;
+    let mut all = view.endpoints;
+    all.extend(view.slices.unwrap_or_default());
+    Ok(all.len())
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+        })
 }
 
 /// Until the Deployment has rolled out `replicas` ready pods (and no others: a terminating
 /// or outdated pod could still be listed and refuse connections) and the Service has exactly
-/// that many ready endpoints.
+/// those pods as its ready endpoints.
 pub async fn wait_ready(client: &Client, namespace: &str, replicas: i32) -> Result<(), String> {
+    wait_ready_replacing(client, namespace, replicas, &BTreeSet::new())
+        .await
+        .map(|_| ())
+}
+
+/// As `wait_ready`, and none of the pods is one of `gone` (uids): the pods are new ones. Gives
+/// the ready pods' names.
+pub async fn wait_ready_replacing(
+    client: &Client,
+    namespace: &str,
+    replicas: i32,
+    gone: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, String> {
     let deployments: Api<Deployment> = namespaced(client, namespace);
-    let pods: Api<k8s_openapi::api::core::v1::Pod> = namespaced(client, namespace);
     let wanted = usize::try_from(replicas).unwrap_or(0);
-    let selector = image_assurance::install::pod_selector_labels()
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join(",");
     poll(
         READY_TIMEOUT,
-        &format!("the webhook Deployment {DEPLOYMENT_NAME} rolled out with {replicas} ready pods behind its Service"),
+        &format!("the webhook Deployment {DEPLOYMENT_NAME} rolled out with {replicas} new ready pods behind its Service"),
         || async {
             let deployment = deployments
                 .get_opt(DEPLOYMENT_NAME)
@@ -250,22 +369,54 @@ pub async fn wait_ready(client: &Client, namespace: &str, replicas: i32) -> Resu
             let ready = status.ready_replicas.unwrap_or(0);
             let updated = status.updated_replicas.unwrap_or(0);
             let total = status.replicas.unwrap_or(0);
-            let listed = pods
-                .list(&kube::api::ListParams::default().labels(&selector))
-                .await
-                .map_err(|error| error.to_string())?
-                .items
-                .len();
-            let endpoints = ready_endpoints(client, namespace).await?;
+            let pods = webhook_pods(client, namespace).await?;
+            let names: BTreeSet<String> = pods
+                .iter()
+                .filter_map(|pod| pod.metadata.name.clone())
+                .collect();
+            let fresh_and_ready = pods.iter().all(|pod| {
+                is_ready(pod)
+                    && pod.metadata.deletion_timestamp.is_none()
+                    && pod.metadata.uid.as_ref().is_none_or(|uid| !gone.contains(uid))
+            });
+            let served = service_endpoints(client, namespace).await?;
             let done = observed >= generation
                 && ready == replicas
                 && updated == replicas
                 && total == replicas
-                && listed == wanted
-                && endpoints == wanted;
-            Ok(done.then_some(()).ok_or(format!(
-                "generation {generation} (observed {observed}), {total} pods ({updated} updated, {ready} ready), {listed} listed, {endpoints} endpoints"
+                && pods.len() == wanted
+                && fresh_and_ready
+                && served.are(&names);
+            let replaced = pods
+                .iter()
+                .filter(|pod| pod.metadata.uid.as_ref().is_some_and(|uid| gone.contains(uid)))
+                .count();
+            Ok(done.then(|| names.clone()).ok_or(format!(
+                "generation {generation} (observed {observed}), {total} pods ({updated} updated, {ready} ready); listed {names:?} ({replaced} of them replaced ones, all new and ready: {fresh_and_ready}); {served}"
             )))
+        },
+    )
+    .await
+}
+
+/// Until the webhook has no pods at all (so no process of it can still answer, even on a
+/// connection the API server keeps alive) and its Service no ready endpoints.
+pub async fn wait_gone(client: &Client, namespace: &str) -> Result<(), String> {
+    poll(
+        READY_TIMEOUT,
+        "the webhook's Pods to be gone and its Service to have no ready endpoints",
+        || async {
+            let pods = webhook_pods(client, namespace).await?;
+            let served = service_endpoints(client, namespace).await?;
+            Ok(if pods.is_empty() && served.is_empty() {
+                Ok(())
+            } else {
+                let names: Vec<String> = pods
+                    .iter()
+                    .filter_map(|pod| pod.metadata.name.clone())
+                    .collect();
+                Err(format!("Pods {names:?}; {served}"))
+            })
         },
     )
     .await

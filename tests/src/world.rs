@@ -4,7 +4,7 @@
 //! (scan results are looked up cluster-wide by image). Messages are compared after mapping
 //! those names back to the ones the feature wrote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -50,6 +50,17 @@ pub struct World {
     pub outside: Vec<(String, String)>,
     /// The installer's answer to the last request for manifests.
     pub installer: Option<Result<(), String>>,
+    /// Labels this scenario put on namespaces it does not own, (namespace, key): the
+    /// after-hook removes them, so that nothing leaks into later scenarios.
+    pub labelled_elsewhere: Vec<(String, String)>,
+    /// Uids of webhook pods this scenario deleted or scaled away: pods that "come back" must
+    /// be others.
+    pub gone_webhook_pods: BTreeSet<String>,
+    /// Count the webhook's admission requests around each request (process-wide counters:
+    /// only meaningful in a @serial scenario).
+    pub counting_requests: bool,
+    /// The webhook's admission request counters (by pod) just before the last request.
+    pub requests_before: Option<BTreeMap<String, u64>>,
 }
 
 impl fmt::Debug for World {
@@ -93,6 +104,10 @@ impl World {
             install_changed: false,
             outside: Vec::new(),
             installer: None,
+            labelled_elsewhere: Vec::new(),
+            gone_webhook_pods: BTreeSet::new(),
+            counting_requests: false,
+            requests_before: None,
         }
     }
 

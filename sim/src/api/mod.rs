@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod lifecycle;
 pub mod objects;
 pub mod patching;
+pub mod proxy;
 pub mod strict;
 pub mod subresources;
 pub mod watch;
@@ -159,6 +160,16 @@ async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> R
             .and_then(|value| value.to_str().ok())
             .unwrap_or("");
         return discovery::openapi(&state, openapi, accept).await;
+    }
+    // `pods/<id>/proxy/<path...>` has more segments than any object URL.
+    if let Some(proxy) = proxy::parse(&path) {
+        let mut response = proxy::serve(&state, proxy, request, &caller)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
+        for warning in caller.warnings.headers() {
+            response.headers_mut().append("warning", warning);
+        }
+        return response;
     }
     let route = match parse_path(&state.catalogue, &path) {
         Ok(route) => route,

@@ -47,6 +47,11 @@ pub fn steps() -> Vec<Registration> {
             r#"the namespace is labelled "([^"]+)""#,
             step!(label_namespace),
         ),
+        (
+            Keyword::Given,
+            r#"the namespace "([^"]+)" is labelled "([^"]+)""#,
+            step!(label_other_namespace),
+        ),
     ]
 }
 
@@ -124,6 +129,40 @@ async fn label_namespace(world: &mut World, ctx: Context) -> Result<(), String> 
         .map_err(|error| format!("label namespace {name}: {error}"))?;
     world.log(format!("labelled namespace {name} {labels:?}"));
     world.namespace_labels.extend(labels);
+    world.dirty = true;
+    Ok(())
+}
+
+/// Labels a namespace the scenario does not own (such as kube-system); the after-hook takes
+/// the labels off again.
+async fn label_other_namespace(world: &mut World, ctx: Context) -> Result<(), String> {
+    let (name, labels) = (arg(&ctx, 0)?, parse_labels(&arg(&ctx, 1)?)?);
+    let namespaces = Api::<Namespace>::all(world.client());
+    let existing = namespaces
+        .get(&name)
+        .await
+        .map_err(|error| format!("get namespace {name}: {error}"))?
+        .metadata
+        .labels
+        .unwrap_or_default();
+    if let Some(key) = labels.keys().find(|key| existing.contains_key(*key)) {
+        // Removing it afterwards would then destroy a label that was there before.
+        return Err(format!(
+            "namespace {name} already has the label {key}: is an earlier scenario's clean-up missing?"
+        ));
+    }
+    for key in labels.keys() {
+        world.labelled_elsewhere.push((name.clone(), key.clone()));
+    }
+    namespaces
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": labels}})),
+        )
+        .await
+        .map_err(|error| format!("label namespace {name}: {error}"))?;
+    world.log(format!("labelled namespace {name} {labels:?}"));
     world.dirty = true;
     Ok(())
 }
@@ -237,18 +276,38 @@ pub fn after_scenario(world: Option<&mut World>) -> LocalBoxFuture<'_, ()> {
     })
 }
 
+/// Every part runs even when an earlier one fails, so that one failure leaks as little as
+/// possible into later scenarios; the failures are reported together.
 async fn clean_up(world: &mut World) -> Result<(), String> {
     let client = world.client();
+    let mut failures = Vec::new();
     if world.install_changed {
         world.log("restoring the standard install");
-        crate::steps::installation::restore(world).await?;
+        if let Err(error) = crate::steps::installation::restore(world).await {
+            failures.push(error);
+        }
+    }
+    for (namespace, key) in std::mem::take(&mut world.labelled_elsewhere) {
+        let patch = json!({"metadata": {"labels": {key.clone(): null}}});
+        match Api::<Namespace>::all(client.clone())
+            .patch(&namespace, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => world.log(format!(
+                "removed the label {key} from namespace {namespace}"
+            )),
+            Err(error) if crate::install::is_not_found(&error) => {}
+            Err(error) => failures.push(format!(
+                "remove the label {key} from namespace {namespace}: {error}"
+            )),
+        }
     }
     for (namespace, name) in std::mem::take(&mut world.outside) {
         let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
         match pods.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(error) if crate::install::is_not_found(&error) => {}
-            Err(error) => return Err(format!("delete Pod {namespace}/{name}: {error}")),
+            Err(error) => failures.push(format!("delete Pod {namespace}/{name}: {error}")),
         }
     }
     let policies: Api<ContainerAdmissionPolicy> = Api::all(client.clone());
@@ -256,7 +315,7 @@ async fn clean_up(world: &mut World) -> Result<(), String> {
         match policies.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(error) if crate::install::is_not_found(&error) => {}
-            Err(error) => return Err(format!("delete ContainerAdmissionPolicy {name}: {error}")),
+            Err(error) => failures.push(format!("delete ContainerAdmissionPolicy {name}: {error}")),
         }
     }
     if let Some(namespace) = world.namespace.take() {
@@ -266,10 +325,14 @@ async fn clean_up(world: &mut World) -> Result<(), String> {
         {
             Ok(_) => {}
             Err(error) if crate::install::is_not_found(&error) => {}
-            Err(error) => return Err(format!("delete namespace {namespace}: {error}")),
+            Err(error) => failures.push(format!("delete namespace {namespace}: {error}")),
         }
     }
-    Ok(())
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 #[cfg(test)]

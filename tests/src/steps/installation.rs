@@ -7,20 +7,23 @@ use std::time::Duration;
 
 use cucumber::step::Context;
 use image_assurance::install::cert_files::{CertFiles, verify};
+use image_assurance::install::manifests::DEFAULT_REPLICAS;
 use image_assurance::install::webhook_configuration::FailurePolicy;
 use image_assurance::install::{
     CONTAINER_NAME, DEFAULT_NAMESPACE, DEPLOYMENT_NAME, NAMESPACE_NAME_LABEL, TLS_SECRET_NAME,
-    pod_selector_labels,
+    WEBHOOK_CONFIGURATION_NAME,
 };
 use k8s_openapi::ByteString;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, Secret, SecretVolumeSource, Volume, VolumeMount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::cluster::{CATCH_UP, barrier};
 use super::controllers::failed_creates;
-use super::{Keyword, Registration, arg, docstring, step};
+use super::{Keyword, Registration, arg, docstring, step, table_rows};
 use crate::install::{self, InstallPlan};
 use crate::wait::poll;
 use crate::world::{Attempt, Outcome, World};
@@ -94,9 +97,29 @@ pub fn steps() -> Vec<Registration> {
             step!(delete_configuration),
         ),
         (
+            Keyword::Given,
+            r"the webhook's Deployment is scaled to 0 replicas",
+            step!(scale_to_zero),
+        ),
+        (
             Keyword::When,
             r"the webhook's Deployment is scaled to 0 replicas",
             step!(scale_to_zero),
+        ),
+        (
+            Keyword::When,
+            r"the webhook's Deployment is scaled back to (\d+) replicas",
+            step!(scale_back),
+        ),
+        (
+            Keyword::When,
+            r"the webhook's ReplicaSet is scaled to (\d+) replicas",
+            step!(scale_replica_set),
+        ),
+        (
+            Keyword::Then,
+            r#"the installed webhook "([^"]+)" is called only for namespaces matching:"#,
+            step!(installed_namespace_selector),
         ),
         (
             Keyword::Given,
@@ -234,36 +257,50 @@ async fn set_failure_policy(world: &mut World, ctx: Context) -> Result<(), Strin
     put_configuration(world, &plan).await
 }
 
-fn webhook_pod_selector() -> String {
-    pod_selector_labels()
-        .iter()
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect::<Vec<_>>()
-        .join(",")
+/// Notes the webhook's current pods as gone: pods that "come back" must be others.
+async fn note_gone(world: &mut World) -> Result<Vec<String>, String> {
+    let pods = install::webhook_pods(&world.client(), DEFAULT_NAMESPACE).await?;
+    let mut names = Vec::new();
+    for pod in pods {
+        world
+            .gone_webhook_pods
+            .extend(pod.metadata.uid.iter().cloned());
+        names.extend(pod.metadata.name);
+    }
+    Ok(names)
 }
 
+/// An ordinary (graceful) delete, as a node drain or `kubectl delete pod` does: the old
+/// processes may answer for a while and their replacements are created at once, which is
+/// fine under the safe install, whose webhook never covers its own namespace.
 async fn delete_webhook_pods(world: &mut World, _ctx: Context) -> Result<(), String> {
     barrier(world).await?;
     world.install_changed = true;
+    let names = note_gone(world).await?;
     let pods: Api<Pod> = Api::namespaced(world.client(), DEFAULT_NAMESPACE);
-    // All at once, without grace: no old pod may answer for its own replacement.
-    let params = DeleteParams {
-        grace_period_seconds: Some(0),
-        ..DeleteParams::default()
-    };
     pods.delete_collection(
-        &params,
-        &ListParams::default().labels(&webhook_pod_selector()),
+        &DeleteParams::default(),
+        &ListParams::default().labels(&install::pod_selector()),
     )
     .await
     .map_err(|error| format!("delete the webhook's Pods: {error}"))?;
-    world.log("deleted the webhook's Pods");
+    world.log(format!("deleted the webhook's Pods {names:?}"));
     Ok(())
 }
 
+/// New pods (none of those deleted or scaled away), Ready, and exactly they behind the
+/// Service's endpoints.
 async fn pods_come_back(world: &mut World, _ctx: Context) -> Result<(), String> {
-    install::wait_ready(&world.client(), DEFAULT_NAMESPACE, 2).await?;
-    world.log("the webhook's Pods are back and ready");
+    let names = install::wait_ready_replacing(
+        &world.client(),
+        DEFAULT_NAMESPACE,
+        DEFAULT_REPLICAS,
+        &world.gone_webhook_pods,
+    )
+    .await?;
+    world.log(format!(
+        "new webhook Pods {names:?} are ready behind the Service's endpoints"
+    ));
     Ok(())
 }
 
@@ -283,15 +320,12 @@ async fn pods_cannot_come_back(world: &mut World, ctx: Context) -> Result<(), St
     )
     .await?;
     world.log(format!("event: {event}"));
-    let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
-    let pods = Api::<Pod>::namespaced(client, DEFAULT_NAMESPACE)
-        .list(&ListParams::default().labels(&webhook_pod_selector()))
-        .await
-        .map_err(|error| format!("list the webhook's Pods: {error}"))?;
-    if endpoints != 0 || !pods.items.is_empty() {
+    let served = install::service_endpoints(&client, DEFAULT_NAMESPACE).await?;
+    let pods = install::webhook_pods(&client, DEFAULT_NAMESPACE).await?;
+    if !served.is_empty() || !pods.is_empty() {
         return Err(format!(
-            "the webhook came back: {} Pods, {endpoints} endpoints",
-            pods.items.len()
+            "the webhook came back: {} Pods, {served}",
+            pods.len()
         ));
     }
     Ok(())
@@ -304,32 +338,152 @@ async fn delete_configuration(world: &mut World, _ctx: Context) -> Result<(), St
     Ok(())
 }
 
-async fn scale_to_zero(world: &mut World, _ctx: Context) -> Result<(), String> {
-    barrier(world).await?;
-    world.install_changed = true;
-    let client = world.client();
-    Api::<Deployment>::namespaced(client.clone(), DEFAULT_NAMESPACE)
+/// Scales the webhook's Deployment through its `scale` subresource, which the webhook does
+/// not cover (its rules name main resources), so this works under any install.
+async fn scale_deployment(world: &World, replicas: i32) -> Result<(), String> {
+    Api::<Deployment>::namespaced(world.client(), DEFAULT_NAMESPACE)
         .patch_scale(
             DEPLOYMENT_NAME,
             &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 0}})),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
         )
         .await
-        .map_err(|error| format!("scale the webhook to 0: {error}"))?;
-    poll(
-        install::READY_TIMEOUT,
-        "the webhook Service to lose its endpoints",
-        || async {
-            let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
-            Ok(if endpoints == 0 {
-                Ok(())
-            } else {
-                Err(format!("{endpoints} endpoints"))
-            })
-        },
-    )
-    .await?;
-    world.log("the webhook is scaled to 0 and has no endpoints");
+        .map_err(|error| format!("scale the webhook's Deployment to {replicas}: {error}"))?;
+    Ok(())
+}
+
+/// Down to no pods at all, not only no endpoints: a webhook process that is still shutting
+/// down could otherwise answer on a connection the API server keeps alive.
+async fn scale_to_zero(world: &mut World, _ctx: Context) -> Result<(), String> {
+    barrier(world).await?;
+    world.install_changed = true;
+    note_gone(world).await?;
+    scale_deployment(world, 0).await?;
+    install::wait_gone(&world.client(), DEFAULT_NAMESPACE).await?;
+    world.log("the webhook is scaled to 0: no Pods, no ready endpoints");
+    Ok(())
+}
+
+async fn scale_back(world: &mut World, ctx: Context) -> Result<(), String> {
+    let replicas: i32 = arg(&ctx, 0)?
+        .parse()
+        .map_err(|error| format!("replicas: {error}"))?;
+    world.install_changed = true;
+    scale_deployment(world, replicas).await?;
+    world.log(format!("scaled the webhook's Deployment to {replicas}"));
+    Ok(())
+}
+
+/// The Deployment's current ReplicaSet: the one it controls whose pod template is the
+/// Deployment's own, apart from the `pod-template-hash` label the Deployment controller adds.
+async fn current_replica_set(world: &World) -> Result<ReplicaSet, String> {
+    let client = world.client();
+    let deployment = Api::<Deployment>::namespaced(client.clone(), DEFAULT_NAMESPACE)
+        .get(DEPLOYMENT_NAME)
+        .await
+        .map_err(|error| format!("get Deployment {DEPLOYMENT_NAME}: {error}"))?;
+    let uid = deployment.metadata.uid.clone().unwrap_or_default();
+    let template =
+        serde_json::to_value(&deployment.spec.template).map_err(|error| error.to_string())?;
+    let sets = Api::<ReplicaSet>::namespaced(client, DEFAULT_NAMESPACE)
+        .list(&ListParams::default().labels(&install::pod_selector()))
+        .await
+        .map_err(|error| format!("list the webhook's ReplicaSets: {error}"))?;
+    let mut seen = Vec::new();
+    for set in sets.items {
+        let controlled = set
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|owner| owner.controller == Some(true) && owner.uid == uid);
+        let mut own =
+            serde_json::to_value(&set.spec.template).map_err(|error| error.to_string())?;
+        if let Some(labels) = own
+            .pointer_mut("/metadata/labels")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            labels.remove("pod-template-hash");
+        }
+        seen.push(set.metadata.name.clone().unwrap_or_default());
+        if controlled && own == template {
+            return Ok(set);
+        }
+    }
+    Err(format!(
+        "none of the ReplicaSets {seen:?} is the current one of Deployment {DEPLOYMENT_NAME}"
+    ))
+}
+
+/// What the Deployment controller does after a scale-up, done by hand: when the webhook
+/// covers its own namespace and is down, the controller's own update of the ReplicaSet is
+/// refused like any other request there. The `scale` subresource is not covered.
+async fn scale_replica_set(world: &mut World, ctx: Context) -> Result<(), String> {
+    let replicas: i32 = arg(&ctx, 0)?
+        .parse()
+        .map_err(|error| format!("replicas: {error}"))?;
+    world.install_changed = true;
+    let set = current_replica_set(world).await?;
+    let name = set.metadata.name.unwrap_or_default();
+    Api::<ReplicaSet>::namespaced(world.client(), DEFAULT_NAMESPACE)
+        .patch_scale(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+        )
+        .await
+        .map_err(|error| format!("scale ReplicaSet {name} to {replicas}: {error}"))?;
+    world.log(format!(
+        "scaled the webhook's ReplicaSet {name} to {replicas}"
+    ));
+    Ok(())
+}
+
+/// The namespaceSelector of one webhook of the installed configuration, read back from the
+/// API, against a table of `key | operator | values` (values separated by spaces), in order.
+async fn installed_namespace_selector(world: &mut World, ctx: Context) -> Result<(), String> {
+    let webhook_name = arg(&ctx, 0)?;
+    let mut expected = Vec::new();
+    for row in table_rows(&ctx)? {
+        let field = |key: &str| {
+            row.get(key)
+                .cloned()
+                .ok_or_else(|| format!("the table needs a `{key}` column"))
+        };
+        expected.push(LabelSelectorRequirement {
+            key: field("key")?,
+            operator: field("operator")?,
+            values: Some(
+                field("values")?
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect(),
+            ),
+        });
+    }
+    let configuration = Api::<ValidatingWebhookConfiguration>::all(world.client())
+        .get(WEBHOOK_CONFIGURATION_NAME)
+        .await
+        .map_err(|error| {
+            format!("get ValidatingWebhookConfiguration {WEBHOOK_CONFIGURATION_NAME}: {error}")
+        })?;
+    let webhook = configuration
+        .webhooks
+        .iter()
+        .flatten()
+        .find(|webhook| webhook.name == webhook_name)
+        .ok_or_else(|| format!("{WEBHOOK_CONFIGURATION_NAME} has no webhook {webhook_name}"))?;
+    let selector = webhook.namespace_selector.clone().unwrap_or_default();
+    let actual = selector.match_expressions.unwrap_or_default();
+    let labels = selector.match_labels.unwrap_or_default();
+    if actual != expected || !labels.is_empty() {
+        return Err(format!(
+            "the webhook {webhook_name} selects namespaces by matchLabels {labels:?} and matchExpressions {actual:?}; expected only the matchExpressions {expected:?}"
+        ));
+    }
+    world.log(format!(
+        "webhook {webhook_name}: namespaceSelector {actual:?}"
+    ));
     Ok(())
 }
 
@@ -402,7 +556,7 @@ async fn with_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> 
         "the webhook's Pods to read the scan-results file",
         || async {
             let pods = Api::<Pod>::namespaced(client.clone(), DEFAULT_NAMESPACE)
-                .list(&ListParams::default().labels(&webhook_pod_selector()))
+                .list(&ListParams::default().labels(&install::pod_selector()))
                 .await
                 .map_err(|error| error.to_string())?;
             let with_file = pods

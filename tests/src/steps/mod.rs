@@ -5,6 +5,7 @@ mod cluster;
 mod controllers;
 mod installation;
 mod policies;
+mod requests;
 mod scans;
 mod workloads;
 
@@ -96,13 +97,14 @@ pub type Registration = (Keyword, &'static str, cucumber::Step<World>);
 /// as an error rather than a panic.
 pub fn collection() -> Result<Collection<World>, String> {
     let mut collection = Collection::new();
-    let groups: [Vec<Registration>; 6] = [
+    let groups: [Vec<Registration>; 7] = [
         cluster::steps(),
         policies::steps(),
         scans::steps(),
         workloads::steps(),
         controllers::steps(),
         installation::steps(),
+        requests::steps(),
     ];
     for (keyword, pattern, function) in groups.into_iter().flatten() {
         let regex = Regex::new(&format!("^{pattern}$"))

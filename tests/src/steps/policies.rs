@@ -17,6 +17,11 @@ pub fn steps() -> Vec<Registration> {
             step!(fixture_policy),
         ),
         (Keyword::Given, r"the policy:", step!(given_policies)),
+        (
+            Keyword::Given,
+            r#"the policy for the "([^"]+)" namespace:"#,
+            step!(given_policy_elsewhere),
+        ),
         (Keyword::Given, r"these policies:", step!(given_policies)),
         (Keyword::When, r"I apply the policy:", step!(apply_policy)),
     ]
@@ -44,13 +49,22 @@ pub fn documents(text: &str, source: &str) -> Result<Vec<Value>, String> {
 }
 
 /// The policy as this scenario creates it: its own name, only its own namespace.
-pub fn scoped(world: &mut World, mut policy: Value) -> Result<(String, Value), String> {
+pub fn scoped(world: &mut World, policy: Value) -> Result<(String, Value), String> {
+    let namespace = world.namespace()?.to_string();
+    scoped_to(world, policy, &namespace)
+}
+
+/// The policy under this scenario's name for it, applying only in `namespace`.
+fn scoped_to(
+    world: &mut World,
+    mut policy: Value,
+    namespace: &str,
+) -> Result<(String, Value), String> {
     let written = policy
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .ok_or("a policy without metadata.name")?
         .to_string();
-    let namespace = world.namespace()?.to_string();
     let actual = world.policy_name(&written);
     policy["metadata"]["name"] = Value::String(actual.clone());
     let only_here = format!("kubernetes.io/metadata.name == '{namespace}'");
@@ -67,9 +81,17 @@ pub fn scoped(world: &mut World, mut policy: Value) -> Result<(String, Value), S
     Ok((actual, policy))
 }
 
-/// Creates a policy; the API server's answer (the policy webhook may refuse it) is returned.
-async fn create(world: &mut World, policy: Value) -> Result<(String, Outcome), String> {
-    let (actual, policy) = scoped(world, policy)?;
+/// Creates a policy for the scenario's namespace (or `elsewhere`); the API server's answer
+/// (the policy webhook may refuse it) is returned.
+async fn create_in(
+    world: &mut World,
+    policy: Value,
+    elsewhere: Option<&str>,
+) -> Result<(String, Outcome), String> {
+    let (actual, policy) = match elsewhere {
+        Some(namespace) => scoped_to(world, policy, namespace)?,
+        None => scoped(world, policy)?,
+    };
     let object: DynamicObject =
         serde_json::from_value(policy).map_err(|error| format!("policy {actual}: {error}"))?;
     let api: Api<DynamicObject> = Api::all_with(world.client(), &policy_resource());
@@ -88,9 +110,22 @@ async fn create(world: &mut World, policy: Value) -> Result<(String, Outcome), S
     Ok((actual, outcome))
 }
 
+async fn create(world: &mut World, policy: Value) -> Result<(String, Outcome), String> {
+    create_in(world, policy, None).await
+}
+
 async fn create_all(world: &mut World, text: &str, source: &str) -> Result<(), String> {
+    create_all_in(world, text, source, None).await
+}
+
+async fn create_all_in(
+    world: &mut World,
+    text: &str,
+    source: &str,
+    elsewhere: Option<&str>,
+) -> Result<(), String> {
     for policy in documents(text, source)? {
-        let (actual, outcome) = create(world, policy).await?;
+        let (actual, outcome) = create_in(world, policy, elsewhere).await?;
         match outcome {
             Outcome::Admitted => world.log(format!("created ContainerAdmissionPolicy {actual}")),
             Outcome::Rejected { message, .. } => {
@@ -118,6 +153,14 @@ async fn fixture_policy(world: &mut World, ctx: Context) -> Result<(), String> {
 async fn given_policies(world: &mut World, ctx: Context) -> Result<(), String> {
     let text = docstring(&ctx)?;
     create_all(world, &text, "the policy in the feature").await
+}
+
+/// A policy for a namespace that is not the scenario's (kube-system): still under the
+/// scenario's name, and narrowed to that one namespace, so it decides nothing elsewhere.
+async fn given_policy_elsewhere(world: &mut World, ctx: Context) -> Result<(), String> {
+    let namespace = arg(&ctx, 0)?;
+    let text = docstring(&ctx)?;
+    create_all_in(world, &text, "the policy in the feature", Some(&namespace)).await
 }
 
 async fn apply_policy(world: &mut World, ctx: Context) -> Result<(), String> {

@@ -165,6 +165,7 @@ pub async fn create(
     containers: Vec<(String, String)>,
 ) -> Result<(), String> {
     barrier(world).await?;
+    super::requests::before_request(world).await?;
     let kind = object["kind"].as_str().unwrap_or("").to_string();
     let name = object["metadata"]["name"]
         .as_str()
