@@ -149,7 +149,7 @@ pub async fn refresh(
         };
         let files = volumes::payload(
             client,
-            &namespace,
+            pod,
             volume,
             Missing::KeepVolume,
             service_account_token,

@@ -8,10 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, KeyToPath, Pod, Secret, Volume};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, Pod, Secret, Volume,
+};
 use kube::Api;
 
 use super::atomic::{self, Payload};
+use super::launch;
 
 /// Mode of volume files when neither `items[].mode` nor `defaultMode` says (0644).
 const DEFAULT_MODE: i32 = 0o644;
@@ -132,11 +135,12 @@ where
 /// (`ContainerCreating`), as on a real node.
 pub async fn payload(
     client: &kube::Client,
-    namespace: &str,
+    pod: &Pod,
     volume: &Volume,
     missing: Missing,
     service_account_token: &(dyn Fn() -> String + Sync),
 ) -> Result<Option<Payload>, String> {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let secrets = KeySource {
         api: Api::<Secret>::namespaced(client.clone(), namespace),
         kind: "Secret",
@@ -182,6 +186,8 @@ pub async fn payload(
                 if let (Some(data), what) = config_maps.get(&p.name, p.optional, missing).await? {
                     add_keys(&mut payload, &data, p.items.as_ref(), mode, &what)?;
                 }
+            } else if let Some(downward) = &from.downward_api {
+                add_fields(&mut payload, pod, downward.items.as_deref(), mode)?;
             } else if let Some(token) = &from.service_account_token {
                 atomic::check_path(&token.path)?;
                 let mode = u32::try_from(mode.unwrap_or(DEFAULT_MODE) & 0o777).unwrap_or(0o644);
@@ -191,10 +197,45 @@ pub async fn payload(
                 );
             }
         }
+    } else if let Some(downward) = &volume.downward_api {
+        add_fields(
+            &mut payload,
+            pod,
+            downward.items.as_deref(),
+            downward.default_mode,
+        )?;
     } else {
         return Ok(None);
     }
     Ok(Some(payload))
+}
+
+/// Adds the downward API's `fieldRef` files (what ServiceAccount admission's projected volume
+/// uses for `namespace`). `resourceFieldRef` items have no value here and are left out.
+fn add_fields(
+    payload: &mut Payload,
+    pod: &Pod,
+    items: Option<&[DownwardAPIVolumeFile]>,
+    default_mode: Option<i32>,
+) -> Result<(), String> {
+    for item in items.unwrap_or_default() {
+        let Some(field) = &item.field_ref else {
+            continue;
+        };
+        atomic::check_path(&item.path)?;
+        let value = launch::field_value(pod, &field.field_path, "").ok_or_else(|| {
+            format!(
+                "downward API file {:?}: unsupported field {:?}",
+                item.path, field.field_path
+            )
+        })?;
+        let mode = item.mode.or(default_mode).unwrap_or(DEFAULT_MODE) & 0o777;
+        payload.insert(
+            item.path.clone(),
+            (value.into_bytes(), u32::try_from(mode).unwrap_or(0o644)),
+        );
+    }
+    Ok(())
 }
 
 /// A pod's volumes: where each is on this machine, and the files last written to those the
@@ -213,7 +254,6 @@ pub async fn prepare(
     pod_dir: &Path,
     service_account_token: &(dyn Fn() -> String + Sync),
 ) -> Result<Volumes, String> {
-    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let mut volumes = Volumes::default();
     for volume in pod
         .spec
@@ -229,7 +269,7 @@ pub async fn prepare(
         let dir = pod_dir.join("volumes").join(&volume.name);
         let files = payload(
             client,
-            &namespace,
+            pod,
             volume,
             Missing::SkipOptional,
             service_account_token,
@@ -266,4 +306,34 @@ pub fn mounts(
             Some((mount.mount_path.trim_end_matches('/').to_string(), dir))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_downward_api_writes_the_namespace_as_service_account_admission_asks() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+        }))
+        .unwrap();
+        let items: Vec<DownwardAPIVolumeFile> = serde_json::from_value(serde_json::json!([
+            {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}},
+            {"path": "app", "fieldRef": {"fieldPath": "metadata.labels['app']"}, "mode": 0o600},
+            {"path": "cpu", "resourceFieldRef": {"resource": "limits.cpu"}},
+        ]))
+        .unwrap();
+        let mut payload = Payload::new();
+        add_fields(&mut payload, &pod, Some(&items), Some(0o644)).unwrap();
+        assert_eq!(payload.get("namespace"), Some(&(b"shop".to_vec(), 0o644)));
+        assert_eq!(payload.get("app"), Some(&(b"web".to_vec(), 0o600)));
+        assert!(!payload.contains_key("cpu"));
+        let unknown: Vec<DownwardAPIVolumeFile> = serde_json::from_value(serde_json::json!([
+            {"path": "x", "fieldRef": {"fieldPath": "spec.unknown"}},
+        ]))
+        .unwrap();
+        let error = add_fields(&mut payload, &pod, Some(&unknown), None).unwrap_err();
+        assert!(error.contains("spec.unknown"), "{error}");
+    }
 }
