@@ -135,3 +135,62 @@ pub fn tail(path: &Path, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(pid: u32) -> bool {
+        // Signal 0 only checks; a zombie would still count, so reaped children are gone.
+        i32::try_from(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0)
+    }
+
+    #[test]
+    fn stopping_or_dropping_the_supervisor_ends_every_process() {
+        let logs = tempfile::tempdir().unwrap();
+        let mut supervisor = Supervisor::default();
+        supervisor
+            .spawn("first", Path::new("sleep"), &["600".into()], logs.path())
+            .unwrap();
+        supervisor
+            .spawn("second", Path::new("sleep"), &["600".into()], logs.path())
+            .unwrap();
+        let pids: Vec<u32> = supervisor.running.iter().map(|r| r.child.id()).collect();
+        assert!(pids.iter().all(|pid| alive(*pid)));
+        assert!(supervisor.exited().is_none());
+        supervisor.stop(Duration::from_secs(5)).unwrap();
+        assert!(pids.iter().all(|pid| !alive(*pid)), "{pids:?}");
+
+        let mut dropped = Supervisor::default();
+        dropped
+            .spawn("third", Path::new("sleep"), &["600".into()], logs.path())
+            .unwrap();
+        let pid = dropped.running[0].child.id();
+        drop(dropped);
+        assert!(!alive(pid));
+    }
+
+    #[test]
+    fn an_exited_process_is_reported_with_its_log() {
+        let logs = tempfile::tempdir().unwrap();
+        let mut supervisor = Supervisor::default();
+        supervisor
+            .spawn(
+                "failing",
+                Path::new("sh"),
+                &["-c".into(), "echo bad flag >&2; exit 3".into()],
+                logs.path(),
+            )
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let report = loop {
+            if let Some(report) = supervisor.exited() {
+                break report;
+            }
+            assert!(Instant::now() < deadline, "the process never exited");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(report.starts_with("failing exited"), "{report}");
+        assert!(report.contains("bad flag"), "{report}");
+    }
+}
