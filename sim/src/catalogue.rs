@@ -248,6 +248,18 @@ const BUILTINS: &[Builtin] = &[
         &["status"],
         false,
     ),
+    // Stored only: nothing here enforces it (pods are local processes), as on a cluster whose
+    // network plugin does not implement NetworkPolicy.
+    builtin(
+        "networking.k8s.io",
+        "v1",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+        &[],
+        false,
+    ),
     builtin(
         "rbac.authorization.k8s.io",
         "v1",

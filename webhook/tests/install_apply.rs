@@ -79,9 +79,11 @@ async fn manifests_apply_to_the_simulator_unchanged_and_reapply_as_unchanged() {
         "clusterrole.rbac.authorization.k8s.io/tigera-secure-container-admission-controller created",
         "clusterrolebinding.rbac.authorization.k8s.io/tigera-secure-container-admission-controller created",
         "secret/tigera-image-assurance-admission-controller-certs created",
+        "networkpolicy.networking.k8s.io/tigera-image-assurance-admission-controller created",
         "deployment.apps/tigera-image-assurance-admission-controller created",
         "poddisruptionbudget.policy/tigera-image-assurance-admission-controller created",
         "service/tigera-image-assurance-admission-controller-service created",
+        "service/tigera-image-assurance-admission-controller-metrics created",
         "validatingwebhookconfiguration.admissionregistration.k8s.io/image-assurance.tigera.io created",
     ] {
         assert!(

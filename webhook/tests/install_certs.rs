@@ -259,3 +259,205 @@ fn bad_input_exits_2_naming_the_flag_or_path() {
         stderr(&output)
     );
 }
+
+/// `notAfter` of a certificate, in seconds since the epoch.
+fn not_after(pem: &[u8]) -> i64 {
+    let der = certificate(pem);
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).expect("a certificate");
+    parsed.validity().not_after.timestamp()
+}
+
+fn seconds_from_now(days: i64) -> i64 {
+    unix_time(days).as_secs() as i64
+}
+
+#[test]
+fn the_ca_outlives_the_serving_certificate_ten_years_to_one() {
+    let (_tmp, dir) = certs(&[]);
+    let serving = not_after(&read(&dir, "admission_controller_cert.pem"));
+    let ca = not_after(&read(&dir, "ca.pem"));
+    // Within the minute the command took.
+    assert!((serving - seconds_from_now(365)).abs() < 60, "{serving}");
+    assert!((ca - seconds_from_now(3650)).abs() < 60, "{ca}");
+
+    let (_tmp, dir) = certs(&["--days", "30", "--ca-days", "90"]);
+    let ca = not_after(&read(&dir, "ca.pem"));
+    assert!((ca - seconds_from_now(90)).abs() < 60, "{ca}");
+
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let out = tmp.path().join("c").display().to_string();
+    let output = run(&["certs", "--out", &out, "--days", "30", "--ca-days", "29"]);
+    assert_eq!(exit_code(&output), 2);
+    assert!(
+        stderr(&output).contains(
+            "--ca-days 29: the CA must live at least as long as the serving certificate (--days 30)"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn renew_issues_a_serving_certificate_under_the_ca_in_the_directory_and_keeps_the_ca() {
+    let (_tmp, dir) = certs(&[]);
+    let ca_before = read(&dir, "ca.pem");
+    let ca_key_before = read(&dir, "ca_key.pem");
+    let cert_before = read(&dir, "admission_controller_cert.pem");
+    let key_before = read(&dir, "admission_controller_key.pem");
+
+    let output = run(&["certs", "--out", &dir, "--renew", "--days", "30"]);
+    assert_eq!(exit_code(&output), 0, "{}", stderr(&output));
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("serving certificate (renewed)"),
+        "{printed}"
+    );
+    assert!(printed.contains("(unchanged, valid until"), "{printed}");
+    assert_eq!(read(&dir, "ca.pem"), ca_before, "the caBundle stays");
+    assert_eq!(read(&dir, "ca_key.pem"), ca_key_before);
+    assert_ne!(read(&dir, "admission_controller_cert.pem"), cert_before);
+    assert_ne!(read(&dir, "admission_controller_key.pem"), key_before);
+
+    let leaf = certificate(&read(&dir, "admission_controller_cert.pem"));
+    let ca = certificate(&ca_before);
+    verify(&leaf, &ca, unix_time(29)).expect("chains to the unchanged CA");
+    assert!(verify(&leaf, &ca, unix_time(31)).is_err(), "--days 30");
+    let end_entity = webpki::EndEntityCert::try_from(&leaf).expect("a certificate");
+    let svc = DnsName::try_from(format!("{SERVICE}.{NAMESPACE}.svc")).expect("a DNS name");
+    end_entity
+        .verify_is_valid_for_subject_name(&ServerName::DnsName(svc))
+        .expect("still names the Service");
+
+    // `manifests` accepts the renewed pair, with the same caBundle as before.
+    let output = install_support::manifests(&dir, &[]);
+    let yaml = stdout(&output);
+    let documents = install_support::documents(&yaml);
+    let configuration: k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration =
+        install_support::object(&documents, "ValidatingWebhookConfiguration");
+    for webhook in configuration.webhooks.expect("webhooks") {
+        assert_eq!(
+            webhook.client_config.ca_bundle.expect("caBundle").0,
+            ca_before
+        );
+    }
+}
+
+#[test]
+fn a_ca_kept_elsewhere_signs_and_only_its_certificate_is_copied() {
+    let (_tmp, ca_dir) = certs(&[]);
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let out = tmp.path().join("serving").display().to_string();
+    let ca_cert = format!("{ca_dir}/ca.pem");
+    let ca_key = format!("{ca_dir}/ca_key.pem");
+    let output = run(&[
+        "certs",
+        "--out",
+        &out,
+        "--ca-cert",
+        &ca_cert,
+        "--ca-key",
+        &ca_key,
+    ]);
+    assert_eq!(exit_code(&output), 0, "{}", stderr(&output));
+    assert_eq!(read(&out, "ca.pem"), read(&ca_dir, "ca.pem"));
+    assert!(
+        !Path::new(&out).join("ca_key.pem").exists(),
+        "the CA key is read, never copied"
+    );
+    let leaf = certificate(&read(&out, "admission_controller_cert.pem"));
+    verify(&leaf, &certificate(&read(&out, "ca.pem")), unix_time(0)).expect("chains");
+
+    // A directory holding another CA is not silently switched to this one.
+    let (_tmp2, other) = certs(&[]);
+    let before = read(&other, "ca.pem");
+    let output = run(&[
+        "certs",
+        "--out",
+        &other,
+        "--ca-cert",
+        &ca_cert,
+        "--ca-key",
+        &ca_key,
+    ]);
+    assert_eq!(exit_code(&output), 2);
+    assert!(
+        stderr(&output).contains("ca.pem: already exists (it holds another CA"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(read(&other, "ca.pem"), before);
+}
+
+#[test]
+fn renewal_refusals_say_what_to_do() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let empty = tmp.path().join("empty").display().to_string();
+    let output = run(&["certs", "--out", &empty, "--renew"]);
+    assert_eq!(exit_code(&output), 2);
+    let message = stderr(&output);
+    assert!(
+        message.contains("--renew:") && message.contains("ca.pem does not exist"),
+        "{message}"
+    );
+    assert!(message.contains("--ca-cert"), "{message}");
+
+    // A serving certificate may not outlive its CA.
+    let (_tmp, dir) = certs(&["--days", "10", "--ca-days", "20"]);
+    let before = read(&dir, "admission_controller_cert.pem");
+    let output = run(&["certs", "--out", &dir, "--renew", "--days", "30"]);
+    assert_eq!(exit_code(&output), 2);
+    let message = stderr(&output);
+    assert!(
+        message.contains("--days 30: the serving certificate would outlive its CA"),
+        "{message}"
+    );
+    // 20 when the second has not turned since the CA was made.
+    assert!(
+        message.contains("pass --days 19 or less") || message.contains("pass --days 20 or less"),
+        "{message}"
+    );
+    assert_eq!(
+        read(&dir, "admission_controller_cert.pem"),
+        before,
+        "nothing written"
+    );
+
+    // A key that is not the CA's.
+    let (_tmp2, other) = certs(&[]);
+    let output = run(&[
+        "certs",
+        "--out",
+        &dir,
+        "--ca-cert",
+        &format!("{dir}/ca.pem"),
+        "--ca-key",
+        &format!("{other}/ca_key.pem"),
+    ]);
+    assert_eq!(exit_code(&output), 2);
+    assert!(
+        stderr(&output).contains("the key does not belong to any certificate in"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Flags that do not go together are usage errors.
+    for args in [
+        &["--ca-cert", "x.pem"][..],
+        &["--renew", "--ca-days", "100"],
+        &["--renew", "--ca-cert", "x.pem", "--ca-key", "y.pem"],
+    ] {
+        let mut full = vec!["certs", "--out", dir.as_str()];
+        full.extend_from_slice(args);
+        let output = run(&full);
+        assert_eq!(exit_code(&output), 2, "{args:?}");
+    }
+
+    // Without --renew, existing files are kept and the message offers --renew.
+    let output = run(&["certs", "--out", &dir]);
+    assert_eq!(exit_code(&output), 2);
+    assert!(
+        stderr(&output).contains("pass --renew"),
+        "{}",
+        stderr(&output)
+    );
+}

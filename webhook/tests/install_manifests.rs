@@ -6,7 +6,9 @@ mod install_support;
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use install_support::{certs, documents, exit_code, manifests, object, read, stderr, stdout};
+use install_support::{
+    certs, documents, exit_code, manifests, named, object, read, stderr, stdout,
+};
 use k8s_openapi::api::admissionregistration::v1::{
     RuleWithOperations, ValidatingWebhook, ValidatingWebhookConfiguration,
 };
@@ -22,6 +24,7 @@ const NS: &str = "tigera-image-assurance";
 const NAME: &str = "tigera-image-assurance-admission-controller";
 const SERVICE: &str = "tigera-image-assurance-admission-controller-service";
 const ACCOUNT: &str = "tigera-secure-container-admission-controller";
+const METRICS_SERVICE: &str = "tigera-image-assurance-admission-controller-metrics";
 
 fn default_install() -> (tempfile::TempDir, String, Vec<Value>) {
     let (tmp, dir) = certs(&[]);
@@ -85,9 +88,11 @@ fn every_object_in_apply_order() {
                 "Secret",
                 "tigera-image-assurance-admission-controller-certs"
             ),
+            ("NetworkPolicy", NAME),
             ("Deployment", NAME),
             ("PodDisruptionBudget", NAME),
             ("Service", SERVICE),
+            ("Service", METRICS_SERVICE),
             (
                 "ValidatingWebhookConfiguration",
                 "image-assurance.tigera.io"
@@ -127,20 +132,24 @@ fn the_crd_is_the_one_image_assurance_crd_prints() {
 fn rbac_is_read_only_and_exactly_what_the_webhook_reads() {
     let (_tmp, _dir, documents) = default_install();
     let role: ClusterRole = object(&documents, "ClusterRole");
-    let rules: Vec<(Vec<String>, Vec<String>, Vec<String>)> = role
+    type Rule = (Vec<String>, Vec<String>, Vec<String>, Option<Vec<String>>);
+    let rules: Vec<Rule> = role
         .rules
         .expect("rules")
         .into_iter()
         .map(|rule| {
-            assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
+            assert!(rule.non_resource_urls.is_none());
             (
                 rule.api_groups.expect("groups"),
                 rule.resources.expect("resources"),
                 rule.verbs,
+                rule.resource_names,
             )
         })
         .collect();
-    let watch = strings(&["get", "list", "watch"]);
+    // Reflectors list and watch; single objects are fetched only where the server GETs them:
+    // a namespace missing from its cache, an owner, and the one CRD whose presence it checks.
+    let reflect = strings(&["list", "watch"]);
     let get = strings(&["get"]);
     assert_eq!(
         rules,
@@ -148,30 +157,45 @@ fn rbac_is_read_only_and_exactly_what_the_webhook_reads() {
             (
                 strings(&["containersecurity.tigera.io"]),
                 strings(&["containeradmissionpolicies"]),
-                watch.clone()
+                reflect.clone(),
+                None
             ),
-            (strings(&[""]), strings(&["namespaces"]), watch.clone()),
+            (
+                strings(&[""]),
+                strings(&["namespaces"]),
+                strings(&["get", "list", "watch"]),
+                None
+            ),
             (
                 strings(&["aquasecurity.github.io"]),
                 strings(&["vulnerabilityreports"]),
-                watch.clone()
+                reflect,
+                None
             ),
             (
                 strings(&["apiextensions.k8s.io"]),
                 strings(&["customresourcedefinitions"]),
-                watch
+                get.clone(),
+                Some(strings(&["vulnerabilityreports.aquasecurity.github.io"]))
             ),
             (
                 strings(&[""]),
                 strings(&["pods", "replicationcontrollers"]),
-                get.clone()
+                get.clone(),
+                None
             ),
             (
                 strings(&["apps"]),
                 strings(&["deployments", "replicasets", "statefulsets", "daemonsets"]),
-                get.clone()
+                get.clone(),
+                None
             ),
-            (strings(&["batch"]), strings(&["jobs", "cronjobs"]), get),
+            (
+                strings(&["batch"]),
+                strings(&["jobs", "cronjobs"]),
+                get,
+                None
+            ),
         ]
     );
     let binding: ClusterRoleBinding = object(&documents, "ClusterRoleBinding");
@@ -334,7 +358,7 @@ fn the_budget_and_service_reach_the_pods() {
         .and_then(|s| s.match_labels)
         .expect("selector");
 
-    let service: Service = object(&documents, "Service");
+    let service: Service = named(&documents, "Service", SERVICE);
     let spec = service.spec.expect("spec");
     assert_eq!(spec.selector.as_ref(), Some(&pod_selector));
     let ports = spec.ports.expect("ports");
@@ -554,7 +578,7 @@ fn the_output_is_documents_separated_by_dashes() {
     let output = manifests(&dir, &[]);
     assert_eq!(exit_code(&output), 0);
     let yaml = stdout(&output);
-    assert_eq!(yaml.lines().filter(|line| *line == "---").count(), 10);
+    assert_eq!(yaml.lines().filter(|line| *line == "---").count(), 12);
     assert!(
         stderr(&output).is_empty(),
         "nothing on stderr: {}",

@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, ValueEnum};
 use image_assurance::install::cert_files;
 use image_assurance::install::manifests::{ManifestOptions, build};
 use image_assurance::install::names::check_dns1123_label;
 use image_assurance::install::scope::{NamespaceScope, ScopeError};
 use image_assurance::install::webhook_configuration::FailurePolicy;
-use image_assurance::install::{SERVICE_NAME, WEBHOOK_CONFIGURATION_NAME, service_dns_name};
+use image_assurance::install::{
+    DEFAULT_IMAGE, DEFAULT_NAMESPACE, SERVICE_NAME, WEBHOOK_CONFIGURATION_NAME, service_dns_name,
+};
 
 use super::CliError;
 
@@ -18,17 +21,73 @@ pub const VALUES_ENV: &str = "IN_NAMESPACE_SELECTOR_VALUES";
 const KEY_FLAG: &str = "--namespace-selector-key";
 const VALUES_FLAG: &str = "--namespace-selector-values";
 
-pub struct Options {
+/// Print every object of an installation as YAML, for `kubectl apply -f -`.
+///
+/// Namespace (Pod Security `restricted`), CRD, RBAC, TLS Secret, NetworkPolicy, Deployment,
+/// PodDisruptionBudget, the webhook's and the metrics Service, and the
+/// ValidatingWebhookConfiguration. Exit status: 0 printed, 2 bad input.
+#[derive(Args, Debug)]
+pub struct ManifestsArgs {
+    /// The namespace label that opts a namespace in [default: $IN_NAMESPACE_SELECTOR_KEY].
+    // Hyphen values allowed so that `-name` gets the label-syntax error, not "unknown flag".
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub namespace_selector_key: Option<String>,
+    /// Its values, space-separated [default: $IN_NAMESPACE_SELECTOR_VALUES].
+    #[arg(long, value_name = "\"V1 V2\"", allow_hyphen_values = true)]
     pub namespace_selector_values: Option<String>,
+    /// Directory holding the files written by `image-assurance certs`.
+    #[arg(long, value_name = "DIR", default_value = ".")]
     pub cert_dir: PathBuf,
+    /// The webhook image (build it from the repository's Dockerfile).
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_IMAGE)]
     pub image: String,
+    /// The webhook's own namespace.
+    #[arg(long, value_name = "NS", default_value = DEFAULT_NAMESPACE)]
     pub namespace: String,
-    pub failure_policy: FailurePolicy,
+    /// What the API server does when the webhook cannot answer: reject, or admit.
+    #[arg(long, value_enum, default_value_t = FailurePolicyArg::Fail)]
+    pub failure_policy: FailurePolicyArg,
+    /// How long the API server waits for the webhook (1-30).
+    #[arg(long, value_name = "N", default_value_t = 5)]
     pub timeout_seconds: i32,
+    /// Webhook pods.
+    #[arg(long, value_name = "N", default_value_t = 2)]
     pub replicas: i32,
+    #[arg(
+        long,
+        value_name = "P",
+        default_value = "IfNotPresent",
+        value_parser = ["Always", "IfNotPresent", "Never"]
+    )]
     pub image_pull_policy: String,
+    /// The PriorityClass of the webhook's pods, e.g. system-cluster-critical, so that under
+    /// node pressure they outlast the workloads they admit [default: none, the cluster's
+    /// default priority]. The class must exist.
+    #[arg(long, value_name = "NAME")]
+    pub priority_class_name: Option<String>,
+    /// DANGEROUS, for demonstrating the deadlock only: accept kube-system, kube-public,
+    /// kube-node-lease and the webhook's own namespace as selector values, and exclude no
+    /// namespace by name. If the webhook then goes down, pods in those namespaces, its own
+    /// included, cannot be created, so it cannot come back.
+    #[arg(long)]
     pub allow_critical_namespaces: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailurePolicyArg {
+    #[value(name = "Fail")]
+    Fail,
+    #[value(name = "Ignore")]
+    Ignore,
+}
+
+impl From<FailurePolicyArg> for FailurePolicy {
+    fn from(arg: FailurePolicyArg) -> Self {
+        match arg {
+            FailurePolicyArg::Fail => FailurePolicy::Fail,
+            FailurePolicyArg::Ignore => FailurePolicy::Ignore,
+        }
+    }
 }
 
 /// Where a selector setting came from, so an error points at what to fix.
@@ -37,7 +96,7 @@ struct Setting {
     source: &'static str,
 }
 
-pub fn run(options: &Options) -> Result<ExitCode, CliError> {
+pub fn run(options: &ManifestsArgs) -> Result<ExitCode, CliError> {
     // First, since the selector's exclusions and the certificate's name both derive from it.
     check_dns1123_label(&options.namespace).map_err(|reason| {
         CliError::new(format!(
@@ -90,9 +149,10 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
         image: options.image.clone(),
         image_pull_policy: options.image_pull_policy.clone(),
         replicas: options.replicas,
-        failure_policy: options.failure_policy,
+        failure_policy: options.failure_policy.into(),
         timeout_seconds: options.timeout_seconds,
         certs,
+        priority_class_name: options.priority_class_name.clone(),
     })
     .map_err(|error| CliError::new(error.to_string()))?;
     if manifests.pod_disruption_budget.is_none() {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, DnsName, PrivateKeyDer, ServerName, UnixTime};
 
+use super::cert_dir::read_bounded;
+use super::certs::CertError;
 use super::{CA_FILE, CERT_FILE, KEY_FILE};
 
 /// The three files the cluster needs (the CA key stays with the operator).
@@ -21,15 +23,11 @@ pub struct CertFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum CertFileError {
     #[error(
-        "{}: {source} (generate the certificates with `image-assurance certs --out DIR`, then \
+        "{}: {reason} (generate the certificates with `image-assurance certs --out DIR`, then \
          pass --cert-dir DIR)",
         path.display()
     )]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, reason: String },
     #[error("{}: expected {expected} in PEM form: {reason}", path.display())]
     Pem {
         path: PathBuf,
@@ -66,7 +64,14 @@ pub enum CertFileError {
 pub fn read(dir: &Path) -> Result<CertFiles, CertFileError> {
     let read = |file: &str| {
         let path = dir.join(file);
-        std::fs::read(&path).map_err(|source| CertFileError::Read { path, source })
+        match read_bounded(&path) {
+            Ok(text) => Ok(text.into_bytes()),
+            Err(CertError::Read { reason, .. }) => Err(CertFileError::Read { path, reason }),
+            Err(other) => Err(CertFileError::Read {
+                path,
+                reason: other.to_string(),
+            }),
+        }
     };
     Ok(CertFiles {
         cert_pem: read(CERT_FILE)?,
@@ -180,12 +185,15 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn generated(namespace: &str) -> GeneratedCerts {
-        generate(&CertRequest {
-            service: "svc".to_string(),
-            namespace: namespace.to_string(),
-            days: 10,
-            now: jiff::Timestamp::from_second(NOW).unwrap(),
-        })
+        generate(
+            &CertRequest {
+                service: "svc".to_string(),
+                namespace: namespace.to_string(),
+                days: 10,
+                now: jiff::Timestamp::from_second(NOW).unwrap(),
+            },
+            10,
+        )
         .unwrap()
     }
 

@@ -1,6 +1,7 @@
-//! The webhook's pods and how the API server reaches them: the Deployment, its
-//! PodDisruptionBudget and the Service. Availability matters more here than for most workloads:
-//! with `failurePolicy: Fail`, no ready webhook pod means no pods in the selected namespaces.
+//! The webhook's pods and how they are reached: the Deployment, its PodDisruptionBudget, the
+//! Service the API server calls and the one Prometheus scrapes. Availability matters more here
+//! than for most workloads: with `failurePolicy: Fail`, no ready webhook pod means no pods in
+//! the selected namespaces.
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
@@ -18,8 +19,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
     CERT_MOUNT_PATH, CONTAINER_NAME, DEPLOYMENT_NAME, HEALTHZ_PATH, HTTPS_PORT, HTTPS_PORT_NAME,
-    METRICS_PORT, METRICS_PORT_NAME, READYZ_PATH, SERVICE_ACCOUNT_NAME, SERVICE_NAME, SERVICE_PORT,
-    TLS_SECRET_NAME, app_labels, pod_selector_labels,
+    METRICS_PORT, METRICS_PORT_NAME, METRICS_SERVICE_NAME, READYZ_PATH, SERVICE_ACCOUNT_NAME,
+    SERVICE_NAME, SERVICE_PORT, TLS_SECRET_NAME, app_labels, pod_selector_labels,
 };
 
 /// The image's non-root user (distroless `nonroot`), also set in the Dockerfile.
@@ -33,6 +34,9 @@ pub struct DeploymentOptions {
     pub image: String,
     pub image_pull_policy: String,
     pub replicas: i32,
+    /// A PriorityClass for the pods, so that under node pressure they are preempted or evicted
+    /// after the workloads they admit; `None` leaves the cluster's default.
+    pub priority_class_name: Option<String>,
 }
 
 /// The arguments of the container: `serve` (the image's default command, repeated because
@@ -81,6 +85,7 @@ pub fn deployment(options: &DeploymentOptions) -> Deployment {
 fn pod_spec(options: &DeploymentOptions) -> PodSpec {
     PodSpec {
         service_account_name: Some(SERVICE_ACCOUNT_NAME.to_string()),
+        priority_class_name: options.priority_class_name.clone(),
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(RUN_AS_USER),
@@ -88,6 +93,8 @@ fn pod_spec(options: &DeploymentOptions) -> PodSpec {
             seccomp_profile: Some(runtime_default_seccomp()),
             ..PodSecurityContext::default()
         }),
+        // Pod Security `restricted` (the namespace enforces it) asks runAsNonRoot and the
+        // RuntimeDefault seccomp profile here or on every container; the container repeats them.
         // Spread the replicas over nodes, so that draining or losing one node leaves a
         // webhook running; preferred, so a one-node cluster still runs them all.
         affinity: Some(Affinity {
@@ -228,7 +235,7 @@ pub fn pod_disruption_budget(namespace: &str) -> PodDisruptionBudget {
 }
 
 /// The Service the webhook configuration names: 443, the port the API server dials by default,
-/// to the container's `https` port.
+/// to the container's `https` port, and no other port (metrics have their own Service).
 pub fn service(namespace: &str) -> Service {
     Service {
         metadata: metadata(SERVICE_NAME, namespace),
@@ -241,6 +248,41 @@ pub fn service(namespace: &str) -> Service {
                 protocol: Some("TCP".to_string()),
                 ..ServicePort::default()
             }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// The metrics port behind a Service of its own, port named `metrics`, so that a
+/// ServiceMonitor (`port: metrics`) or the `prometheus.io/*` annotation convention finds every
+/// pod. Not ready pods are published too: a replica that cannot become ready is the one whose
+/// metrics (sources not synced, failing loads) say why.
+pub fn metrics_service(namespace: &str) -> Service {
+    let mut metadata = metadata(METRICS_SERVICE_NAME, namespace);
+    metadata.annotations = Some(
+        [
+            ("prometheus.io/scrape", "true".to_string()),
+            ("prometheus.io/port", METRICS_PORT.to_string()),
+            ("prometheus.io/path", "/metrics".to_string()),
+            ("prometheus.io/scheme", "http".to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect(),
+    );
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            selector: Some(pod_selector_labels()),
+            ports: Some(vec![ServicePort {
+                name: Some(METRICS_PORT_NAME.to_string()),
+                port: METRICS_PORT,
+                target_port: Some(IntOrString::String(METRICS_PORT_NAME.to_string())),
+                protocol: Some("TCP".to_string()),
+                ..ServicePort::default()
+            }]),
+            publish_not_ready_addresses: Some(true),
             ..ServiceSpec::default()
         }),
         status: None,

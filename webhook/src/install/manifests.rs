@@ -1,7 +1,7 @@
 //! Every object an installation needs, as k8s-openapi values, in the order `kubectl apply`
 //! must create them: the namespace before what lives in it, the CRD before policies can exist,
-//! the Secret before the pods that mount it, and the webhook configuration last, once what it
-//! points at exists.
+//! the Secret before the pods that mount it, the NetworkPolicy before the pods it isolates, and
+//! the webhook configuration last, once what it points at exists.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -17,14 +18,20 @@ use kube::CustomResourceExt;
 use serde::Serialize;
 
 use super::cert_files::CertFiles;
-use super::deployment::{DeploymentOptions, deployment, pod_disruption_budget, service};
-use super::names::check_dns1123_label;
+use super::deployment::{
+    DeploymentOptions, deployment, metrics_service, pod_disruption_budget, service,
+};
+use super::names::{check_dns1123_label, check_dns1123_subdomain};
+use super::network_policy::network_policy;
 use super::rbac::{cluster_role, cluster_role_binding, service_account};
 use super::scope::NamespaceScope;
 use super::webhook_configuration::{
     FailurePolicy, MAX_TIMEOUT_SECONDS, WebhookOptions, validating_webhook_configuration,
 };
-use super::{TLS_SECRET_NAME, app_labels};
+use super::{
+    POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL, POD_SECURITY_WARN_LABEL, TLS_SECRET_NAME,
+    app_labels,
+};
 use crate::image::ImageRef;
 use crate::policy::crd::ContainerAdmissionPolicy;
 
@@ -44,6 +51,8 @@ pub struct ManifestOptions {
     pub failure_policy: FailurePolicy,
     pub timeout_seconds: i32,
     pub certs: CertFiles,
+    /// The pods' PriorityClass (`--priority-class-name`); `None`: the cluster's default.
+    pub priority_class_name: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +67,8 @@ pub enum ManifestError {
     Replicas { value: i32 },
     #[error("--timeout-seconds {value}: must be between 1 and {MAX_TIMEOUT_SECONDS}")]
     Timeout { value: i32 },
+    #[error("--priority-class-name {value:?}: not a valid PriorityClass name: {reason}")]
+    PriorityClass { value: String, reason: String },
     #[error(
         "the namespace selector was built for namespace {scope:?}, not for --namespace {namespace:?}"
     )]
@@ -73,10 +84,13 @@ pub struct Manifests {
     pub cluster_role: ClusterRole,
     pub cluster_role_binding: ClusterRoleBinding,
     pub secret: Secret,
+    /// Before the Deployment, so that no pod ever runs without it.
+    pub network_policy: NetworkPolicy,
     pub deployment: Deployment,
     /// None with one replica: a budget of one pod out of one would block every node drain.
     pub pod_disruption_budget: Option<PodDisruptionBudget>,
     pub service: Service,
+    pub metrics_service: Service,
     pub webhook_configuration: ValidatingWebhookConfiguration,
 }
 
@@ -84,26 +98,23 @@ pub fn build(options: &ManifestOptions) -> Result<Manifests, ManifestError> {
     validate(options)?;
     let namespace = options.namespace.as_str();
     Ok(Manifests {
-        namespace: Namespace {
-            metadata: ObjectMeta {
-                name: Some(namespace.to_string()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        },
+        namespace: webhook_namespace(namespace),
         crd: ContainerAdmissionPolicy::crd(),
         service_account: service_account(namespace),
         cluster_role: cluster_role(),
         cluster_role_binding: cluster_role_binding(namespace),
         secret: tls_secret(namespace, &options.certs),
+        network_policy: network_policy(namespace),
         deployment: deployment(&DeploymentOptions {
             namespace: namespace.to_string(),
             image: options.image.clone(),
             image_pull_policy: options.image_pull_policy.clone(),
             replicas: options.replicas,
+            priority_class_name: options.priority_class_name.clone(),
         }),
         pod_disruption_budget: (options.replicas > 1).then(|| pod_disruption_budget(namespace)),
         service: service(namespace),
+        metrics_service: metrics_service(namespace),
         webhook_configuration: validating_webhook_configuration(&WebhookOptions {
             namespace: namespace.to_string(),
             scope: options.scope.clone(),
@@ -144,7 +155,30 @@ fn validate(options: &ManifestOptions) -> Result<(), ManifestError> {
             value: options.timeout_seconds,
         });
     }
+    if let Some(name) = &options.priority_class_name {
+        check_dns1123_subdomain(name).map_err(|reason| ManifestError::PriorityClass {
+            value: name.clone(),
+            reason,
+        })?;
+    }
     Ok(())
+}
+
+/// The webhook's namespace, labelled for Pod Security admission: only pods that meet the
+/// `restricted` standard (as the webhook's own do) can run beside the webhook's key.
+fn webhook_namespace(name: &str) -> Namespace {
+    let labels = [POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_WARN_LABEL]
+        .into_iter()
+        .map(|label| (label.to_string(), POD_SECURITY_LEVEL.to_string()))
+        .collect();
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
 }
 
 /// `kubernetes.io/tls`, the type cert-manager and ingress controllers also use, so the Secret
@@ -191,11 +225,13 @@ impl Manifests {
         push(&self.cluster_role)?;
         push(&self.cluster_role_binding)?;
         push(&self.secret)?;
+        push(&self.network_policy)?;
         push(&self.deployment)?;
         if let Some(budget) = &self.pod_disruption_budget {
             push(budget)?;
         }
         push(&self.service)?;
+        push(&self.metrics_service)?;
         push(&self.webhook_configuration)?;
         Ok(yaml)
     }
@@ -219,12 +255,15 @@ mod tests {
     use crate::install::{DEFAULT_IMAGE, DEFAULT_NAMESPACE};
 
     fn options() -> ManifestOptions {
-        let certs = generate(&CertRequest {
-            service: crate::install::SERVICE_NAME.to_string(),
-            namespace: DEFAULT_NAMESPACE.to_string(),
-            days: 1,
-            now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
-        })
+        let certs = generate(
+            &CertRequest {
+                service: crate::install::SERVICE_NAME.to_string(),
+                namespace: DEFAULT_NAMESPACE.to_string(),
+                days: 1,
+                now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            },
+            1,
+        )
         .unwrap();
         ManifestOptions {
             namespace: DEFAULT_NAMESPACE.to_string(),
@@ -239,6 +278,7 @@ mod tests {
                 key_pem: certs.key_pem.into_bytes(),
                 ca_pem: certs.ca_cert_pem.into_bytes(),
             },
+            priority_class_name: None,
         }
     }
 
@@ -247,11 +287,15 @@ mod tests {
         let manifests = build(&options()).unwrap();
         let yaml = manifests.to_yaml().unwrap();
         let documents: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&yaml).unwrap();
-        assert_eq!(documents.len(), 10);
-        let deployment: Deployment = serde_json::from_value(documents[6].clone()).unwrap();
+        assert_eq!(documents.len(), 12);
+        let policy: NetworkPolicy = serde_json::from_value(documents[6].clone()).unwrap();
+        assert_eq!(policy, manifests.network_policy);
+        let deployment: Deployment = serde_json::from_value(documents[7].clone()).unwrap();
         assert_eq!(deployment, manifests.deployment);
+        let metrics: Service = serde_json::from_value(documents[10].clone()).unwrap();
+        assert_eq!(metrics, manifests.metrics_service);
         let configuration: ValidatingWebhookConfiguration =
-            serde_json::from_value(documents[9].clone()).unwrap();
+            serde_json::from_value(documents[11].clone()).unwrap();
         assert_eq!(configuration, manifests.webhook_configuration);
     }
 
@@ -259,7 +303,7 @@ mod tests {
 
     #[test]
     fn invalid_options_name_the_flag() {
-        let cases: [(Change, &str); 5] = [
+        let cases: [(Change, &str); 7] = [
             (|o| o.replicas = 0, "--replicas 0: must be at least 1"),
             (
                 |o| o.image_pull_policy = "always".to_string(),
@@ -271,6 +315,14 @@ mod tests {
                 |o| o.namespace = "other".to_string(),
                 "the namespace selector was built for",
             ),
+            (
+                |o| o.priority_class_name = Some("High_Priority".to_string()),
+                "--priority-class-name \"High_Priority\": not a valid PriorityClass name",
+            ),
+            (
+                |o| o.priority_class_name = Some(String::new()),
+                "--priority-class-name \"\"",
+            ),
         ];
         for (change, expected) in cases {
             let mut options = options();
@@ -278,5 +330,19 @@ mod tests {
             let error = build(&options).unwrap_err().to_string();
             assert!(error.starts_with(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn a_priority_class_reaches_the_pods_and_none_is_the_default() {
+        let pod = |manifests: &Manifests| manifests.deployment.spec.template.spec.clone().unwrap();
+        let manifests = build(&options()).unwrap();
+        assert_eq!(pod(&manifests).priority_class_name, None);
+        let mut with_class = options();
+        with_class.priority_class_name = Some("system-cluster-critical".to_string());
+        let manifests = build(&with_class).unwrap();
+        assert_eq!(
+            pod(&manifests).priority_class_name.as_deref(),
+            Some("system-cluster-critical")
+        );
     }
 }

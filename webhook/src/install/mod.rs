@@ -2,11 +2,14 @@
 //! it needs (`image-assurance manifests`). The names are upstream's, so the upstream procedure,
 //! its troubleshooting advice and its `kubectl` commands still apply.
 
+pub mod ca;
+pub mod cert_dir;
 pub mod cert_files;
 pub mod certs;
 pub mod deployment;
 pub mod manifests;
 pub mod names;
+pub mod network_policy;
 pub mod rbac;
 pub mod scope;
 pub mod webhook_configuration;
@@ -17,6 +20,11 @@ use std::collections::BTreeMap;
 pub const DEFAULT_NAMESPACE: &str = "tigera-image-assurance";
 /// The Service the API server calls; the serving certificate must name it.
 pub const SERVICE_NAME: &str = "tigera-image-assurance-admission-controller-service";
+/// The Service Prometheus finds the metrics port through; separate from `SERVICE_NAME`, so the
+/// Service the webhook configuration names only ever leads to the HTTPS port.
+pub const METRICS_SERVICE_NAME: &str = "tigera-image-assurance-admission-controller-metrics";
+/// The NetworkPolicy that admits traffic to the webhook's two ports only.
+pub const NETWORK_POLICY_NAME: &str = "tigera-image-assurance-admission-controller";
 pub const DEPLOYMENT_NAME: &str = "tigera-image-assurance-admission-controller";
 pub const SERVICE_ACCOUNT_NAME: &str = "tigera-secure-container-admission-controller";
 /// The ClusterRole and its binding share the service account's name, as upstream.
@@ -57,6 +65,14 @@ pub const CA_KEY_FILE: &str = "ca_key.pem";
 /// Namespaces whose pods the cluster itself needs: a webhook that can block them can stop the
 /// cluster from healing (reference/k8s-admission.md §4).
 pub const CRITICAL_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+
+/// Pod Security admission's label for the level it enforces in a namespace; the webhook's pods
+/// meet `restricted`, so nothing less privileged can be started beside them.
+pub const POD_SECURITY_ENFORCE_LABEL: &str = "pod-security.kubernetes.io/enforce";
+/// Its `warn` twin: `kubectl apply` of a Deployment whose pods would be refused says so at once,
+/// instead of the ReplicaSet failing to create them later.
+pub const POD_SECURITY_WARN_LABEL: &str = "pod-security.kubernetes.io/warn";
+pub const POD_SECURITY_LEVEL: &str = "restricted";
 
 /// The name every namespace carries as a label (the API server sets it and it cannot change),
 /// which is what lets a namespaceSelector exclude namespaces by name.

@@ -83,7 +83,8 @@ pub fn check_dns1035_label(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_dns1123_subdomain(name: &str) -> Result<(), String> {
+/// An object name such as a PriorityClass's (RFC 1123 subdomain).
+pub fn check_dns1123_subdomain(name: &str) -> Result<(), String> {
     if name.len() > SUBDOMAIN_MAX {
         return Err(format!("must be no more than {SUBDOMAIN_MAX} characters"));
     }

@@ -1,6 +1,6 @@
-//! The webhook's identity and permissions: read-only, and only what its caches and the owner
-//! check read. It never writes to the cluster, so a compromised webhook can deny admissions
-//! but change nothing.
+//! The webhook's identity and permissions: read-only, and only the requests the server makes
+//! (webhook/src/server/caches.rs). It never writes to the cluster, so a compromised webhook can
+//! deny admissions but change nothing, and it reads no CRD but the one it looks for.
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
@@ -8,10 +8,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{CLUSTER_ROLE_NAME, SERVICE_ACCOUNT_NAME, app_labels};
 
-/// Verbs for what the webhook keeps in watched caches.
-const WATCH: [&str; 3] = ["get", "list", "watch"];
-/// Verbs for owners fetched on demand when deciding whether a child was created by an admitted
-/// controller (policy-semantics §5): one object at a time, by name.
+/// The CRD whose presence decides whether VulnerabilityReports are a scan source; the server
+/// GETs it by this name (and only it) until it appears.
+pub const VULNERABILITY_REPORTS_CRD: &str = "vulnerabilityreports.aquasecurity.github.io";
+
+/// A reflector: one LIST, then a WATCH; it never GETs single objects.
+const REFLECT: [&str; 2] = ["list", "watch"];
+/// Namespaces are reflected too, and a namespace missing from the cache (created a moment ago)
+/// is fetched once by name.
+const REFLECT_AND_GET: [&str; 3] = ["get", "list", "watch"];
+/// Owners fetched on demand when deciding whether a child was created by an admitted controller
+/// (policy-semantics §5): one object at a time, by name.
 const GET: [&str; 1] = ["get"];
 
 pub fn service_account(namespace: &str) -> ServiceAccount {
@@ -37,17 +44,23 @@ pub fn cluster_role() -> ClusterRole {
             rule(
                 "containersecurity.tigera.io",
                 &["containeradmissionpolicies"],
-                &WATCH,
+                &REFLECT,
             ),
-            rule("", &["namespaces"], &WATCH),
+            rule("", &["namespaces"], &REFLECT_AND_GET),
             // Trivy operator scan results, one scan source.
-            rule("aquasecurity.github.io", &["vulnerabilityreports"], &WATCH),
-            // Whether the VulnerabilityReport CRD is installed decides if that source is used.
             rule(
-                "apiextensions.k8s.io",
-                &["customresourcedefinitions"],
-                &WATCH,
+                "aquasecurity.github.io",
+                &["vulnerabilityreports"],
+                &REFLECT,
             ),
+            // Only whether the VulnerabilityReport CRD exists: a GET of that one name. Every
+            // other CRD stays unreadable (their schemas can describe what else runs here).
+            PolicyRule {
+                resource_names: Some(vec![VULNERABILITY_REPORTS_CRD.to_string()]),
+                ..rule("apiextensions.k8s.io", &["customresourcedefinitions"], &GET)
+            },
+            // Every pod-creating kind may be named as a controller owner; the server fetches
+            // the one named (policy-semantics §5, condition 1).
             rule("", &["pods", "replicationcontrollers"], &GET),
             rule(
                 "apps",

@@ -97,3 +97,14 @@ pub fn object<T: DeserializeOwned>(documents: &[Value], kind: &str) -> T {
     serde_json::from_value(document.clone())
         .unwrap_or_else(|error| panic!("{kind} does not parse as its k8s-openapi type: {error}"))
 }
+
+/// The document of `kind` named `name`, as its k8s-openapi type (for kinds installed twice,
+/// such as the two Services).
+pub fn named<T: DeserializeOwned>(documents: &[Value], kind: &str, name: &str) -> T {
+    let document = documents
+        .iter()
+        .find(|document| document["kind"] == kind && document["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"));
+    serde_json::from_value(document.clone())
+        .unwrap_or_else(|error| panic!("{kind} {name} does not parse as its type: {error}"))
+}
