@@ -1,10 +1,11 @@
 //! Project automation, run as `cargo xtask TASK` (the rust-analyzer pattern: plain Rust, no
 //! shell scripts). Tasks:
 //!   crd [--check]   regenerate webhook/deploy/crd.yaml from the Rust types (--check: fail if stale)
-//!   bench [policies|sim|webhook|cluster] [ARGS]
+//!   bench [policies|sim|webhook|cluster [--cluster sim|upstream]] [ARGS]
 //!                   the policy-engine benchmarks (criterion), the simulated API server's load
 //!                   test, the webhook's load test (release `serve` against the simulator), or
-//!                   the webhook inside the simulated cluster (Deployment → Running pods)
+//!                   the webhook inside the simulated cluster (Deployment → Running pods), or
+//!                   inside Kubernetes' own control plane with `--cluster upstream`
 //!   sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]
 //!                   run the simulated cluster until interrupted
 //!   cluster [--cluster upstream] [--kubeconfig PATH] [--port N]
@@ -12,6 +13,7 @@
 //!   e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]
 //!                   the Gherkin features against a cluster
 
+mod bench_cluster;
 mod cluster;
 mod e2e;
 mod sim;
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  cluster [--cluster upstream] [--kubeconfig PATH] [--port N]\n                  run Kubernetes' own control plane (process kubelet as nodes) until interrupted\n  e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster [--cluster sim|upstream]] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster (or in Kubernetes' own control plane: --cluster upstream)\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  cluster [--cluster upstream] [--kubeconfig PATH] [--port N]\n                  run Kubernetes' own control plane (process kubelet as nodes) until interrupted\n  e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
@@ -72,6 +74,7 @@ fn crd(check: bool) -> Result<(), String> {
 
 fn bench(args: &[String]) -> Result<(), String> {
     // Without a known case every argument goes to the policy benchmarks, as before the cases.
+    let simulated;
     let (package, target, args) = match args.first().map(String::as_str) {
         Some("policies") => ("image-assurance", "decisions", &args[1..]),
         Some("sim") => ("sim", "load", &args[1..]),
@@ -79,7 +82,15 @@ fn bench(args: &[String]) -> Result<(), String> {
         // (CARGO_BIN_EXE_image-assurance) before running it.
         Some("webhook") => ("image-assurance", "webhook_load", &args[1..]),
         // The webhook inside the simulated cluster: Deployment to Running pods, and scale-up.
-        Some("cluster") => ("image-assurance", "cluster_scale", &args[1..]),
+        // On upstream's control plane the same figures are taken by xtask itself, which can
+        // enter the network namespace that cluster needs.
+        Some("cluster") => match bench_cluster::parse(&args[1..])? {
+            bench_cluster::Cluster::Upstream => return bench_cluster::run(&workspace_root()),
+            bench_cluster::Cluster::Sim(rest) => {
+                simulated = rest;
+                ("image-assurance", "cluster_scale", simulated.as_slice())
+            }
+        },
         _ => ("image-assurance", "decisions", args),
     };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
