@@ -17,5 +17,6 @@ pub mod server;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod validation;
 
 pub use server::{ClusterOptions, Config, INITIAL_NAMESPACES, Simulator, StartError};

@@ -53,9 +53,6 @@ pub async fn admit(
 ) -> Result<(), ApiError> {
     let info = attributes.info;
     if info.group == ADMISSION_GROUP && CONFIGURATIONS.contains(&info.resource.as_str()) {
-        if let (Some(object), "") = (attributes.object, attributes.subresource) {
-            super::config_validation::refuse_unsupported(info, attributes.name, object)?;
-        }
         // Exempt: a broken webhook can always be removed.
         return Ok(());
     }
@@ -110,7 +107,8 @@ pub async fn admit(
             .flatten()
         {
             let mut webhook = webhook.clone();
-            matching::apply_defaults(&mut webhook);
+            // Stored configurations are defaulted already; this keeps matching right anyway.
+            super::config_defaults::apply_defaults(&mut webhook);
             match matching::matches(&webhook, &request) {
                 MatchOutcome::NotCalled => {}
                 MatchOutcome::Error(message) => return Err(match_error(message, namespace)),

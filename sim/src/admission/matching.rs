@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::label_selector::LabelSelector;
+use crate::selectors::LabelSelector;
 
 /// A request's attributes as the matcher needs them (see the examples JSON's `conventions`).
 #[derive(Clone, Copy, Debug)]
@@ -56,37 +56,6 @@ pub enum MatchOutcome {
 
 /// What [`MatchOutcome::Error`] carries for a webhook with matchConditions.
 pub const MATCH_CONDITIONS_UNSUPPORTED: &str = "matchConditions are not supported by the simulator";
-
-/// Applies the admissionregistration.k8s.io/v1 defaults (§1.1) to one `webhooks[]` entry.
-/// Explicit nulls count as unset, as they do when Go decodes into pointer fields.
-pub fn apply_defaults(webhook: &mut Value) {
-    let Some(fields) = webhook.as_object_mut() else {
-        return;
-    };
-    default(fields, "failurePolicy", json!("Fail"));
-    default(fields, "matchPolicy", json!("Equivalent"));
-    default(fields, "namespaceSelector", json!({}));
-    default(fields, "objectSelector", json!({}));
-    default(fields, "timeoutSeconds", json!(10));
-    if let Some(rules) = fields.get_mut("rules").and_then(Value::as_array_mut) {
-        for rule in rules.iter_mut().filter_map(Value::as_object_mut) {
-            default(rule, "scope", json!("*"));
-        }
-    }
-    if let Some(service) = fields
-        .get_mut("clientConfig")
-        .and_then(|config| config.get_mut("service"))
-        .and_then(Value::as_object_mut)
-    {
-        default(service, "port", json!(443));
-    }
-}
-
-fn default(fields: &mut Map<String, Value>, key: &str, value: Value) {
-    if fields.get(key).is_none_or(Value::is_null) {
-        fields.insert(key.to_string(), value);
-    }
-}
 
 /// Decides whether the (already defaulted) `webhook` is called for `request`.
 pub fn matches(webhook: &Value, request: &RequestAttributes<'_>) -> MatchOutcome {

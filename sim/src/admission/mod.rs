@@ -3,9 +3,11 @@
 
 pub mod chain;
 pub mod client;
+pub mod client_config;
+pub mod config_decode;
+pub mod config_defaults;
 pub mod config_validation;
 pub mod endpoints;
-pub mod label_selector;
 pub mod matching;
 pub mod review;
 pub mod warnings;

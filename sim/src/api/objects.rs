@@ -23,7 +23,7 @@ use super::{
 use crate::admission::Caller;
 use crate::catalogue::ResourceInfo;
 use crate::patch::{PatchTarget, PatchType, record_managed_fields};
-use crate::selectors::{FieldQuery, LabelQuery};
+use crate::selectors::{FieldQuery, LabelSelector};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, StoreError};
 
@@ -233,17 +233,16 @@ fn labels_of(object: &Value) -> BTreeMap<String, String> {
 
 /// The selectors of a list or watch request.
 pub struct Filter {
-    labels: LabelQuery,
+    labels: LabelSelector,
     fields: FieldQuery,
 }
 
 impl Filter {
     pub fn from_query(query: &HashMap<String, String>) -> Result<Filter, ApiError> {
+        // labels.Parse's error is the whole message, as kube-apiserver answers it.
         let labels =
-            LabelQuery::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
-                .map_err(|error| {
-                    ApiError::bad_request(format!("unable to parse requirement: {error}"))
-                })?;
+            LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
+                .map_err(ApiError::bad_request)?;
         let fields =
             FieldQuery::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
                 .map_err(ApiError::bad_request)?;
@@ -472,6 +471,7 @@ pub(super) async fn create_recorded(
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::validate(&object, &name)?;
     }
+    crate::admission::config_validation::prepare_create(info, &name, &mut object)?;
     prepare_create(
         info,
         &mut object,
@@ -535,6 +535,12 @@ pub async fn guaranteed_update(
             .ok_or_else(|| ApiError::not_found(&target.info, name))?;
         let mut updated = compute(&current)?;
         prepare_update(&target.info, &current, &mut updated, via_status);
+        crate::admission::config_validation::prepare_update(
+            &target.info,
+            name,
+            &current,
+            &mut updated,
+        )?;
         admit_update(state, target, name, &current, &updated, write).await?;
         if dry_run {
             return Ok(updated);

@@ -15,7 +15,7 @@ use super::conditions::{self, Condition};
 use super::events::{Involved, WARNING};
 use super::pods::{self, PodName};
 use super::{Context, SyncError, decode, requeue_after, resource_of, status};
-use crate::admission::label_selector::LabelSelector;
+use crate::selectors::LabelSelector;
 
 /// At most this many pods are created or deleted in one sync (`BurstReplicas`).
 const BURST_REPLICAS: usize = 500;
