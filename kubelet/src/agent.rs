@@ -12,6 +12,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::{broadcast, watch};
 
 use super::Context;
+use super::events::Recorder;
 use super::refresh;
 use super::runner::AbortOnDrop;
 
@@ -30,7 +31,13 @@ struct Pods {
 }
 
 impl Pods {
-    fn apply(&mut self, context: &Arc<Context>, client: &kube::Client, pod: Pod) {
+    fn apply(
+        &mut self,
+        context: &Arc<Context>,
+        client: &kube::Client,
+        events: &Recorder,
+        pod: Pod,
+    ) {
         let Some(uid) = pod.metadata.uid.clone() else {
             return;
         };
@@ -52,7 +59,14 @@ impl Pods {
         let (changes, changed) = broadcast::channel(refresh::CAPACITY);
         // Watching before the worker reads the volumes' sources, so no change is missed.
         let watches = refresh::start(client, &pod, &changes);
-        let worker = super::pod::run(context.clone(), client.clone(), pod, receiver, changed);
+        let worker = super::pod::run(
+            context.clone(),
+            client.clone(),
+            events.clone(),
+            pod,
+            receiver,
+            changed,
+        );
         let task = tokio::spawn(async move {
             // The watches live as long as the worker.
             let _watches = watches;
@@ -77,7 +91,7 @@ impl Pods {
     }
 }
 
-pub async fn run(context: Arc<Context>, client: kube::Client, node: String) {
+pub async fn run(context: Arc<Context>, client: kube::Client, recorder: Recorder, node: String) {
     let api: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
@@ -87,12 +101,12 @@ pub async fn run(context: Arc<Context>, client: kube::Client, node: String) {
     let mut listed: HashSet<String> = HashSet::new();
     while let Some(event) = events.next().await {
         match event {
-            Ok(Event::Apply(pod)) => pods.apply(&context, &client, pod),
+            Ok(Event::Apply(pod)) => pods.apply(&context, &client, &recorder, pod),
             Ok(Event::InitApply(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {
                     listed.insert(uid.clone());
                 }
-                pods.apply(&context, &client, pod);
+                pods.apply(&context, &client, &recorder, pod);
             }
             Ok(Event::Delete(pod)) => {
                 if let Some(uid) = &pod.metadata.uid {

@@ -1,6 +1,8 @@
 //! The process kubelet: joins an API server as one or more nodes and runs the pods bound to
 //! them. A pod whose image is registered (`Options::images`) runs as local processes; any other
-//! pod is kept Running and Ready without running anything.
+//! pod is simulated: kept Running without running anything (Ready unless it has a readiness
+//! probe), with an event saying so. It records the kubelet's events on the pods (`events`) and
+//! serves their containers' logs at its HTTPS endpoint (`logs`), which `pods/log` reaches.
 //!
 //! It serves two clusters: the simulator (`sim`) and Kubernetes' own control plane (the
 //! conformance harness's `upstream` backend). What differs between them — how a node
@@ -10,8 +12,10 @@
 
 mod agent;
 mod atomic;
+mod events;
 mod ipam;
 mod launch;
+pub mod logs;
 mod node;
 mod pod;
 mod probe;
@@ -76,7 +80,8 @@ pub struct Options {
     pub nodes: Vec<String>,
     /// The address the nodes report (`InternalIP`, pods' `hostIP`).
     pub host_ip: IpAddr,
-    /// Images run as local processes: image reference → executable.
+    /// Images run as local processes: image reference → executable (a relative path is taken
+    /// from the current directory, not from a pod's).
     pub images: BTreeMap<String, PathBuf>,
     /// Pods' private directories live under `<work_dir>/pods`; a temporary directory (removed
     /// on drop) when `None`.
@@ -93,6 +98,8 @@ pub(crate) struct Context {
     pub work_dir: PathBuf,
     pub ipam: Ipam,
     pub processes: Arc<ProcessTable>,
+    /// The pods' logs, as the HTTPS endpoint serves them.
+    pub logs: Arc<logs::Table>,
 }
 
 /// The running node agents. Stopping (or dropping) it ends every task and kills every process
@@ -101,12 +108,15 @@ pub struct Kubelet {
     tasks: Vec<JoinHandle<()>>,
     processes: Arc<ProcessTable>,
     work_dir: PathBuf,
+    /// Where the HTTPS endpoint listens (on `Options::host_ip`).
+    port: u16,
     /// Removed on drop when the work directory is ours (no `Options::work_dir`).
     temporary: bool,
 }
 
 impl Kubelet {
-    /// Registers the nodes (they are listed when this returns), then starts one agent per node.
+    /// Starts the HTTPS endpoint, registers the nodes (they are listed when this returns), then
+    /// starts one agent per node.
     pub async fn start(access: Arc<dyn ApiAccess>, options: Options) -> Result<Kubelet, String> {
         let (work_dir, temporary) = match &options.work_dir {
             Some(dir) => (dir.clone(), false),
@@ -121,41 +131,59 @@ impl Kubelet {
                 work_dir.display()
             )
         })?;
+        let images = absolute(&options.images)?;
         let processes = Arc::new(ProcessTable::default());
+        let table = Arc::new(logs::Table::default());
+        let (port, server) =
+            logs::server::start(options.host_ip, &options.nodes, table.clone()).await?;
         let context = Arc::new(Context {
             access: access.clone(),
             host_ip: options.host_ip,
-            images: options.images.clone(),
+            images,
             work_dir: work_dir.clone(),
             ipam: options.ipam.clone(),
             processes: processes.clone(),
+            logs: table,
         });
         let mut kubelet = Kubelet {
-            tasks: Vec::new(),
+            tasks: vec![server],
             processes,
             work_dir,
+            port,
             temporary,
         };
         for name in &options.nodes {
             let client = access.node_client(name)?;
-            node::register(&client, name, options.host_ip).await?;
+            node::register(&client, name, options.host_ip, port).await?;
             kubelet.tasks.push(tokio::spawn(node::keep_ready(
                 client.clone(),
                 name.clone(),
                 options.host_ip,
+                port,
             )));
+            let (events, writer) = events::Recorder::start(client.clone(), name.clone());
+            kubelet.tasks.push(writer);
             kubelet.tasks.push(tokio::spawn(agent::run(
                 context.clone(),
                 client,
+                events,
                 name.clone(),
             )));
         }
         Ok(kubelet)
     }
 
-    /// Where pods' directories (volumes, kubeconfig, logs) are written.
+    /// Where pods' directories (volumes, kubeconfig, logs) are written: each pod's
+    /// `<work_dir>/pods/<namespace>_<name>_<uid>/`, with `<container>.log` (all runs'
+    /// output as written) and `logs/<container>/<restart>.log` (a run's, for `kubectl logs`).
     pub fn work_dir(&self) -> &Path {
         &self.work_dir
+    }
+
+    /// The port of the kubelet's HTTPS endpoint (every node's
+    /// `daemonEndpoints.kubeletEndpoint.Port`).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// How many container processes are running.
@@ -184,9 +212,43 @@ impl Drop for Kubelet {
     }
 }
 
+/// The registered images with relative executables made absolute against the current
+/// directory: containers start in their pods' directories, where a relative path names
+/// nothing.
+fn absolute(images: &BTreeMap<String, PathBuf>) -> Result<BTreeMap<String, PathBuf>, String> {
+    if images.values().all(|path| path.is_absolute()) {
+        return Ok(images.clone());
+    }
+    let here = std::env::current_dir()
+        .map_err(|error| format!("cannot read the current directory: {error}"))?;
+    Ok(images
+        .iter()
+        .map(|(image, path)| (image.clone(), here.join(path)))
+        .collect())
+}
+
 /// `2026-01-02T03:04:05Z`: the form of every timestamp the kubelet writes.
 pub(crate) fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A relative executable would be looked up in each pod's own directory, where containers
+    /// start: it is taken from where the kubelet was started instead.
+    #[test]
+    fn relative_executables_are_taken_from_the_current_directory() {
+        let images = BTreeMap::from([
+            ("a:1".to_string(), PathBuf::from("target/debug/a")),
+            ("b:1".to_string(), PathBuf::from("/usr/bin/b")),
+        ]);
+        let resolved = absolute(&images).unwrap();
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(resolved["a:1"], here.join("target/debug/a"));
+        assert_eq!(resolved["b:1"], PathBuf::from("/usr/bin/b"));
+    }
 }

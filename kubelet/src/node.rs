@@ -50,7 +50,9 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -
     })
 }
 
-fn node_status(name: &str, host_ip: IpAddr) -> Value {
+/// The node's status; `port` is where its kubelet serves (`daemonEndpoints`, where the API
+/// server reads logs from).
+fn node_status(name: &str, host_ip: IpAddr, port: u16) -> Value {
     let now = now_rfc3339();
     let resources = json!({
         "cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi",
@@ -69,7 +71,7 @@ fn node_status(name: &str, host_ip: IpAddr) -> Value {
             ],
             "capacity": resources,
             "allocatable": resources,
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
             "nodeInfo": {
                 "machineID": uuid::Uuid::new_v4().simple().to_string(),
                 "systemUUID": uuid::Uuid::new_v4().to_string(),
@@ -87,7 +89,12 @@ fn node_status(name: &str, host_ip: IpAddr) -> Value {
 }
 
 /// Creates the Node if it does not exist and posts a Ready status.
-pub async fn register(client: &kube::Client, name: &str, host_ip: IpAddr) -> Result<(), String> {
+pub async fn register(
+    client: &kube::Client,
+    name: &str,
+    host_ip: IpAddr,
+    port: u16,
+) -> Result<(), String> {
     let nodes: Api<Node> = Api::all(client.clone());
     let object: Node = serde_json::from_value(node_object(name))
         .map_err(|error| format!("node {name}: cannot build the Node: {error}"))?;
@@ -109,7 +116,7 @@ pub async fn register(client: &kube::Client, name: &str, host_ip: IpAddr) -> Res
         .patch_status(
             name,
             &kubelet_params(),
-            &Patch::Merge(node_status(name, host_ip)),
+            &Patch::Merge(node_status(name, host_ip, port)),
         )
         .await
         .map_err(|error| format!("node {name}: cannot post its status: {error}"))?;
@@ -117,20 +124,20 @@ pub async fn register(client: &kube::Client, name: &str, host_ip: IpAddr) -> Res
 }
 
 /// Renews the node's Ready condition for ever (re-registering the node if it was deleted).
-pub async fn keep_ready(client: kube::Client, name: String, host_ip: IpAddr) {
+pub async fn keep_ready(client: kube::Client, name: String, host_ip: IpAddr, port: u16) {
     let nodes: Api<Node> = Api::all(client.clone());
     loop {
         tokio::time::sleep(HEARTBEAT).await;
         let renewed = match nodes.get_opt(&name).await {
             Ok(Some(_)) => {
-                let conditions = json!({"status": {"conditions": node_status(&name, host_ip)["status"]["conditions"]}});
+                let conditions = json!({"status": {"conditions": node_status(&name, host_ip, port)["status"]["conditions"]}});
                 nodes
                     .patch_status(&name, &kubelet_params(), &Patch::Merge(conditions))
                     .await
                     .map(|_| ())
                     .map_err(|error| format!("node {name}: cannot renew its status: {error}"))
             }
-            Ok(None) => register(&client, &name, host_ip).await,
+            Ok(None) => register(&client, &name, host_ip, port).await,
             Err(error) => Err(format!("node {name}: cannot read it: {error}")),
         };
         if let Err(error) = renewed {

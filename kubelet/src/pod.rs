@@ -14,6 +14,8 @@ use kube::api::{DeleteParams, Patch};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::Context;
+use super::events::{Recorder, WARNING};
+use super::logs::Registration;
 use super::refresh::{self, Changed};
 use super::runner::{AbortOnDrop, Report, Runner};
 use super::status::{self, State};
@@ -62,6 +64,9 @@ struct Worker {
     reports: mpsc::UnboundedSender<Report>,
     runners: Vec<AbortOnDrop>,
     containers_started: bool,
+    events: Recorder,
+    /// The pod's logs, readable while the worker runs.
+    logs: Arc<Registration>,
 }
 
 impl Worker {
@@ -124,11 +129,14 @@ impl Worker {
             volumes: self.volumes.dirs.clone(),
             stop: self.stop.subscribe(),
             reports: self.reports.clone(),
+            events: self.events.clone(),
+            logs: self.logs.clone(),
         };
         self.runners.push(AbortOnDrop(tokio::spawn(runner.run())));
     }
 
     fn apply(&mut self, report: Report) {
+        self.logs.update(&report.container);
         let list = if report.init {
             &mut self.model.init
         } else {
@@ -207,6 +215,7 @@ fn images_registered(context: &Context, pod: &Pod) -> bool {
 pub async fn run(
     context: Arc<Context>,
     client: kube::Client,
+    events: Recorder,
     pod: Arc<Pod>,
     mut updates: Updates,
     changes: broadcast::Receiver<Changed>,
@@ -242,6 +251,9 @@ pub async fn run(
     let (reports, mut reported) = mpsc::unbounded_channel();
     let (stop, _) = watch::channel(None);
     let pod_dir = volumes::pod_dir(&context.work_dir, &pod);
+    let logs = context
+        .logs
+        .register(&pod, &|image| context.images.contains_key(image));
     let mut worker = Worker {
         kubeconfig: pod_dir.join("kubeconfig"),
         pod_dir,
@@ -262,7 +274,12 @@ pub async fn run(
         reports,
         runners: Vec::new(),
         containers_started: false,
+        events,
+        logs,
     };
+    for container in worker.model.init.iter().chain(&worker.model.containers) {
+        worker.logs.update(container);
+    }
     // Processes need their directory, volumes and kubeconfig; simulated pods need none.
     if images_registered(&context, &pod) {
         loop {
@@ -272,6 +289,9 @@ pub async fn run(
                     break;
                 }
                 Err(message) => {
+                    worker
+                        .events
+                        .pod(&worker.pod, WARNING, "FailedMount", message.clone());
                     for container in &mut worker.model.containers {
                         container.state = State::Waiting {
                             reason: "ContainerCreating".into(),

@@ -1,18 +1,23 @@
 //! Container probes as the kubelet runs them: `httpGet` (HTTP, or HTTPS without verifying the
 //! certificate, as the kubelet does; 200–399 is success), `tcpSocket` (the connection opens),
-//! and the thresholds. `exec` and `grpc` probes cannot run here and count as success.
+//! and the thresholds. `exec` and `grpc` probes cannot run here and count as success. Failures
+//! are worded as Go's clients word them (`Get "http://…": dial tcp …: connect: connection
+//! refused`), which is what the kubelet's `Unhealthy` events carry.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, Pod, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::events::{Recorder, WARNING};
 
 /// While a container has never been ready, its readiness probe runs this often, whatever its
 /// `periodSeconds` (so pods become Ready promptly).
@@ -121,8 +126,42 @@ pub fn spec(probe: &Probe, container: &Container, pod_ip: IpAddr) -> Result<Spec
 pub async fn check(action: &Action, timeout: Duration) -> Result<(), String> {
     match tokio::time::timeout(timeout, run(action)).await {
         Ok(result) => result,
-        Err(_) => Err(format!("probe timed out after {timeout:?}")),
+        Err(_) => Err(match action {
+            Action::Http { .. } => format!(
+                "Get \"{}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+                url(action)
+            ),
+            Action::Tcp(address) => format!("dial tcp {address}: i/o timeout"),
+            Action::Pass => "probe timed out".into(),
+        }),
     }
+}
+
+/// The URL an HTTP probe gets, as Go's error messages quote it.
+fn url(action: &Action) -> String {
+    match action {
+        Action::Http {
+            https,
+            address,
+            path,
+            ..
+        } => format!(
+            "{}://{address}{path}",
+            if *https { "https" } else { "http" }
+        ),
+        _ => String::new(),
+    }
+}
+
+/// `dial tcp <address>: connect: connection refused`, as Go's net package says it.
+fn dial_error(address: SocketAddr, error: &std::io::Error) -> String {
+    let what = match error.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+        std::io::ErrorKind::TimedOut => "connection timed out".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => "cannot assign requested address".to_string(),
+        _ => error.to_string(),
+    };
+    format!("dial tcp {address}: connect: {what}")
 }
 
 async fn run(action: &Action) -> Result<(), String> {
@@ -131,7 +170,7 @@ async fn run(action: &Action) -> Result<(), String> {
         Action::Tcp(address) => TcpStream::connect(address)
             .await
             .map(|_| ())
-            .map_err(|error| format!("dial tcp {address}: {error}")),
+            .map_err(|error| dial_error(*address, &error)),
         Action::Http {
             https,
             address,
@@ -139,9 +178,10 @@ async fn run(action: &Action) -> Result<(), String> {
             path,
             headers,
         } => {
+            let get = |error: String| format!("Get \"{}\": {error}", url(action));
             let stream = TcpStream::connect(address)
                 .await
-                .map_err(|error| format!("Get \"{address}{path}\": dial tcp {address}: {error}"))?;
+                .map_err(|error| get(dial_error(*address, &error)))?;
             let mut request = format!(
                 "GET {path} HTTP/1.1\r\nHost: {host}:{}\r\nUser-Agent: kube-probe/1.32\r\nAccept: */*\r\nConnection: close\r\n",
                 address.port()
@@ -155,11 +195,26 @@ async fn run(action: &Action) -> Result<(), String> {
                 let stream = tokio_rustls::TlsConnector::from(tls_config()?)
                     .connect(name, stream)
                     .await
-                    .map_err(|error| format!("TLS handshake with {address}: {error}"))?;
-                exchange(stream, &request).await
+                    .map_err(|error| get(format!("remote error: tls: {error}")))?;
+                exchange(stream, &request)
+                    .await
+                    .map_err(get_unless_status(&get))
             } else {
-                exchange(stream, &request).await
+                exchange(stream, &request)
+                    .await
+                    .map_err(get_unless_status(&get))
             }
+        }
+    }
+}
+
+/// Transport failures are quoted after the URL; a status the probe refuses stands alone.
+fn get_unless_status(get: &dyn Fn(String) -> String) -> impl Fn(String) -> String + '_ {
+    move |error| {
+        if error.starts_with("HTTP probe failed") {
+            error
+        } else {
+            get(error)
         }
     }
 }
@@ -200,6 +255,109 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         Ok(())
     } else {
         Err(format!("HTTP probe failed with statuscode: {code}"))
+    }
+}
+
+/// What a probe loop tells its container's runner.
+pub enum Probed {
+    Ready(bool),
+    LivenessFailed(String),
+}
+
+/// Records failed probes as the kubelet does: a Warning `Unhealthy` event on the container,
+/// `Readiness probe failed: <what failed>`.
+pub struct Unhealthy {
+    pub events: Recorder,
+    pub pod: Arc<Pod>,
+    pub container: String,
+}
+
+impl Unhealthy {
+    fn record(&self, probe: &str, message: &str) {
+        self.events.container(
+            &self.pod,
+            &self.container,
+            WARNING,
+            "Unhealthy",
+            format!("{probe} probe failed: {message}"),
+        );
+    }
+}
+
+/// Runs a readiness probe until the runner goes away, sending each change of readiness.
+///
+/// Until the container is first ready the probe runs every `FAST_PERIOD` (so pods become Ready
+/// promptly), where a kubelet probes once a period: failures are recorded only once a kubelet
+/// would have seen one (a period after the initial delay), at most once a period.
+pub async fn readiness_loop(
+    spec: Spec,
+    results: mpsc::UnboundedSender<Probed>,
+    unhealthy: Unhealthy,
+) {
+    tokio::time::sleep(spec.initial_delay).await;
+    let started = Instant::now();
+    let mut recorded: Option<Instant> = None;
+    let (mut ready, mut ever_ready) = (false, false);
+    let (mut successes, mut failures) = (0u32, 0u32);
+    loop {
+        match check(&spec.action, spec.timeout).await {
+            Ok(()) => {
+                successes += 1;
+                failures = 0;
+                if !ready && successes >= spec.success_threshold {
+                    ready = true;
+                    ever_ready = true;
+                    if results.send(Probed::Ready(true)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(message) => {
+                failures += 1;
+                successes = 0;
+                let now = Instant::now();
+                let seen = ever_ready || now.duration_since(started) >= spec.period;
+                if seen && recorded.is_none_or(|at| now.duration_since(at) >= spec.period) {
+                    recorded = Some(now);
+                    unhealthy.record("Readiness", &message);
+                }
+                if ready && failures >= spec.failure_threshold {
+                    ready = false;
+                    if results.send(Probed::Ready(false)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let period = if ever_ready { spec.period } else { FAST_PERIOD };
+        tokio::time::sleep(period).await;
+    }
+}
+
+/// Runs a liveness probe until it fails `failureThreshold` times in a row (each failure is an
+/// `Unhealthy` event), then tells the runner. The first probe comes when a kubelet's would: at
+/// its first period tick once the initial delay has passed (not as the process starts, when
+/// nothing listens yet).
+pub async fn liveness_loop(
+    spec: Spec,
+    results: mpsc::UnboundedSender<Probed>,
+    unhealthy: Unhealthy,
+) {
+    tokio::time::sleep(spec.initial_delay.max(spec.period)).await;
+    let mut failures = 0u32;
+    loop {
+        match check(&spec.action, spec.timeout).await {
+            Ok(()) => failures = 0,
+            Err(message) => {
+                failures += 1;
+                unhealthy.record("Liveness", &message);
+                if failures >= spec.failure_threshold {
+                    let _ = results.send(Probed::LivenessFailed(message));
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(spec.period).await;
     }
 }
 
@@ -271,4 +429,60 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
                 .map_err(|error| format!("cannot configure TLS for probes: {error}"))
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A port nothing listens on (bound, then released).
+    async fn closed_port() -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    #[tokio::test]
+    async fn failures_are_worded_as_the_kubelets_go_clients_word_them() {
+        let address = closed_port().await;
+        let tcp = check(&Action::Tcp(address), Duration::from_secs(1)).await;
+        assert_eq!(
+            tcp.unwrap_err(),
+            format!("dial tcp {address}: connect: connection refused")
+        );
+        let http = Action::Http {
+            https: false,
+            address,
+            host: address.ip().to_string(),
+            path: "/readyz".into(),
+            headers: vec![],
+        };
+        assert_eq!(
+            check(&http, Duration::from_secs(1)).await.unwrap_err(),
+            format!(
+                "Get \"http://{address}/readyz\": dial tcp {address}: connect: connection refused"
+            )
+        );
+        // Answers with a status the probe refuses: the status alone.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let serving = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 1024];
+            let _ = stream.read(&mut buffer).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        });
+        let refused = Action::Http {
+            https: false,
+            address: serving,
+            host: serving.ip().to_string(),
+            path: "/readyz".into(),
+            headers: vec![],
+        };
+        assert_eq!(
+            check(&refused, Duration::from_secs(1)).await.unwrap_err(),
+            "HTTP probe failed with statuscode: 503"
+        );
+    }
 }

@@ -73,8 +73,10 @@ pub struct Launch {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub dir: PathBuf,
-    /// stdout and stderr are appended here.
+    /// stdout and stderr are appended here, as written (the container's plain log).
     pub log: PathBuf,
+    /// This run's CRI log (`logs::capture`), created afresh.
+    pub run_log: PathBuf,
 }
 
 /// A started process.
@@ -83,6 +85,8 @@ pub struct Process {
     group: i32,
     table: Arc<ProcessTable>,
     exited: bool,
+    /// How much of its CRI log is written; closed once its output has ended.
+    pub written: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Process {
@@ -94,10 +98,14 @@ impl Process {
             .map_err(|error| {
                 format!("cannot open the log file {}: {error}", launch.log.display())
             })?;
-        let stderr = log.try_clone().map_err(|error| {
+        if let Some(dir) = launch.run_log.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|error| format!("cannot create {}: {error}", dir.display()))?;
+        }
+        let run_log = std::fs::File::create(&launch.run_log).map_err(|error| {
             format!(
-                "cannot share the log file {}: {error}",
-                launch.log.display()
+                "cannot create the log file {}: {error}",
+                launch.run_log.display()
             )
         })?;
         let mut command = tokio::process::Command::new(&launch.program);
@@ -111,14 +119,14 @@ impl Process {
                 Ok(())
             });
         }
-        let child = command
+        let mut child = command
             .args(&launch.args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&launch.dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(stderr))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
@@ -127,14 +135,20 @@ impl Process {
             .id()
             .and_then(|id| i32::try_from(id).ok())
             .unwrap_or(0);
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            // Not reached: both were asked for as pipes. The child dies with its handle.
+            return Err(format!("{}: no output pipes", launch.program.display()));
+        };
         if !table.insert(group) {
             return Err("the cluster is stopping".into());
         }
+        let written = crate::logs::capture::start(stdout, stderr, log, run_log);
         Ok(Process {
             child,
             group,
             table: table.clone(),
             exited: false,
+            written,
         })
     }
 

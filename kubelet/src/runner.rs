@@ -1,6 +1,9 @@
 //! One container's life on a node: a simulated container (image not registered) runs at
-//! once; a registered image runs as a local process, with probes, restarts per the pod's
-//! `restartPolicy` with backoff, and a graceful stop when the pod goes away.
+//! once, with a `Simulated` event saying so; a registered image runs as a local process, with
+//! probes, restarts per the pod's `restartPolicy` with backoff, and a graceful stop when the
+//! pod goes away. Each step is recorded as the kubelet records it (`Pulled`, `Created`,
+//! `Started`, `Failed`, `BackOff`, `Unhealthy`, `Killing` events) and each run's output is kept
+//! for `kubectl logs` (`logs`).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -12,8 +15,10 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use tokio::sync::{mpsc, watch};
 
 use super::Context;
+use super::events::{NORMAL, Recorder, WARNING};
 use super::launch::{self, Sources};
-use super::probe;
+use super::logs::{self, Registration};
+use super::probe::{self, Probed, Unhealthy};
 use super::process::{Launch, Process, exit_code};
 use super::status::{self, State, Terminated};
 use crate::now_rfc3339;
@@ -51,6 +56,10 @@ pub struct Runner {
     /// `Some(grace)` once the pod is being deleted.
     pub stop: watch::Receiver<Option<Duration>>,
     pub reports: mpsc::UnboundedSender<Report>,
+    /// The node's events.
+    pub events: Recorder,
+    /// The pod's logs, for `kubectl logs`.
+    pub logs: Arc<Registration>,
 }
 
 /// Why a process run ended.
@@ -66,6 +75,23 @@ impl Runner {
             .as_ref()
             .and_then(|spec| spec.restart_policy.as_deref())
             .unwrap_or("Always")
+    }
+
+    /// An event about this container.
+    fn event(&self, kind: &'static str, reason: &'static str, message: String) {
+        self.events
+            .container(&self.pod, &self.container.name, kind, reason, message);
+    }
+
+    /// `<name>_<namespace>(<uid>)`, how the kubelet names a pod in messages (`format.Pod`).
+    fn pod_name(&self) -> String {
+        let meta = &self.pod.metadata;
+        format!(
+            "{}_{}({})",
+            meta.name.as_deref().unwrap_or(""),
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.uid.as_deref().unwrap_or("")
+        )
     }
 
     fn report(&self, container: &status::Container) {
@@ -99,11 +125,22 @@ impl Runner {
     async fn run_simulated(mut self, image: String) {
         let started_at = now_rfc3339();
         let container_id = format!("sim://{}", uuid::Uuid::new_v4().simple());
+        // Nothing runs to answer a readiness probe: such a container is never ready, so a pod
+        // of a mistyped image does not look healthy.
+        let probed = self.container.readiness_probe.is_some();
+        let mut message = format!(
+            "Container {} is simulated: no process runs (image {image:?} is not registered with the kubelet)",
+            self.container.name
+        );
+        if probed && !self.init {
+            message.push_str("; it cannot answer its readiness probe, so it is never ready");
+        }
+        self.event(WARNING, "Simulated", message);
         let mut model = status::Container {
             state: State::Running {
                 started_at: started_at.clone(),
             },
-            ready: !self.init,
+            ready: !self.init && !probed,
             started: true,
             container_id: container_id.clone(),
             ..status::Container::waiting(&self.container.name, &image, "ContainerCreating")
@@ -150,9 +187,10 @@ impl Runner {
         let mut backoff = FIRST_BACKOFF;
         let mut stop = self.stop.clone();
         loop {
-            let launch = match self.launch(&program).await {
+            let launch = match self.launch(&program, model.restart_count).await {
                 Ok(launch) => launch,
                 Err(message) => {
+                    self.event(WARNING, "Failed", format!("Error: {message}"));
                     model.state = State::Waiting {
                         reason: "CreateContainerConfigError".into(),
                         message: Some(message),
@@ -164,6 +202,12 @@ impl Runner {
                     }
                 }
             };
+            // The image is the executable on this machine: always present.
+            self.event(
+                NORMAL,
+                "Pulled",
+                format!("Container image {image:?} already present on machine"),
+            );
             let ended = self.run_once(&launch, &mut model).await;
             let terminated = match ended {
                 Ended::Stopped => return,
@@ -185,10 +229,19 @@ impl Runner {
                 message: Some(format!(
                     "back-off {backoff:?} restarting failed container={} pod={}",
                     self.container.name,
-                    self.pod.metadata.name.as_deref().unwrap_or("")
+                    self.pod_name()
                 )),
             };
             self.report(&model);
+            self.event(
+                WARNING,
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {} in pod {}",
+                    self.container.name,
+                    self.pod_name()
+                ),
+            );
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = Self::stopping(&mut stop) => return,
@@ -199,8 +252,9 @@ impl Runner {
     }
 
     /// The process to start: program, arguments and environment with `$(VAR)` expanded and
-    /// mount paths and wildcard listen addresses rewritten.
-    async fn launch(&self, program: &std::path::Path) -> Result<Launch, String> {
+    /// mount paths and wildcard listen addresses rewritten; run `run` (the restart count) logs
+    /// to `logs/<container>/<run>.log`.
+    async fn launch(&self, program: &std::path::Path, run: i32) -> Result<Launch, String> {
         let pod_ip = self.ip.to_string();
         let sources = Sources {
             client: self.client.clone(),
@@ -246,7 +300,32 @@ impl Runner {
             env,
             dir: self.pod_dir.clone(),
             log: self.pod_dir.join(format!("{}.log", self.container.name)),
+            run_log: self
+                .pod_dir
+                .join("logs")
+                .join(&self.container.name)
+                .join(format!("{run}.log")),
         })
+    }
+
+    /// Deletes the logs of runs before the previous one (the kubelet keeps one dead container
+    /// per container), before run `run` starts.
+    fn forget_old_runs(&self, run: i32) {
+        let dir = self.pod_dir.join("logs").join(&self.container.name);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let number = name
+                .to_str()
+                .and_then(|name| name.strip_suffix(".log"))
+                .and_then(|number| number.parse::<i32>().ok());
+            if number.is_some_and(|number| number < run - 1) {
+                // Best effort: a leftover log takes space, nothing else.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn grace(&self) -> Duration {
@@ -263,9 +342,30 @@ impl Runner {
     async fn run_once(&mut self, launch: &Launch, model: &mut status::Container) -> Ended {
         let started_at = now_rfc3339();
         let container_id = format!("sim://{}", uuid::Uuid::new_v4().simple());
+        self.forget_old_runs(model.restart_count);
+        self.event(
+            NORMAL,
+            "Created",
+            format!("Created container: {}", self.container.name),
+        );
         let mut process = match Process::spawn(launch, &self.context.processes) {
-            Ok(process) => process,
+            Ok(process) => {
+                self.event(
+                    NORMAL,
+                    "Started",
+                    format!("Started container {}", self.container.name),
+                );
+                let previous = model.last.as_ref().map(|last| last.container_id.as_str());
+                let run = logs::Run {
+                    path: launch.run_log.clone(),
+                    written: process.written.clone(),
+                };
+                self.logs
+                    .add_run(&self.container.name, &container_id, run, previous);
+                process
+            }
             Err(message) => {
+                self.event(WARNING, "Failed", format!("Error: {message}"));
                 return Ended::Exited(Terminated {
                     exit_code: 128,
                     reason: "StartError".into(),
@@ -287,16 +387,23 @@ impl Runner {
         self.report(model);
         let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<Probed>();
         let mut probes = Vec::new();
+        let unhealthy = || Unhealthy {
+            events: self.events.clone(),
+            pod: self.pod.clone(),
+            container: self.container.name.clone(),
+        };
         if let Some(spec) = readiness.filter(|_| !self.init) {
-            probes.push(AbortOnDrop(tokio::spawn(readiness_loop(
+            probes.push(AbortOnDrop(tokio::spawn(probe::readiness_loop(
                 spec,
                 probe_tx.clone(),
+                unhealthy(),
             ))));
         }
         if let Some(spec) = liveness.filter(|_| !self.init) {
-            probes.push(AbortOnDrop(tokio::spawn(liveness_loop(
+            probes.push(AbortOnDrop(tokio::spawn(probe::liveness_loop(
                 spec,
                 probe_tx.clone(),
+                unhealthy(),
             ))));
         }
         let mut stop = self.stop.clone();
@@ -319,6 +426,7 @@ impl Runner {
             tokio::select! {
                 status = process.wait() => return Ended::Exited(terminated(status, None)),
                 grace = Self::stopping(&mut stop) => {
+                    self.event(NORMAL, "Killing", format!("Stopping container {}", self.container.name));
                     let _ = process.stop(grace).await;
                     return Ended::Stopped;
                 }
@@ -330,6 +438,11 @@ impl Runner {
                         }
                     }
                     Probed::LivenessFailed(message) => {
+                        self.event(
+                            NORMAL,
+                            "Killing",
+                            format!("Container {} failed liveness probe, will be restarted", self.container.name),
+                        );
                         let status = process.stop(self.grace()).await;
                         return Ended::Exited(terminated(status, Some(format!("Liveness probe failed: {message}"))));
                     }
@@ -358,71 +471,11 @@ impl Runner {
     }
 }
 
-enum Probed {
-    Ready(bool),
-    LivenessFailed(String),
-}
-
 /// Aborts the task when dropped.
 pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-async fn readiness_loop(spec: probe::Spec, results: mpsc::UnboundedSender<Probed>) {
-    tokio::time::sleep(spec.initial_delay).await;
-    let (mut ready, mut ever_ready) = (false, false);
-    let (mut successes, mut failures) = (0u32, 0u32);
-    loop {
-        match probe::check(&spec.action, spec.timeout).await {
-            Ok(()) => {
-                successes += 1;
-                failures = 0;
-                if !ready && successes >= spec.success_threshold {
-                    ready = true;
-                    ever_ready = true;
-                    if results.send(Probed::Ready(true)).is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(_) => {
-                failures += 1;
-                successes = 0;
-                if ready && failures >= spec.failure_threshold {
-                    ready = false;
-                    if results.send(Probed::Ready(false)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let period = if ever_ready {
-            spec.period
-        } else {
-            probe::FAST_PERIOD
-        };
-        tokio::time::sleep(period).await;
-    }
-}
-
-async fn liveness_loop(spec: probe::Spec, results: mpsc::UnboundedSender<Probed>) {
-    tokio::time::sleep(spec.initial_delay).await;
-    let mut failures = 0u32;
-    loop {
-        match probe::check(&spec.action, spec.timeout).await {
-            Ok(()) => failures = 0,
-            Err(message) => {
-                failures += 1;
-                if failures >= spec.failure_threshold {
-                    let _ = results.send(Probed::LivenessFailed(message));
-                    return;
-                }
-            }
-        }
-        tokio::time::sleep(spec.period).await;
     }
 }

@@ -267,6 +267,13 @@ pub async fn prepare(
             continue;
         }
         let dir = pod_dir.join("volumes").join(&volume.name);
+        // The kubelet's `FailedMount` wording, which names the volume.
+        let failed = |error: String| {
+            format!(
+                "MountVolume.SetUp failed for volume {:?} : {error}",
+                volume.name
+            )
+        };
         let files = payload(
             client,
             pod,
@@ -274,10 +281,11 @@ pub async fn prepare(
             Missing::SkipOptional,
             service_account_token,
         )
-        .await?;
+        .await
+        .map_err(failed)?;
         match files {
             Some(files) => {
-                atomic::write(&dir, &files)?;
+                atomic::write(&dir, &files).map_err(failed)?;
                 volumes.written.insert(volume.name.clone(), files);
             }
             None => std::fs::create_dir_all(&dir)

@@ -9,6 +9,7 @@ pub mod crd;
 pub mod deletion;
 pub mod discovery;
 pub mod lifecycle;
+pub mod logs;
 pub mod objects;
 pub mod patching;
 pub mod proxy;
@@ -160,6 +161,12 @@ async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> R
             .and_then(|value| value.to_str().ok())
             .unwrap_or("");
         return discovery::openapi(&state, openapi, accept).await;
+    }
+    // `pods/<name>/log` is answered by the pod's kubelet, not from the store.
+    if let Some(pod) = logs::parse(&path) {
+        return logs::serve(&state, pod, request)
+            .await
+            .unwrap_or_else(IntoResponse::into_response);
     }
     // `pods/<id>/proxy/<path...>` has more segments than any object URL.
     if let Some(proxy) = proxy::parse(&path) {

@@ -137,3 +137,67 @@ pub fn pod_ip(pod: &Pod) -> String {
         .and_then(|s| s.pod_ip.clone())
         .unwrap_or_default()
 }
+
+impl Cluster {
+    /// Runs kubectl, which may fail; returns whether it succeeded, its stdout and its stderr.
+    pub async fn kubectl_result(&self, args: &[&str]) -> (bool, String, String) {
+        let output = tokio::process::Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(60), output)
+            .await
+            .expect("kubectl finishes")
+            .expect("kubectl runs (it must be on PATH)");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// The Events about the pod `name` in `namespace` (any of its containers too).
+    pub async fn events_of(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Vec<k8s_openapi::api::core::v1::Event> {
+        let events: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(self.client(), namespace);
+        events
+            .list(&Default::default())
+            .await
+            .map(|list| list.items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|event| event.involved_object.name.as_deref() == Some(name))
+            .collect()
+    }
+
+    /// Polls until an event about the pod has `reason` and a message containing `text`.
+    pub async fn event_until(
+        &self,
+        namespace: &str,
+        name: &str,
+        reason: &str,
+        text: &str,
+    ) -> k8s_openapi::api::core::v1::Event {
+        until(
+            Duration::from_secs(20),
+            &format!("a {reason} event on {name} saying {text:?}"),
+            || async {
+                self.events_of(namespace, name)
+                    .await
+                    .into_iter()
+                    .find(|event| {
+                        event.reason.as_deref() == Some(reason)
+                            && event.message.as_deref().unwrap_or("").contains(text)
+                    })
+            },
+        )
+        .await
+    }
+}

@@ -138,6 +138,9 @@ pub mod flags {
             // There is no kube-proxy: webhooks (and aggregated APIs) are called at their
             // Service's endpoints, as the kind configuration also has it.
             "--enable-aggregator-routing=true".into(),
+            // Node names do not resolve in the run's namespace: reach kubelets (pods/log) by
+            // their InternalIP first.
+            "--kubelet-preferred-address-types=InternalIP,Hostname".into(),
             "--v=1".into(),
         ]
     }
