@@ -26,10 +26,12 @@ Feature: When the webhook or its scan data is unavailable
     And I create a Pod "web" with image "nginx:1.27"
     Then it is admitted
 
-  # The scan-results file lives in a Secret volume; breaking it needs the kubelet to refresh
-  # the volume, which a real kubelet does (within about a minute) and the simulator's does not.
+  # The scan-results file lives in a Secret volume, which the kubelet refreshes (a real one
+  # within about a minute). Readiness means "this replica can answer": the webhook stays ready
+  # while its scan data is unreadable, so users read the reason, not the API server's generic
+  # "no endpoints", and rules that need no scan data still decide.
   @serial
-  Scenario: Unreadable scan data fails closed with the reason
+  Scenario: Unreadable scan data fails closed with the reason while the webhook stays ready
     Given the webhook also reads a scan-results file
     And these scan results:
       | image                                        | status | scanned   |
@@ -39,4 +41,10 @@ Feature: When the webhook or its scan data is unavailable
       """
       admission webhook "image-assurance.tigera.io" denied the request: image "gcr.io/company/production-repository/api:1.2" (container "web"): scan data is unavailable: the scan-results file is unavailable:
       (needed by ContainerPolicy reject-failed-and-non-gcr rule index 1)
+      """
+    And the webhook's Pods stay ready, their metrics reporting the scan-results file unavailable
+    When I create a Pod "web" with image "nginx:1.27"
+    Then it is rejected with:
+      """
+      admission webhook "image-assurance.tigera.io" denied the request: image "nginx:1.27" (container "web"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule index 0
       """

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use image_assurance::install::cert_files::CertFiles;
-use image_assurance::install::certs::{CertRequest, generate};
+use image_assurance::install::certs::{CertRequest, DEFAULT_CA_DAYS, generate};
 use image_assurance::install::manifests::{DEFAULT_REPLICAS, ManifestOptions, Manifests, build};
 use image_assurance::install::scope::NamespaceScope;
 use image_assurance::install::webhook_configuration::{DEFAULT_TIMEOUT_SECONDS, FailurePolicy};
@@ -63,12 +63,15 @@ pub struct InstallBase {
 impl InstallBase {
     /// New certificates for the webhook's Service, valid for a day.
     pub fn new(image: &str) -> Result<InstallBase, String> {
-        let generated = generate(&CertRequest {
-            service: SERVICE_NAME.to_string(),
-            namespace: DEFAULT_NAMESPACE.to_string(),
-            days: 1,
-            now: jiff::Timestamp::now(),
-        })
+        let generated = generate(
+            &CertRequest {
+                service: SERVICE_NAME.to_string(),
+                namespace: DEFAULT_NAMESPACE.to_string(),
+                days: 1,
+                now: jiff::Timestamp::now(),
+            },
+            DEFAULT_CA_DAYS,
+        )
         .map_err(|error| format!("cannot make the webhook's certificates: {error}"))?;
         Ok(InstallBase {
             image: image.to_string(),
@@ -99,6 +102,7 @@ impl InstallBase {
             failure_policy: plan.failure_policy,
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             certs: self.certs.clone(),
+            priority_class_name: None,
         })
         .map_err(|error| error.to_string())
     }
@@ -202,11 +206,13 @@ pub async fn apply(client: &Client, manifests: &Manifests) -> Result<(), String>
     put(&Api::all(client.clone()), &manifests.cluster_role).await?;
     put(&Api::all(client.clone()), &manifests.cluster_role_binding).await?;
     put(&namespaced(client, &namespace), &manifests.secret).await?;
+    put(&namespaced(client, &namespace), &manifests.network_policy).await?;
     put(&namespaced(client, &namespace), &manifests.deployment).await?;
     if let Some(budget) = &manifests.pod_disruption_budget {
         put(&namespaced(client, &namespace), budget).await?;
     }
     put(&namespaced(client, &namespace), &manifests.service).await?;
+    put(&namespaced(client, &namespace), &manifests.metrics_service).await?;
     put(&Api::all(client.clone()), &manifests.webhook_configuration).await?;
     wait_ready(client, &namespace, DEFAULT_REPLICAS).await
 }

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::quote::{self, quote, quote_kept};
+
 const DEFAULT_REGISTRY: &str = "docker.io";
 /// Docker Hub's old name; Trivy still writes it.
 const LEGACY_DEFAULT_REGISTRY: &str = "index.docker.io";
@@ -31,16 +33,21 @@ pub struct ImageRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid image reference {reference:?}: {reason}")]
+#[error("invalid image reference {}: {reason}", quote_kept(reference, *length))]
 pub struct ImageRefError {
+    /// The reference as given, or of a long one only its start (`quote::shown`): no error
+    /// keeps a copy of megabytes.
     pub reference: String,
+    /// The reference's length in bytes.
+    pub length: usize,
     pub reason: String,
 }
 
 impl ImageRef {
     pub fn parse(reference: &str) -> Result<ImageRef, ImageRefError> {
         parse_reference(reference).map_err(|reason| ImageRefError {
-            reference: reference.to_string(),
+            reference: quote::shown(reference).to_string(),
+            length: reference.len(),
             reason,
         })
     }
@@ -213,7 +220,7 @@ fn split_registry(name: &str) -> (&str, &str) {
 
 /// `host[:port]` where host is a DNS name (`[a-zA-Z0-9-]` labels) or a bracketed IPv6 address.
 fn check_registry(registry: &str) -> Result<(), String> {
-    let invalid = || format!("registry host {registry:?} is invalid");
+    let invalid = || format!("registry host {} is invalid", quote(registry));
     let (host_ok, port) = if let Some(inner) = registry.strip_prefix('[') {
         let Some((address, after)) = inner.split_once(']') else {
             return Err(invalid());
@@ -239,9 +246,13 @@ fn check_registry(registry: &str) -> Result<(), String> {
         return Err(invalid());
     }
     match port {
-        Some(port) if port.is_empty() || !port.bytes().all(|byte| byte.is_ascii_digit()) => Err(
-            format!("registry port {port:?} in {registry:?} must be digits"),
-        ),
+        Some(port) if port.is_empty() || !port.bytes().all(|byte| byte.is_ascii_digit()) => {
+            Err(format!(
+                "registry port {} in {} must be digits",
+                quote(port),
+                quote(registry)
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -265,15 +276,19 @@ fn is_domain_name(host: &str) -> bool {
 fn check_path(path: &str) -> Result<(), String> {
     for component in path.split('/') {
         if component.is_empty() {
-            return Err(format!("repository path {path:?} has an empty component"));
+            return Err(format!(
+                "repository path {} has an empty component",
+                quote(path)
+            ));
         }
         if component.bytes().any(|byte| byte.is_ascii_uppercase()) {
-            return Err(format!("repository path {path:?} must be lowercase"));
+            return Err(format!("repository path {} must be lowercase", quote(path)));
         }
         if !is_path_component(component) {
             return Err(format!(
-                "repository path component {component:?} is invalid (expected lowercase letters \
-                 and digits separated by `.`, `_`, `__` or dashes)"
+                "repository path component {} is invalid (expected lowercase letters \
+                 and digits separated by `.`, `_`, `__` or dashes)",
+                quote(component)
             ));
         }
     }
@@ -326,8 +341,9 @@ fn check_tag(tag: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "tag {tag:?} is invalid (expected at most {TAG_MAX_LEN} letters, digits, `_`, `.` \
-             and `-`, not starting with `.` or `-`)"
+            "tag {} is invalid (expected at most {TAG_MAX_LEN} letters, digits, `_`, `.` \
+             and `-`, not starting with `.` or `-`)",
+            quote(tag)
         ))
     }
 }
@@ -338,12 +354,16 @@ fn check_digest(digest: &str) -> Result<(), String> {
         return Err("nothing after `@` (expected a digest such as sha256:<64 hex digits>)".into());
     }
     let Some((algorithm, encoded)) = digest.split_once(':') else {
-        return Err(format!("digest {digest:?} has no `algorithm:` prefix"));
+        return Err(format!(
+            "digest {} has no `algorithm:` prefix",
+            quote(digest)
+        ));
     };
     if !is_digest_algorithm(algorithm) {
         return Err(format!(
-            "digest algorithm {algorithm:?} is invalid (expected lowercase letters and digits, \
-             e.g. sha256)"
+            "digest algorithm {} is invalid (expected lowercase letters and digits, \
+             e.g. sha256)",
+            quote(algorithm)
         ));
     }
     // Registered algorithms have a fixed length; go-digest rejects any other.
@@ -569,5 +589,26 @@ mod tests {
         let error = ImageRef::parse("nginx:").unwrap_err().to_string();
         let expected = "invalid image reference \"nginx:\": nothing after `:` (expected a tag)";
         assert_eq!(error, expected);
+    }
+
+    #[test]
+    fn a_huge_reference_is_neither_kept_nor_shown_whole() {
+        let huge = format!("registry.example.com/{}:1.0 x", "a/".repeat(1 << 20));
+        let error = ImageRef::parse(&huge).unwrap_err();
+        assert!(error.reference.len() <= crate::quote::QUOTE_LIMIT);
+        assert_eq!(error.length, huge.len());
+        let shown = error.to_string();
+        assert!(shown.len() < 1024, "{} bytes", shown.len());
+        assert!(
+            shown.ends_with(&format!("… ({} bytes): contains whitespace", huge.len())),
+            "{shown}"
+        );
+        // The reasons quote the parts they name, cut as well.
+        let path = format!("{}:1.0", "a//".repeat(1 << 20));
+        let shown = ImageRef::parse(&path).unwrap_err().to_string();
+        assert!(
+            shown.len() < 2048 && shown.contains("has an empty component"),
+            "{shown}"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod image;
 pub mod install;
 pub mod manifest;
 pub mod policy;
+pub mod quote;
 pub mod scan;
 pub mod selector;
 pub mod server;

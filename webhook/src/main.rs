@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use image_assurance::install::webhook_configuration::FailurePolicy;
-use image_assurance::install::{DEFAULT_IMAGE, DEFAULT_NAMESPACE, SERVICE_NAME};
 
 #[derive(Parser)]
 #[command(
@@ -77,88 +75,8 @@ enum Command {
     /// Run the validating admission webhook (HTTPS), watching the cluster through the
     /// in-cluster configuration or KUBECONFIG.
     Serve(cli::serve::ServeArgs),
-    /// Generate the webhook's TLS files: a CA and a serving certificate it signs.
-    ///
-    /// Writes admission_controller_cert.pem, admission_controller_key.pem, ca.pem and
-    /// ca_key.pem (keys mode 0600). Exit status: 0 written, 2 bad input or existing files.
-    Certs {
-        /// Directory to write into (created if missing).
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// The webhook's Service; the certificate names <service>.<namespace>.svc.
-        #[arg(long, value_name = "NAME", default_value = SERVICE_NAME)]
-        service: String,
-        /// The webhook's namespace.
-        #[arg(long, value_name = "NS", default_value = DEFAULT_NAMESPACE)]
-        namespace: String,
-        /// Validity of both certificates, in days.
-        #[arg(long, value_name = "N", default_value_t = 365)]
-        days: u32,
-        /// Overwrite existing files.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print every object of an installation as YAML, for `kubectl apply -f -`.
-    ///
-    /// Namespace, CRD, RBAC, TLS Secret, Deployment, PodDisruptionBudget, Service and the
-    /// ValidatingWebhookConfiguration. Exit status: 0 printed, 2 bad input.
-    Manifests {
-        /// The namespace label that opts a namespace in [default: $IN_NAMESPACE_SELECTOR_KEY].
-        // Hyphen values allowed so that `-name` gets the label-syntax error, not "unknown flag".
-        #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
-        namespace_selector_key: Option<String>,
-        /// Its values, space-separated [default: $IN_NAMESPACE_SELECTOR_VALUES].
-        #[arg(long, value_name = "\"V1 V2\"", allow_hyphen_values = true)]
-        namespace_selector_values: Option<String>,
-        /// Directory holding the files written by `image-assurance certs`.
-        #[arg(long, value_name = "DIR", default_value = ".")]
-        cert_dir: PathBuf,
-        /// The webhook image (build it from the repository's Dockerfile).
-        #[arg(long, value_name = "IMAGE", default_value = DEFAULT_IMAGE)]
-        image: String,
-        /// The webhook's own namespace.
-        #[arg(long, value_name = "NS", default_value = DEFAULT_NAMESPACE)]
-        namespace: String,
-        /// What the API server does when the webhook cannot answer: reject, or admit.
-        #[arg(long, value_enum, default_value_t = FailurePolicyArg::Fail)]
-        failure_policy: FailurePolicyArg,
-        /// How long the API server waits for the webhook (1-30).
-        #[arg(long, value_name = "N", default_value_t = 5)]
-        timeout_seconds: i32,
-        /// Webhook pods.
-        #[arg(long, value_name = "N", default_value_t = 2)]
-        replicas: i32,
-        #[arg(
-            long,
-            value_name = "P",
-            default_value = "IfNotPresent",
-            value_parser = ["Always", "IfNotPresent", "Never"]
-        )]
-        image_pull_policy: String,
-        /// DANGEROUS, for demonstrating the deadlock only: accept kube-system, kube-public,
-        /// kube-node-lease and the webhook's own namespace as selector values, and exclude no
-        /// namespace by name. If the webhook then goes down, pods in those namespaces, its own
-        /// included, cannot be created, so it cannot come back.
-        #[arg(long)]
-        allow_critical_namespaces: bool,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum FailurePolicyArg {
-    #[value(name = "Fail")]
-    Fail,
-    #[value(name = "Ignore")]
-    Ignore,
-}
-
-impl From<FailurePolicyArg> for FailurePolicy {
-    fn from(arg: FailurePolicyArg) -> Self {
-        match arg {
-            FailurePolicyArg::Fail => FailurePolicy::Fail,
-            FailurePolicyArg::Ignore => FailurePolicy::Ignore,
-        }
-    }
+    Certs(cli::certs::CertsArgs),
+    Manifests(cli::manifests::ManifestsArgs),
 }
 
 fn main() -> ExitCode {
@@ -190,42 +108,8 @@ fn main() -> ExitCode {
         Command::Selector { selector, labels } => cli::selector::run(&selector, labels.as_deref()),
         Command::Crd => cli::crd::run(),
         Command::Serve(args) => cli::serve::run(args),
-        Command::Certs {
-            out,
-            service,
-            namespace,
-            days,
-            force,
-        } => cli::certs::run(&cli::certs::Options {
-            out,
-            service,
-            namespace,
-            days,
-            force,
-        }),
-        Command::Manifests {
-            namespace_selector_key,
-            namespace_selector_values,
-            cert_dir,
-            image,
-            namespace,
-            failure_policy,
-            timeout_seconds,
-            replicas,
-            image_pull_policy,
-            allow_critical_namespaces,
-        } => cli::manifests::run(&cli::manifests::Options {
-            namespace_selector_key,
-            namespace_selector_values,
-            cert_dir,
-            image,
-            namespace,
-            failure_policy: failure_policy.into(),
-            timeout_seconds,
-            replicas,
-            image_pull_policy,
-            allow_critical_namespaces,
-        }),
+        Command::Certs(args) => cli::certs::run(&args),
+        Command::Manifests(args) => cli::manifests::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,8 @@
 //! expanded into its items. Every error says which file, which document and which field.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -42,6 +44,13 @@ pub enum ManifestError {
         #[source]
         source: std::io::Error,
     },
+    /// More than a file of its kind may hold: refused rather than read into memory.
+    #[error("{path}: larger than {}, the most {what} may hold; not read", Mebibytes(*limit))]
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+        what: &'static str,
+    },
     #[error("{source_name}: not valid YAML or JSON: {message}")]
     Syntax {
         source_name: String,
@@ -57,15 +66,166 @@ pub enum ManifestError {
     },
 }
 
+/// The most one manifest file (`--policy`, `--resource`, `--owner`) may hold. Kubernetes
+/// objects are at most a few MiB (etcd's limit is 1.5 MiB), so this leaves room for thousands
+/// of them per file while a mistaken or hostile path (`/dev/zero`, a huge file) costs at most
+/// this much memory before it is refused.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * MIB;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Bytes shown in MiB, as the limits are documented.
+struct Mebibytes(u64);
+
+impl fmt::Display for Mebibytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_multiple_of(MIB) {
+            write!(f, "{} MiB", self.0 / MIB)
+        } else {
+            write!(f, "{} bytes", self.0)
+        }
+    }
+}
+
+/// Opens a file to read without ever blocking in `open`: a FIFO that no one writes to would
+/// hang `open` forever, while opened non-blocking it reads as empty (end of file). Reads are
+/// blocking again afterwards, so a pipe with a writer (`--resource <(kubectl get …)`) is read
+/// whole.
+pub fn open_input(path: &Path) -> Result<File, ManifestError> {
+    let read_error = |source| ManifestError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(OFlags::NONBLOCK.bits() as i32)
+            .open(path)
+            .map_err(read_error)?;
+        let flags = rustix::fs::fcntl_getfl(&file).map_err(|errno| read_error(errno.into()))?;
+        rustix::fs::fcntl_setfl(&file, flags - OFlags::NONBLOCK)
+            .map_err(|errno| read_error(errno.into()))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        File::open(path).map_err(read_error)
+    }
+}
+
+/// A reader that fails with [`io::ErrorKind::FileTooLarge`] instead of reading past `limit`
+/// bytes, so that a stream without end (`/dev/zero`, a pipe) is cut off.
+pub struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R> LimitedReader<R> {
+    pub fn new(inner: R, limit: u64) -> Self {
+        LimitedReader {
+            inner,
+            remaining: limit,
+        }
+    }
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.remaining == 0 {
+            // At the limit: the stream may end exactly here, or go on.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::new(
+                    io::ErrorKind::FileTooLarge,
+                    "larger than the limit",
+                )),
+            };
+        }
+        let most = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..most])?;
+        self.remaining -= read as u64;
+        Ok(read)
+    }
+}
+
+/// Opens `path` for reading at most `limit` bytes. A regular file known to be larger is
+/// refused at once, before anything is read; anything else (a device, a pipe) is cut off by
+/// the reader once it passes the limit.
+pub fn open_limited(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<LimitedReader<File>, ManifestError> {
+    let file = open_input(path)?;
+    let metadata = file.metadata().map_err(|source| ManifestError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if metadata.is_file() && metadata.len() > limit {
+        return Err(ManifestError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+            what,
+        });
+    }
+    Ok(LimitedReader::new(file, limit))
+}
+
+/// The error for a failed read of `path` (limited to `limit` bytes): [`ManifestError::TooLarge`]
+/// when the limit was passed.
+pub fn read_failure(
+    path: &Path,
+    source: io::Error,
+    limit: u64,
+    what: &'static str,
+) -> ManifestError {
+    if source.kind() == io::ErrorKind::FileTooLarge {
+        ManifestError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+            what,
+        }
+    } else {
+        ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// Files in a directory that `kubectl apply -f DIR` would read.
 const MANIFEST_EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
 /// Reads every document of a file, or of every manifest file directly inside a directory
-/// (sorted by name, like kubectl). Empty documents are skipped but still counted.
+/// (sorted by name, like kubectl). Empty documents are skipped but still counted. The files of
+/// one path may hold [`MAX_MANIFEST_BYTES`] together, so that a directory of large files is
+/// bounded as one file is.
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, ManifestError> {
     let mut documents = Vec::new();
+    let mut remaining = MAX_MANIFEST_BYTES;
     for file in manifest_files(path)? {
-        documents.extend(read_file(&file)?);
+        let (read, used) = read_file(&file, remaining).map_err(|error| match error {
+            // Over what is left after the files before it: the directory is too large.
+            ManifestError::TooLarge { .. } if remaining < MAX_MANIFEST_BYTES => {
+                ManifestError::TooLarge {
+                    path: path.to_path_buf(),
+                    limit: MAX_MANIFEST_BYTES,
+                    what: MANIFEST_DIRECTORY,
+                }
+            }
+            other => other,
+        })?;
+        remaining -= used;
+        documents.extend(read);
     }
     Ok(documents)
 }
@@ -95,12 +255,21 @@ pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
     Ok(files)
 }
 
-fn read_file(path: &Path) -> Result<Vec<Document>, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+const MANIFEST_FILE: &str = "a manifest file";
+const MANIFEST_DIRECTORY: &str = "the manifest files of one path together";
+
+/// The documents of a file of at most `limit` bytes, and its size.
+fn read_file(path: &Path, limit: u64) -> Result<(Vec<Document>, u64), ManifestError> {
+    let mut bytes = Vec::new();
+    open_limited(path, limit, MANIFEST_FILE)?
+        .read_to_end(&mut bytes)
+        .map_err(|source| read_failure(path, source, limit, MANIFEST_FILE))?;
+    let size = bytes.len() as u64;
+    let text = String::from_utf8(bytes).map_err(|_| ManifestError::Read {
         path: path.to_path_buf(),
-        source,
+        source: io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"),
     })?;
-    parse_documents(&path.display().to_string(), &text)
+    Ok((parse_documents(&path.display().to_string(), &text)?, size))
 }
 
 /// Parses multi-document YAML, or JSON, from text. `source_name` is used in errors.
@@ -264,6 +433,53 @@ pub fn decode_value<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reader_past_its_limit_fails_instead_of_ending() {
+        let mut exact = Vec::new();
+        LimitedReader::new(&b"12345"[..], 5)
+            .read_to_end(&mut exact)
+            .unwrap();
+        assert_eq!(exact, b"12345");
+        let error = LimitedReader::new(io::repeat(b'x'), 1000)
+            .read_to_end(&mut Vec::new())
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    #[test]
+    fn a_directory_is_bounded_as_one_file_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let half = "#".repeat((MAX_MANIFEST_BYTES / 2) as usize) + "\n";
+        for name in ["a.yaml", "b.yaml", "c.yaml"] {
+            std::fs::write(dir.path().join(name), &half).unwrap();
+        }
+        let error = read_documents(dir.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: larger than 16 MiB, the most the manifest files of one path together may hold; not read",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_named_with_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.yaml");
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(MAX_MANIFEST_BYTES + 1)
+            .unwrap();
+        assert_eq!(
+            read_documents(&path).unwrap_err().to_string(),
+            format!(
+                "{}: larger than 16 MiB, the most a manifest file may hold; not read",
+                path.display()
+            )
+        );
+    }
 
     #[test]
     fn multi_document_yaml_keeps_document_indexes_across_empty_documents() {

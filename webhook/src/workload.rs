@@ -2,7 +2,7 @@
 //! a child (a ReplicaSet or Pod made by a controller) was made by an admitted owner
 //! (policy-semantics §4–§5).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -192,64 +192,148 @@ impl Workload {
         }
     }
 
+    /// Every container of `initContainers`, `containers` and `ephemeralContainers`, in that
+    /// order, as written.
+    fn declared(&self) -> impl Iterator<Item = Declared<'_>> {
+        let spec = self.pod_spec();
+        let init = spec
+            .and_then(|spec| spec.init_containers.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Declared::new(ContainerList::Init, index, &c.name, &c.image));
+        let main = spec
+            .map(|spec| spec.containers.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Declared::new(ContainerList::Main, index, &c.name, &c.image));
+        let ephemeral = spec
+            .and_then(|spec| spec.ephemeral_containers.as_deref())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Declared::new(ContainerList::Ephemeral, index, &c.name, &c.image));
+        init.chain(main).chain(ephemeral)
+    }
+
+    /// A declared container's image, parsed; the error names the field.
+    fn parse(&self, declared: &Declared<'_>) -> Result<ContainerImage, WorkloadError> {
+        let field = format!(
+            "{}.{}[{}].image",
+            self.kind().pod_spec_path(),
+            declared.list.field(),
+            declared.index
+        );
+        let image = match declared.image {
+            Some(image) if !image.is_empty() => image,
+            _ => return Err(WorkloadError::MissingImage { field }),
+        };
+        let reference =
+            ImageRef::parse(image).map_err(|error| WorkloadError::InvalidImage { field, error })?;
+        Ok(ContainerImage {
+            container: declared.name.to_string(),
+            image: image.to_string(),
+            reference,
+        })
+    }
+
     /// Every image of `containers`, `initContainers` and `ephemeralContainers`, parsed.
     pub fn images(&self) -> Result<Vec<ContainerImage>, WorkloadError> {
-        let Some(spec) = self.pod_spec() else {
-            return Ok(Vec::new());
-        };
-        let base = self.kind().pod_spec_path();
-        let init = spec
-            .init_containers
-            .iter()
-            .flatten()
-            .map(|c| ("initContainers", &c.name, &c.image));
-        let main = spec
-            .containers
-            .iter()
-            .map(|c| ("containers", &c.name, &c.image));
-        let ephemeral = spec
-            .ephemeral_containers
-            .iter()
-            .flatten()
-            .map(|c| ("ephemeralContainers", &c.name, &c.image));
-        let mut images = Vec::new();
-        let mut position = (None, 0);
-        for (list, name, image) in init.chain(main).chain(ephemeral) {
-            // The index within its own list, for the field path in errors.
-            position = if position.0 == Some(list) {
-                (Some(list), position.1 + 1)
-            } else {
-                (Some(list), 0)
-            };
-            let field = format!("{base}.{list}[{}].image", position.1);
-            let image = match image.as_deref() {
-                Some(image) if !image.is_empty() => image,
-                _ => return Err(WorkloadError::MissingImage { field }),
-            };
-            let reference = ImageRef::parse(image)
-                .map_err(|error| WorkloadError::InvalidImage { field, error })?;
-            images.push(ContainerImage {
-                container: name.clone(),
-                image: image.to_string(),
-                reference,
-            });
-        }
-        Ok(images)
+        self.declared()
+            .map(|declared| self.parse(&declared))
+            .collect()
+    }
+
+    /// The images of this object sorted as policy-semantics §4 sorts an UPDATE from `old`: an
+    /// image is new when its container (same list, same name) did not exist in `old` or had
+    /// another image there. With no `old` (a CREATE) every image is new. Only new images are
+    /// parsed: unchanged ones were admitted as they are.
+    pub fn image_changes(&self, old: Option<&Workload>) -> Result<Vec<ImageChange>, WorkloadError> {
+        let before = old.map(Workload::images_by_container);
+        self.declared()
+            .map(|declared| match &before {
+                Some(before) if declared.is_in(before) => Ok(ImageChange::Unchanged {
+                    container: declared.name.to_string(),
+                    image: declared.image.unwrap_or_default().to_string(),
+                }),
+                _ => self.parse(&declared).map(ImageChange::New),
+            })
+            .collect()
+    }
+
+    /// Whether an UPDATE from `old` brings an image new to the object (nothing is parsed).
+    pub fn brings_new_images(&self, old: &Workload) -> bool {
+        let before = old.images_by_container();
+        self.declared().any(|declared| !declared.is_in(&before))
+    }
+
+    /// Each container's image as written, by list and name (a map: pods can be large, and an
+    /// UPDATE compares every container).
+    fn images_by_container(&self) -> HashMap<(ContainerList, &str), Option<&str>> {
+        self.declared()
+            .map(|declared| ((declared.list, declared.name), declared.image))
+            .collect()
     }
 
     /// The raw image strings of the pod template, for the child check.
     fn image_strings(&self) -> Vec<&str> {
-        let Some(spec) = self.pod_spec() else {
-            return Vec::new();
-        };
-        let init = spec.init_containers.iter().flatten().map(|c| &c.image);
-        let main = spec.containers.iter().map(|c| &c.image);
-        let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| &c.image);
-        init.chain(main)
-            .chain(ephemeral)
-            .filter_map(|image| image.as_deref())
+        self.declared()
+            .filter_map(|declared| declared.image)
             .collect()
     }
+}
+
+/// The lists of a pod spec that hold containers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum ContainerList {
+    Init,
+    Main,
+    Ephemeral,
+}
+
+impl ContainerList {
+    fn field(self) -> &'static str {
+        match self {
+            ContainerList::Init => "initContainers",
+            ContainerList::Main => "containers",
+            ContainerList::Ephemeral => "ephemeralContainers",
+        }
+    }
+}
+
+/// A container as written in a pod spec: its list, its index there, its name and image.
+struct Declared<'a> {
+    list: ContainerList,
+    index: usize,
+    name: &'a str,
+    image: Option<&'a str>,
+}
+
+impl<'a> Declared<'a> {
+    fn new(list: ContainerList, index: usize, name: &'a str, image: &'a Option<String>) -> Self {
+        Declared {
+            list,
+            index,
+            name,
+            image: image.as_deref(),
+        }
+    }
+
+    /// Whether the same container had the same image before (a container without an image
+    /// never counts as unchanged: it is an error to be reported).
+    fn is_in(&self, before: &HashMap<(ContainerList, &str), Option<&str>>) -> bool {
+        self.image.is_some() && before.get(&(self.list, self.name)) == Some(&self.image)
+    }
+}
+
+/// One container's image under admission, new to the object or not (policy-semantics §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageChange {
+    /// To be evaluated: every image of a CREATE; on UPDATE, a new container or a changed image.
+    New(ContainerImage),
+    /// On UPDATE, the same container had this very image before: not judged again.
+    Unchanged { container: String, image: String },
 }
 
 /// The users that Kubernetes controllers act as. A child is only trusted when one of these
@@ -302,14 +386,17 @@ impl ControllerIdentities {
 /// The outcome of the child check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChildCheck {
-    /// No controller ownerReference: an object created directly, evaluated as usual.
-    NotAChild,
+    /// No controller claims the object: it has no controller ownerReference, or a person (not a
+    /// controller identity) sent it, as `kubectl create job --from=cronjob/…` and `kubectl
+    /// debug` do. Evaluated as usual, which is the normal path: no warning.
+    Unclaimed,
     /// Made by an admitted controller: not re-evaluated.
     Approved {
         owner_kind: WorkloadKind,
         owner_name: String,
     },
-    /// Claims an owner but a condition failed: evaluated, with this warning.
+    /// A controller identity's claim to the child failed a condition (a forged or changed
+    /// owner, an image not in the template): evaluated, with this warning.
     Refused { warning: String },
 }
 
@@ -333,8 +420,13 @@ pub fn check_child(
     identities: &ControllerIdentities,
 ) -> ChildCheck {
     let Some(reference) = controller_reference(child.metadata()) else {
-        return ChildCheck::NotAChild;
+        return ChildCheck::Unclaimed;
     };
+    // Only a controller can claim to have made the object; a person's request is evaluated
+    // like any other, so there is nothing to warn about.
+    if !identities.contains(user) {
+        return ChildCheck::Unclaimed;
+    }
     let refused = |reason: String| ChildCheck::Refused {
         warning: format!(
             "evaluated although owned by {} {:?}: {reason}",
@@ -347,10 +439,6 @@ pub fn check_child(
             reference.kind, reference.api_version
         ));
     };
-    // Checked before the owner: only controller identities get their owner looked up at all.
-    if !identities.contains(user) {
-        return refused(format!("user {user:?} is not a Kubernetes controller"));
-    }
     let Some(owner) = owner else {
         return refused(format!(
             "the owner does not exist in namespace {child_namespace:?}"

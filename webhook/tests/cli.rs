@@ -390,6 +390,141 @@ fn vulnerability_reports_are_accepted_as_scan_data() {
     assert_eq!(api["lastScan"], "2026-11-25T10:00:00Z");
 }
 
+// ---------- policy-semantics §4–§5: updates, a person's requests ----------
+
+const SEED_POLICY_1: &str = "policies/reject-failed-and-non-gcr.yaml";
+
+fn evaluate_text(policy: &str, resource: &str) -> Output {
+    let (policy, resource) = (fixture(policy), fixture(resource));
+    let scans = fixture("scans/scan-results.yaml");
+    run(&[
+        "evaluate",
+        "--policy",
+        &policy,
+        "--resource",
+        &resource,
+        "--scans",
+        &scans,
+        "--now",
+        NOW,
+    ])
+}
+
+#[test]
+fn s4_an_update_review_that_changes_no_image_is_allowed_as_unchanged_since_admitted() {
+    // `kubectl label`, `rollout restart` and a new replica count on a Deployment whose image
+    // (ledger:0.9) has failed its scan since it was admitted.
+    let review = "admission-reviews/deployment-restart.json";
+    let output = evaluate(SEED_POLICY_1, review, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = &json_lines(&output)[0];
+    assert_eq!(report["allowed"], true);
+    assert_eq!(
+        report["images"],
+        serde_json::json!([{
+            "container": "ledger", "image": "gcr.io/company/production-repository/ledger:0.9",
+            "subject": "gcr.io/company/production-repository/ledger:0.9", "status": "Fail",
+            "lastScan": "2026-11-25T10:00:00Z", "decision": "allowed", "policy": null,
+            "ruleIndex": null, "reason": "unchanged since admitted",
+        }])
+    );
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    let text = evaluate_text(SEED_POLICY_1, review);
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert_eq!(
+        stdout(&text),
+        "Deployment/ledger (namespace production): allowed\n  container \"ledger\" image \"gcr.io/company/production-repository/ledger:0.9\": unchanged since admitted, not evaluated\n"
+    );
+}
+
+#[test]
+fn s4_an_update_review_judges_only_the_image_it_changes() {
+    // `kubectl set image deployment/api api=…/ledger:0.9`, a failed image.
+    let review = "admission-reviews/deployment-set-image.json";
+    let output = evaluate(SEED_POLICY_1, review, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = &json_lines(&output)[0];
+    assert_eq!(
+        report["message"],
+        "image \"gcr.io/company/production-repository/ledger:0.9\" (container \"api\"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule index 2"
+    );
+    let reasons: Vec<(&str, &str)> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|image| {
+            (
+                image["container"].as_str().unwrap(),
+                image["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons, [("migrate", "allowed"), ("api", "rejected")]);
+    assert_eq!(report["images"][0]["reason"], "unchanged since admitted");
+    let text = stdout(&evaluate_text(SEED_POLICY_1, review));
+    assert!(
+        text.contains("  container \"migrate\" image \"gcr.io/company/production-repository/migrations:5\": unchanged since admitted, not evaluated\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn s4_a_debug_container_is_judged_alone_and_without_a_warning() {
+    // `kubectl debug` with a passing image on a Pod whose own image has failed since.
+    let output = evaluate(SEED_POLICY_1, "admission-reviews/pod-debug.json", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = &json_lines(&output)[0];
+    assert_eq!(report["images"][0]["reason"], "unchanged since admitted");
+    assert_eq!(report["images"][0]["status"], "Fail");
+    assert_eq!(report["images"][1]["container"], "debugger-7k2p");
+    assert_eq!(report["images"][1]["ruleIndex"], 1);
+    assert_eq!(report["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn s4_an_unreadable_old_object_is_bad_input_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut review: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("admission-reviews/pod-debug.json")).unwrap(),
+    )
+    .unwrap();
+    review["request"]["oldObject"]["spec"]["containers"] = serde_json::json!("ledger");
+    let path = write(&dir, "review.json", &review.to_string());
+    let output = run(&[
+        "evaluate",
+        "--policy",
+        &fixture(SEED_POLICY_1),
+        "--resource",
+        &path,
+    ]);
+    assert_bad_input(
+        &output,
+        &["review.json", "request.oldObject", "spec.containers"],
+    );
+}
+
+#[test]
+fn s5_a_job_created_from_a_cronjob_by_a_person_is_evaluated_without_a_warning() {
+    // `kubectl create job --from=cronjob/hourly-report`: owned by the CronJob, sent by a person.
+    let output = evaluate(
+        SEED_POLICY_1,
+        "admission-reviews/job-from-cronjob.json",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = &json_lines(&output)[0];
+    assert_eq!(report["images"][0]["ruleIndex"], 1);
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    let text = stdout(&evaluate_text(
+        SEED_POLICY_1,
+        "admission-reviews/job-from-cronjob.json",
+    ));
+    assert_eq!(
+        text,
+        "Job/hourly-report-manual (namespace production): allowed\n"
+    );
+}
+
 // ---------- selector ----------
 
 #[test]

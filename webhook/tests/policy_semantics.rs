@@ -86,6 +86,11 @@ impl<'a> Case<'a> {
     }
 
     fn assess(&self, workload: &Workload) -> Assessment {
+        self.assess_update(None, workload)
+    }
+
+    /// An UPDATE from `old` to `workload` (a CREATE when `old` is `None`).
+    fn assess_update(&self, old: Option<&Workload>, workload: &Workload) -> Assessment {
         let identities = ControllerIdentities::default();
         let context = Context {
             policies: self.policies,
@@ -106,7 +111,7 @@ impl<'a> Case<'a> {
             user: self.user,
             owner: self.owner,
         };
-        admission::assess(&context, &subject).unwrap()
+        admission::assess_update(&context, &subject, old).unwrap()
     }
 }
 
@@ -781,6 +786,219 @@ fn s4_delete_and_connect_are_not_evaluated_create_and_update_are() {
     assert!(!is_evaluated(&Operation::Connect));
 }
 
+/// A Deployment `api` (uid OWNER_UID) with the given labels and containers (name, image).
+fn api_deployment(labels: &str, containers: &[(&str, &str)]) -> Workload {
+    let containers: Vec<String> = containers
+        .iter()
+        .map(|(name, image)| format!("{{name: {name}, image: '{image}'}}"))
+        .collect();
+    workload(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, uid: {OWNER_UID}, labels: {{{labels}}}}}\nspec:\n  selector: {{matchLabels: {{app: api}}}}\n  template:\n    metadata: {{labels: {{app: api}}}}\n    spec:\n      initContainers: [{{name: migrate, image: 'gcr.io/company/production-repository/migrations:5'}}]\n      containers: [{}]\n",
+        containers.join(", ")
+    ))
+}
+
+const API_IMAGE: &str = "gcr.io/company/production-repository/api:1.2";
+const WEB_IMAGE: &str = "gcr.io/company/production-repository/web:2.0";
+
+/// The seed's first policy, with `api:1.2` failing its scan since it was admitted.
+fn api_now_fails() -> ScanIndex {
+    scans(&[
+        (API_IMAGE, ScanStatus::Fail, None),
+        (WEB_IMAGE, ScanStatus::Pass, None),
+        (
+            "gcr.io/company/production-repository/migrations:5",
+            ScanStatus::Pass,
+            None,
+        ),
+    ])
+}
+
+#[test]
+fn s4_an_update_that_changes_no_image_is_allowed_without_consulting_any_policy() {
+    // Every policy would reject, one is invalid (which rejects every request it sees): none is
+    // consulted.
+    let yaml = [
+        SEED_POLICY_1.to_string(),
+        one_rule_policy("broken", "selector: \"a = 'b'\"", "    - action: Reject"),
+    ]
+    .join("---\n");
+    let set = policy_set(&yaml);
+    let data = api_now_fails();
+    let case = Case::new(&set, &data);
+    let old = api_deployment("app: api", &[("api", API_IMAGE)]);
+    assert!(!case.assess(&old).decision.allowed, "a CREATE is evaluated");
+    // Labelled, annotated, restarted (an annotation on the pod template), scaled.
+    let mut new = api_deployment("app: api, incident: quarantine", &[("api", API_IMAGE)]);
+    let Workload::Deployment(deployment) = &mut new else {
+        unreachable!()
+    };
+    deployment.spec.replicas = Some(5);
+    deployment.spec.template.metadata = Some(
+        serde_json::from_value(
+            serde_json::json!({"annotations": {"kubectl.kubernetes.io/restartedAt": NOW}}),
+        )
+        .unwrap(),
+    );
+    let assessment = case.assess_update(Some(&old), &new);
+    assert!(assessment.decision.allowed, "{:?}", assessment.decision);
+    assert!(assessment.warnings.is_empty());
+    let reported: Vec<(&str, &str, Option<&str>, ScanStatus)> = assessment
+        .decision
+        .images
+        .iter()
+        .map(|image| {
+            (
+                image.container.as_str(),
+                image.reason.as_str(),
+                image.policy.as_deref(),
+                image.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            (
+                "migrate",
+                "unchanged since admitted",
+                None,
+                ScanStatus::Pass
+            ),
+            ("api", "unchanged since admitted", None, ScanStatus::Fail),
+        ]
+    );
+}
+
+#[test]
+fn s4_on_update_only_images_new_to_the_object_are_evaluated() {
+    let set = policy_set(SEED_POLICY_1);
+    let data = api_now_fails();
+    let case = Case::new(&set, &data);
+    let old = api_deployment("", &[("api", API_IMAGE), ("sidecar", "nginx:1.27")]);
+    // `set image` of one container to a passing image: the failing and the outside-the-
+    // repository images are not judged again.
+    let new = api_deployment("", &[("api", WEB_IMAGE), ("sidecar", "nginx:1.27")]);
+    let decision = case.assess_update(Some(&old), &new).decision;
+    assert!(decision.allowed, "{:?}", decision.message);
+    let containers: Vec<(&str, Option<usize>)> = decision
+        .images
+        .iter()
+        .map(|image| (image.container.as_str(), image.rule_index))
+        .collect();
+    assert_eq!(
+        containers,
+        [("migrate", None), ("api", Some(1)), ("sidecar", None)]
+    );
+    // A container that did not exist is new, whatever its image.
+    let added = api_deployment(
+        "",
+        &[
+            ("api", API_IMAGE),
+            ("sidecar", "nginx:1.27"),
+            ("extra", API_IMAGE),
+        ],
+    );
+    assert_eq!(
+        case.assess_update(Some(&old), &added)
+            .decision
+            .message
+            .as_deref(),
+        Some(
+            "image \"gcr.io/company/production-repository/api:1.2\" (container \"extra\"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule index 2"
+        )
+    );
+    // Renaming a container makes it new; so does moving it to another list.
+    let renamed = api_deployment("", &[("server", API_IMAGE), ("sidecar", "nginx:1.27")]);
+    assert!(!case.assess_update(Some(&old), &renamed).decision.allowed);
+    let moved = workload(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api}}\nspec:\n  selector: {{matchLabels: {{app: api}}}}\n  template:\n    spec:\n      initContainers: [{{name: api, image: '{API_IMAGE}'}}]\n      containers: [{{name: sidecar, image: 'nginx:1.27'}}, {{name: migrate, image: 'gcr.io/company/production-repository/migrations:5'}}]\n"
+    ));
+    let decision = case.assess_update(Some(&old), &moved).decision;
+    assert_eq!(decision.images[0].rule_index, Some(2), "{decision:?}");
+    assert_eq!(decision.images[2].rule_index, Some(1), "{decision:?}");
+}
+
+#[test]
+fn s4_set_image_and_rollout_undo_to_a_rejected_image_are_rejected() {
+    let set = policy_set(SEED_POLICY_1);
+    let data = api_now_fails();
+    let case = Case::new(&set, &data);
+    let admitted = api_deployment("", &[("api", WEB_IMAGE)]);
+    let outside = api_deployment("", &[("api", "nginx:1.27")]);
+    assert_eq!(
+        case.assess_update(Some(&admitted), &outside)
+            .decision
+            .message
+            .as_deref(),
+        Some(
+            "image \"nginx:1.27\" (container \"api\"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule index 0"
+        )
+    );
+    // `rollout undo` to the earlier template, whose image has failed its scan since.
+    let undone = api_deployment("", &[("api", API_IMAGE)]);
+    assert_eq!(
+        case.assess_update(Some(&admitted), &undone).decision.images[1].rule_index,
+        Some(2)
+    );
+    assert!(
+        !case
+            .assess_update(Some(&admitted), &undone)
+            .decision
+            .allowed
+    );
+}
+
+#[test]
+fn s4_kubectl_debug_judges_only_the_new_ephemeral_container() {
+    let set = policy_set(SEED_POLICY_1);
+    let data = api_now_fails();
+    let case = Case::new(&set, &data);
+    // A Pod of a Deployment, whose own image now fails; `kubectl debug` is a person's UPDATE
+    // of pods/ephemeralcontainers.
+    let pod_with = |ephemeral: &str| {
+        workload(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: api-1\n  ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: api-7d9f8b6c5, uid: u, controller: true}}]\nspec:\n  containers: [{{name: api, image: '{API_IMAGE}'}}]\n  ephemeralContainers: [{ephemeral}]\n"
+        ))
+    };
+    let running = pod_with("");
+    let debug = pod_with(&format!(
+        "{{name: debug, image: '{WEB_IMAGE}', targetContainerName: api}}"
+    ));
+    let assessment = case.assess_update(Some(&running), &debug);
+    assert!(
+        assessment.decision.allowed,
+        "{:?}",
+        assessment.decision.message
+    );
+    assert!(assessment.warnings.is_empty(), "{:?}", assessment.warnings);
+    assert_eq!(assessment.decision.images[1].rule_index, Some(1));
+    let shell = pod_with(&format!(
+        "{{name: debug, image: '{WEB_IMAGE}'}}, {{name: shell, image: 'busybox:1.36'}}"
+    ));
+    let assessment = case.assess_update(Some(&debug), &shell);
+    assert_eq!(
+        assessment.decision.message.as_deref(),
+        Some(
+            "image \"busybox:1.36\" (container \"shell\"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule index 0"
+        )
+    );
+    assert!(assessment.warnings.is_empty(), "{:?}", assessment.warnings);
+}
+
+#[test]
+fn s4_unchanged_images_are_not_parsed_again_new_ones_are() {
+    let set = policy_set(SEED_POLICY_1);
+    let case = Case::new(&set, &NoScanData);
+    // Admitted before today's parsing rules (or before the webhook was installed).
+    let old = pod(&["Legacy Image"], &[]);
+    let labelled = pod(&["Legacy Image"], &[("quarantine", "true")]);
+    let decision = case.assess_update(Some(&old), &labelled).decision;
+    assert!(decision.allowed);
+    assert_eq!(decision.images[0].subject, "Legacy Image");
+    assert!(pod(&["Nginx:1"], &[]).image_changes(Some(&old)).is_err());
+}
+
 // ---------- §5 Children of admitted controllers ----------
 
 const OWNER_UID: &str = "0d7c1b2a-0000-4a59-9f5e-2f1c6a5e8c3b";
@@ -913,12 +1131,37 @@ fn s5_condition_4_only_controller_identities_are_trusted() {
         "system:serviceaccount:kube-system:-controller",
     ] {
         case.user = user;
-        let warning = refused_warning(&case, &child_replicaset("nginx:1.27", OWNER_UID, true));
+        // Evaluated like any object; only a controller's refused claim is warned about.
+        let assessment = case.assess(&child_replicaset("nginx:1.27", OWNER_UID, true));
+        assert!(!assessment.decision.allowed, "{user}");
         assert!(
-            warning.contains("not a Kubernetes controller"),
-            "{user}: {warning}"
+            assessment.warnings.is_empty(),
+            "{user}: {:?}",
+            assessment.warnings
         );
     }
+}
+
+#[test]
+fn s5_a_persons_request_carrying_an_owner_reference_is_evaluated_without_a_warning() {
+    // `kubectl create job --from=cronjob/hourly-report`: a Job owned by the CronJob, sent by a
+    // person.
+    let set = policy_set(SEED_POLICY_1);
+    let data = api_now_fails();
+    let mut case = Case::new(&set, &data);
+    case.user = "kubernetes-admin";
+    let job = |image: &str| {
+        workload(&format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: hourly-report-manual\n  ownerReferences: [{{apiVersion: batch/v1, kind: CronJob, name: hourly-report, uid: u, controller: true}}]\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: report, image: '{image}'}}]\n"
+        ))
+    };
+    let allowed = case.assess(&job(WEB_IMAGE));
+    assert!(allowed.decision.allowed);
+    assert_eq!(allowed.decision.images[0].rule_index, Some(1));
+    assert!(allowed.warnings.is_empty(), "{:?}", allowed.warnings);
+    let rejected = case.assess(&job(API_IMAGE));
+    assert!(!rejected.decision.allowed);
+    assert!(rejected.warnings.is_empty(), "{:?}", rejected.warnings);
 }
 
 #[test]

@@ -203,10 +203,71 @@ fn a_directory_of_scan_files_is_loaded() {
     assert_eq!(status(&index, "b"), Some(ScanStatus::Fail));
 }
 
+/// A file truncated or not yet written must not read as "nothing was ever scanned", which
+/// makes every image `Unknown` and so admits a failed image under a policy that rejects only
+/// `Fail`.
 #[test]
-fn an_empty_file_is_an_empty_index() {
-    let file = write("empty.yaml", "");
-    assert!(load(&file).unwrap().is_empty());
+fn an_empty_file_is_an_error_and_images_empty_is_the_empty_set() {
+    for text in ["", "\n", "# results follow\n"] {
+        let file = write("empty.yaml", text);
+        assert_eq!(
+            load_error(&file),
+            format!(
+                "{}: no scan results: the file holds no document (it is empty, or only blank lines and comments); write `images: []` for an empty set",
+                file.path.display()
+            ),
+            "{text:?}"
+        );
+    }
+    for text in ["images: []\n", r#"{"images": []}"#] {
+        assert!(
+            load(&write("none.yaml", text)).unwrap().is_empty(),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_without_scan_files_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not scan data").unwrap();
+    let error = load_scan_file(dir.path(), &SeverityThresholds::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}: no scan results: the directory holds no .yaml, .yml or .json file; write `images: []` for an empty set",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn a_stream_without_line_breaks_is_cut_off_at_the_line_limit() {
+    let error = load_scan_file(Path::new("/dev/zero"), &SeverityThresholds::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "/dev/zero: cannot read: line 1: longer than 16 MiB, the most one line may hold"
+    );
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_before_it_is_read() {
+    let file = write("huge.yaml", "");
+    std::fs::File::options()
+        .write(true)
+        .open(&file.path)
+        .unwrap()
+        .set_len(image_assurance::scan::MAX_SCAN_FILE_BYTES + 1)
+        .unwrap();
+    assert_eq!(
+        load_error(&file),
+        format!(
+            "{}: larger than 256 MiB, the most a scan-results file may hold; not read",
+            file.path.display()
+        )
+    );
 }
 
 #[test]

@@ -136,6 +136,11 @@ pub fn steps() -> Vec<Registration> {
             r#"soon a Pod "([^"]+)" with image "([^"]+)" is rejected with a message containing:"#,
             step!(soon_rejected_containing),
         ),
+        (
+            Keyword::Then,
+            r"the webhook's Pods stay ready, their metrics reporting the scan-results file unavailable",
+            step!(ready_with_scan_file_unavailable),
+        ),
     ]
 }
 
@@ -645,6 +650,85 @@ async fn soon_rejected_containing(world: &mut World, ctx: Context) -> Result<(),
         outcome: Outcome::Rejected { code: 403, message },
     });
     Ok(())
+}
+
+/// Readiness means "this replica can answer": an unreadable scan source must not take the
+/// webhook's Pods out of its Service, or users would read the API server's "no endpoints"
+/// instead of the reason. Each Pod's kubelet refreshes the Secret volume on its own, so this
+/// waits until every Pod's own metrics (through pods/proxy) report the file unavailable, and
+/// fails at once if a Pod says it is not ready or the API says it is not Ready; then the
+/// Service must still send traffic to all of them.
+async fn ready_with_scan_file_unavailable(world: &mut World, _ctx: Context) -> Result<(), String> {
+    let client = world.client();
+    let wanted = usize::try_from(DEFAULT_REPLICAS).unwrap_or(0);
+    poll(
+        SECRET_SYNC.max(CATCH_UP),
+        "every webhook Pod to report the scan-results file unavailable while ready",
+        || async {
+            let pods: Vec<Pod> = install::webhook_pods(&client, DEFAULT_NAMESPACE)
+                .await?
+                .into_iter()
+                .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+                .collect();
+            if pods.len() != wanted {
+                return Err(format!("{} webhook Pods, expected {wanted}", pods.len()));
+            }
+            let mut still_loaded = Vec::new();
+            for pod in &pods {
+                let name = pod.metadata.name.as_deref().unwrap_or("<unnamed>");
+                let metrics = super::requests::pod_metrics(&client, pod).await?;
+                let ready = metric(&metrics, "image_assurance_ready");
+                if ready != Some(1.0) {
+                    return Err(format!("Pod {name}: image_assurance_ready is {ready:?}"));
+                }
+                if !is_ready(pod) {
+                    return Err(format!("Pod {name} is not Ready"));
+                }
+                let file = r#"image_assurance_source_synced{source="scan-results-file"}"#;
+                match metric(&metrics, file) {
+                    Some(0.0) => {}
+                    other => still_loaded.push(format!("{name}: {file} {other:?}")),
+                }
+            }
+            Ok(if still_loaded.is_empty() {
+                Ok(())
+            } else {
+                Err(still_loaded.join(", "))
+            })
+        },
+    )
+    .await?;
+    let endpoints = install::ready_endpoints(&client, DEFAULT_NAMESPACE).await?;
+    if endpoints != wanted {
+        return Err(format!(
+            "the webhook Service has {endpoints} ready endpoints, expected {wanted}"
+        ));
+    }
+    world.log(format!(
+        "{wanted} webhook Pods ready behind the Service; each reports the scan-results file unavailable"
+    ));
+    Ok(())
+}
+
+/// The value of a sample (name and labels as written) in a Prometheus text exposition.
+fn metric(exposition: &str, sample: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        line.strip_prefix(sample)?
+            .strip_prefix(' ')?
+            .parse::<f64>()
+            .ok()
+    })
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.conditions.as_ref())
+        .is_some_and(|conditions| {
+            conditions
+                .iter()
+                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+        })
 }
 
 /// Puts back the standard install: the webhook configuration first (it is never intercepted,

@@ -7,6 +7,7 @@ mod installation;
 mod policies;
 mod requests;
 mod scans;
+mod updates;
 mod workloads;
 
 pub use cluster::{after_scenario, barrier};
@@ -97,7 +98,7 @@ pub type Registration = (Keyword, &'static str, cucumber::Step<World>);
 /// as an error rather than a panic.
 pub fn collection() -> Result<Collection<World>, String> {
     let mut collection = Collection::new();
-    let groups: [Vec<Registration>; 7] = [
+    let groups: [Vec<Registration>; 8] = [
         cluster::steps(),
         policies::steps(),
         scans::steps(),
@@ -105,6 +106,7 @@ pub fn collection() -> Result<Collection<World>, String> {
         controllers::steps(),
         installation::steps(),
         requests::steps(),
+        updates::steps(),
     ];
     for (keyword, pattern, function) in groups.into_iter().flatten() {
         let regex = Regex::new(&format!("^{pattern}$"))

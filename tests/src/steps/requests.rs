@@ -79,25 +79,30 @@ pub async fn counts(client: &Client) -> Result<BTreeMap<String, u64>, String> {
     if pods.is_empty() {
         return Err("the webhook has no Pods to ask".to_string());
     }
-    let url_path = Pod::url_path(&(), Some(DEFAULT_NAMESPACE));
     let mut counts = BTreeMap::new();
     for pod in &pods {
-        let target = metrics_target(pod)?;
-        let request = kube::core::Request::new(&url_path)
-            .get_subresource("proxy/metrics", &target)
-            .map_err(|error| format!("GET pods/{target}/proxy/metrics: {error}"))?;
-        let text = client
-            .request_text(request)
-            .await
-            .map_err(|error| format!("GET pods/{target}/proxy/metrics: {error}"))?;
+        let text = pod_metrics(client, pod).await?;
         let uid = pod
             .meta()
             .uid
             .clone()
-            .ok_or_else(|| format!("Pod {target} has no uid"))?;
+            .ok_or_else(|| format!("Pod {:?} has no uid", pod.meta().name))?;
         counts.insert(uid, admission_requests(&text)?);
     }
     Ok(counts)
+}
+
+/// A webhook pod's metrics (the Prometheus text exposition), through `pods/proxy`.
+pub async fn pod_metrics(client: &Client, pod: &Pod) -> Result<String, String> {
+    let url_path = Pod::url_path(&(), Some(DEFAULT_NAMESPACE));
+    let target = metrics_target(pod)?;
+    let request = kube::core::Request::new(&url_path)
+        .get_subresource("proxy/metrics", &target)
+        .map_err(|error| format!("GET pods/{target}/proxy/metrics: {error}"))?;
+    client
+        .request_text(request)
+        .await
+        .map_err(|error| format!("GET pods/{target}/proxy/metrics: {error}"))
 }
 
 /// Waits until no namespace but the scenario's own is in the webhook's scope: a namespace of
@@ -213,12 +218,12 @@ mod tests {
     fn the_count_is_read_from_what_the_webhook_serves() {
         let metrics = Metrics::default();
         assert_eq!(admission_requests(&metrics.encode()).unwrap(), 0);
-        let count = |decision, kind: &str, endpoint| {
+        let count = |decision, kind, endpoint| {
             metrics
                 .requests
                 .get_or_create(&RequestLabels {
                     decision,
-                    kind: kind.to_string(),
+                    kind,
                     endpoint,
                 })
                 .inc();

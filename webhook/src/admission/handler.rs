@@ -7,13 +7,14 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use serde_json::value::RawValue;
 
 use super::review::{allow, deny, is_evaluated};
-use super::{Assessment, Context, Subject, assess, namespace_labels};
+use super::{Assessment, Context, Subject, assess_update, namespace_labels, unchanged};
 use crate::policy::evaluate::Verdict;
 use crate::policy::{ContainerAdmissionPolicy, PolicySet, compile_policy};
+use crate::quote::{cut, quote};
 use crate::scan::ScanSource;
 use crate::workload::{ControllerIdentities, Workload, WorkloadKind, controller_reference};
 
@@ -172,18 +173,22 @@ impl<C: ClusterView> Admitter<C> {
                 ));
             }
         };
-        let namespace = request.namespace.clone().unwrap_or_default();
-        let labels = match self.cluster.namespace_labels(&namespace).await {
-            Ok(labels) => namespace_labels(&namespace, labels),
-            Err(error) => {
-                let message = format!(
-                    "cannot evaluate: the labels of namespace {namespace:?} are unavailable: {error}"
-                );
-                return rejected(deny(request, 500, "InternalError", &message));
-            }
+        // Only an UPDATE's old object matters (policy-semantics §4); kube-apiserver always
+        // sends it, and without one every image is evaluated, as on CREATE.
+        let old = match (&request.operation, &request.old_object) {
+            (Operation::Update, Some(old)) => match ReviewObject::Dynamic(old).workload(kind) {
+                Ok(old) => Some(old),
+                Err(error) => {
+                    return rejected(deny(
+                        request,
+                        400,
+                        "BadRequest",
+                        &format!("cannot evaluate the {kind}: field `oldObject`: {error}"),
+                    ));
+                }
+            },
+            _ => None,
         };
-        let user = request.user_info.username.clone().unwrap_or_default();
-        let (owner, lookup_warning) = self.owner_of(&workload, &namespace, &user).await;
         let policies = self.cluster.policies();
         let context = Context {
             policies: &policies,
@@ -191,17 +196,43 @@ impl<C: ClusterView> Admitter<C> {
             now,
             identities: &self.identities,
         };
-        let subject = Subject {
-            workload: &workload,
-            namespace: &namespace,
-            namespace_labels: &labels,
-            user: &user,
-            owner: owner.as_ref(),
+        // An UPDATE that brings no new image needs neither the namespace nor the owner.
+        let unchanged = old
+            .as_ref()
+            .and_then(|old| unchanged(&context, &workload, old));
+        let (assessment, lookup_warning) = match unchanged {
+            Some(assessment) => (Ok(assessment), None),
+            None => {
+                let namespace = request.namespace.clone().unwrap_or_default();
+                let labels = match self.cluster.namespace_labels(&namespace).await {
+                    Ok(labels) => namespace_labels(&namespace, labels),
+                    Err(error) => {
+                        let message = format!(
+                            "cannot evaluate: the labels of namespace {} are unavailable: {error}",
+                            quote(&namespace)
+                        );
+                        return rejected(deny(request, 500, "InternalError", &message));
+                    }
+                };
+                let user = request.user_info.username.clone().unwrap_or_default();
+                let (owner, lookup_warning) = self.owner_of(&workload, &namespace, &user).await;
+                let subject = Subject {
+                    workload: &workload,
+                    namespace: &namespace,
+                    namespace_labels: &labels,
+                    user: &user,
+                    owner: owner.as_ref(),
+                };
+                (
+                    assess_update(&context, &subject, old.as_ref()),
+                    lookup_warning,
+                )
+            }
         };
         let Assessment {
             decision,
             mut warnings,
-        } = match assess(&context, &subject) {
+        } = match assessment {
             Ok(assessment) => assessment,
             Err(error) => {
                 return rejected(deny(
@@ -256,8 +287,9 @@ impl<C: ClusterView> Admitter<C> {
             Err(error) => (
                 None,
                 Some(format!(
-                    "the owner {} {:?} could not be looked up: {error}",
-                    reference.kind, reference.name
+                    "the owner {} {} could not be looked up: {error}",
+                    cut(&reference.kind),
+                    quote(&reference.name)
                 )),
             ),
         }
@@ -313,11 +345,14 @@ fn audit_annotations(decision: &crate::policy::Decision) -> HashMap<String, Stri
         "rejected"
     };
     annotations.insert(AUDIT_DECISION.to_string(), verdict.to_string());
+    // Else the first image's reason: an image allowed without a rule (unchanged since
+    // admitted, an approved child, the default allow) says why.
     let deciding = decision
         .images
         .iter()
         .find(|image| image.decision == Verdict::Rejected)
-        .or_else(|| decision.images.iter().find(|image| image.policy.is_some()));
+        .or_else(|| decision.images.iter().find(|image| image.policy.is_some()))
+        .or_else(|| decision.images.first());
     if let Some(image) = deciding {
         let rule = match (&image.policy, image.rule_index) {
             (Some(policy), Some(index)) => format!("ContainerPolicy {policy} rule index {index}"),
@@ -536,12 +571,84 @@ mod tests {
             )
             .await;
         assert!(response.allowed, "{}", response.result.message);
-        // The same pod from a person is evaluated, with a warning saying why.
+        // The same pod from a person is evaluated: the normal path, so without a warning.
         let (response, _) = admitter
             .review(&request(child, ("", "v1", "Pod"), "jane", "CREATE"), now())
             .await;
         assert!(!response.allowed);
-        assert!(response.warnings.unwrap()[0].contains("not a Kubernetes controller"));
+        assert_eq!(response.warnings, None);
+    }
+
+    /// An UPDATE as the webhook receives it: JSON text, read by `read_request_text`.
+    async fn review_update(
+        admitter: &Admitter<FakeCluster>,
+        old: serde_json::Value,
+        new: serde_json::Value,
+        namespace: &str,
+    ) -> (AdmissionResponse, Outcome) {
+        let body = json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "u-2", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "name": "p", "namespace": namespace, "operation": "UPDATE",
+                "userInfo": {"username": "jane"}, "object": new, "oldObject": old,
+            },
+        })
+        .to_string();
+        let text = super::super::review::read_request_text(body.as_bytes()).unwrap();
+        admitter
+            .review_object(&text.request, text.object.map(ReviewObject::Text), now())
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_update_that_changes_no_image_is_allowed_without_looking_anything_up() {
+        let admitter = admitter(Vec::new());
+        let old = pod("nginx");
+        let mut new = old.clone();
+        new["metadata"]["labels"] = json!({"quarantine": "true"});
+        // Namespace "ghost" is unknown: a lookup would fail closed.
+        let (response, outcome) = review_update(&admitter, old, new, "ghost").await;
+        assert!(response.allowed, "{}", response.result.message);
+        assert_eq!(outcome.decision, "allowed");
+        assert_eq!(
+            response.audit_annotations[AUDIT_RULE],
+            "nginx: unchanged since admitted"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_judges_only_the_images_it_brings() {
+        let admitter = admitter(Vec::new());
+        let old = pod("nginx");
+        let mut new = old.clone();
+        new["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": "busybox"}]);
+        let (response, _) = review_update(&admitter, old.clone(), new, "team-a").await;
+        assert!(!response.allowed);
+        assert_eq!(
+            response.result.message,
+            "image \"busybox\" (container \"debug\"): Action 'Reject' enforced by ContainerPolicy deny-all rule index 0"
+        );
+        // Without an old object every image is new, as on CREATE.
+        let (response, _) = review_update(&admitter, json!(null), old, "team-a").await;
+        assert!(!response.allowed);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_old_object_is_refused_naming_it() {
+        let admitter = admitter(Vec::new());
+        let mut old = pod("nginx");
+        old["spec"]["containers"] = json!("nginx");
+        let (response, _) = review_update(&admitter, old, pod("nginx"), "team-a").await;
+        assert!(!response.allowed);
+        assert_eq!(response.result.code, 400);
+        assert!(
+            response.result.message.contains("field `oldObject`")
+                && response.result.message.contains("spec.containers"),
+            "{}",
+            response.result.message
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
-//! From an object under admission to a decision: the child check of policy-semantics §5, then
-//! policy evaluation. The webhook and `image-assurance evaluate` both go through `assess`, so
-//! online and offline decisions cannot drift apart.
+//! From an object under admission to a decision: on UPDATE only the images new to the object
+//! (policy-semantics §4), then the child check of §5, then policy evaluation. The webhook and
+//! `image-assurance evaluate` both go through `assess_update`, so online and offline decisions
+//! cannot drift apart.
 
 pub mod handler;
 pub mod review;
@@ -9,10 +10,14 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use crate::image::ImageRef;
 use crate::policy::PolicySet;
 use crate::policy::evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
 use crate::scan::{ScanSource, ScanStatus};
-use crate::workload::{ChildCheck, ControllerIdentities, Workload, WorkloadError, check_child};
+use crate::workload::{
+    ChildCheck, ContainerImage, ControllerIdentities, ImageChange, Workload, WorkloadError,
+    check_child,
+};
 
 /// What every assessment shares: the policies, the scan data, the clock.
 pub struct Context<'a> {
@@ -40,9 +45,42 @@ pub struct Assessment {
     pub warnings: Vec<String>,
 }
 
-/// Decides one pod-creating object. An unparsable image is an error, never an allow.
+/// The reason reported for an image that an UPDATE left as it was (policy-semantics §4).
+pub const UNCHANGED: &str = "unchanged since admitted";
+
+/// Decides one pod-creating object being created. An unparsable image is an error, never an
+/// allow.
 pub fn assess(context: &Context<'_>, subject: &Subject<'_>) -> Result<Assessment, WorkloadError> {
-    let images = subject.workload.images()?;
+    assess_update(context, subject, None)
+}
+
+/// Decides one pod-creating object as an UPDATE of `old`, the object as stored before it
+/// (policy-semantics §4): only the images new to the object are evaluated, and an UPDATE that
+/// brings none is allowed without consulting any policy. With no `old` (a CREATE) every image
+/// is evaluated.
+pub fn assess_update(
+    context: &Context<'_>,
+    subject: &Subject<'_>,
+    old: Option<&Workload>,
+) -> Result<Assessment, WorkloadError> {
+    if let Some(old) = old
+        && let Some(assessment) = unchanged(context, subject.workload, old)
+    {
+        return Ok(assessment);
+    }
+    // The new images, to be decided, and per container in order the unchanged image or `None`
+    // where the next new one goes.
+    let mut new = Vec::new();
+    let mut kept = Vec::new();
+    for change in subject.workload.image_changes(old)? {
+        match change {
+            ImageChange::New(image) => {
+                new.push(image);
+                kept.push(None);
+            }
+            ImageChange::Unchanged { container, image } => kept.push(Some((container, image))),
+        }
+    }
     let check = check_child(
         subject.workload,
         subject.namespace,
@@ -50,7 +88,7 @@ pub fn assess(context: &Context<'_>, subject: &Subject<'_>) -> Result<Assessment
         subject.user,
         context.identities,
     );
-    let warnings = match check {
+    let (decided, warnings) = match check {
         ChildCheck::Approved {
             owner_kind,
             owner_name,
@@ -58,43 +96,105 @@ pub fn assess(context: &Context<'_>, subject: &Subject<'_>) -> Result<Assessment
             let reason = format!(
                 "created by the admitted {owner_kind} {owner_name:?} through its controller: not re-evaluated"
             );
-            let decisions = images
+            let decisions = new
                 .iter()
                 .map(|image| {
-                    // Reported for information only: an approved child needs no scan data.
-                    let scan = context.scans.lookup(&image.reference).ok().flatten();
-                    ImageDecision {
-                        container: image.container.clone(),
-                        image: image.image.clone(),
-                        subject: image.reference.normalised().to_string(),
-                        status: scan.map_or(ScanStatus::Unknown, |scan| scan.status),
-                        last_scan: scan.and_then(|scan| scan.last_scan),
-                        decision: Verdict::Allowed,
-                        policy: None,
-                        rule_index: None,
-                        reason: reason.clone(),
-                    }
+                    not_judged(
+                        context,
+                        image.container.clone(),
+                        image.image.clone(),
+                        Some(&image.reference),
+                        &reason,
+                    )
                 })
                 .collect();
-            return Ok(Assessment {
-                decision: Decision::from_images(decisions),
-                warnings: Vec::new(),
-            });
+            (decisions, Vec::new())
         }
-        ChildCheck::NotAChild => Vec::new(),
-        ChildCheck::Refused { warning } => vec![warning],
+        ChildCheck::Unclaimed => (evaluate_images(context, subject, &new), Vec::new()),
+        ChildCheck::Refused { warning } => (evaluate_images(context, subject, &new), vec![warning]),
     };
+    let mut decided = decided.into_iter();
+    let images = kept
+        .into_iter()
+        .filter_map(|kept| match kept {
+            Some((container, image)) => Some(unchanged_image(context, container, image)),
+            None => decided.next(),
+        })
+        .collect();
+    Ok(Assessment {
+        decision: Decision::from_images(images),
+        warnings,
+    })
+}
+
+/// An UPDATE from `old` that brings no new image: allowed without consulting any policy, every
+/// image reported as unchanged since admitted. `None` when the UPDATE brings a new image.
+pub fn unchanged(context: &Context<'_>, workload: &Workload, old: &Workload) -> Option<Assessment> {
+    if workload.brings_new_images(old) {
+        return None;
+    }
+    // Nothing is new, so nothing is parsed and this cannot fail.
+    let images = workload
+        .image_changes(Some(old))
+        .ok()?
+        .into_iter()
+        .filter_map(|change| match change {
+            ImageChange::Unchanged { container, image } => {
+                Some(unchanged_image(context, container, image))
+            }
+            ImageChange::New(_) => None,
+        })
+        .collect();
+    Some(Assessment {
+        decision: Decision::from_images(images),
+        warnings: Vec::new(),
+    })
+}
+
+fn evaluate_images(
+    context: &Context<'_>,
+    subject: &Subject<'_>,
+    images: &[ContainerImage],
+) -> Vec<ImageDecision> {
     let input = EvaluationInput {
         object_labels: subject.workload.labels(),
         namespace_labels: subject.namespace_labels,
-        images: &images,
+        images,
         scans: context.scans,
         now: context.now,
     };
-    Ok(Assessment {
-        decision: evaluate(context.policies, &input),
-        warnings,
-    })
+    evaluate(context.policies, &input).images
+}
+
+fn unchanged_image(context: &Context<'_>, container: String, image: String) -> ImageDecision {
+    // Admitted as written, so it may not parse under today's rules; then it is shown as written.
+    let reference = ImageRef::parse(&image).ok();
+    not_judged(context, container, image, reference.as_ref(), UNCHANGED)
+}
+
+/// An image allowed without evaluation. The scan data is reported for information only.
+fn not_judged(
+    context: &Context<'_>,
+    container: String,
+    image: String,
+    reference: Option<&ImageRef>,
+    reason: &str,
+) -> ImageDecision {
+    let scan = reference.and_then(|reference| context.scans.lookup(reference).ok().flatten());
+    ImageDecision {
+        container,
+        subject: reference.map_or_else(
+            || image.clone(),
+            |reference| reference.normalised().to_string(),
+        ),
+        image,
+        status: scan.map_or(ScanStatus::Unknown, |scan| scan.status),
+        last_scan: scan.and_then(|scan| scan.last_scan),
+        decision: Verdict::Allowed,
+        policy: None,
+        rule_index: None,
+        reason: reason.to_string(),
+    }
 }
 
 /// The label the API server puts on every namespace, which selectors may use.

@@ -8,20 +8,28 @@ use kube::core::{DynamicObject, TypeMeta};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::quote::{bound, cut, quote};
+
 pub const KIND: &str = "AdmissionReview";
 pub const API_VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReviewError {
     #[error(
-        "unsupported AdmissionReview apiVersion {0:?}: expected admission.k8s.io/v1 or admission.k8s.io/v1beta1"
+        "unsupported AdmissionReview apiVersion {}: expected admission.k8s.io/v1 or admission.k8s.io/v1beta1",
+        quote(.0)
     )]
     Version(String),
-    #[error("malformed AdmissionReview: field `{field}`: {message}")]
+    // The decoder's message quotes the offending value, and a field path its map keys.
+    #[error(
+        "malformed AdmissionReview: field `{}`: {}",
+        cut(field),
+        bound(message)
+    )]
     Malformed { field: String, message: String },
     #[error("AdmissionReview has no `request`")]
     MissingRequest,
-    #[error("the body is not a JSON AdmissionReview: {0}")]
+    #[error("the body is not a JSON AdmissionReview: {}", bound(.0))]
     NotJson(String),
 }
 
@@ -60,8 +68,7 @@ impl Envelope<AdmissionRequest<DynamicObject>> {
     }
 }
 
-/// The fields of kube's `AdmissionRequest`, with the object kept as the JSON text it came in
-/// (and the old object skipped: no decision reads it).
+/// The fields of kube's `AdmissionRequest`, with the objects kept as the JSON text they came in.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RequestFields<'a> {
@@ -84,6 +91,8 @@ struct RequestFields<'a> {
     user_info: UserInfo,
     #[serde(borrow)]
     object: Option<&'a RawValue>,
+    #[serde(borrow)]
+    old_object: Option<&'a RawValue>,
     #[serde(default)]
     dry_run: bool,
     #[serde(default)]
@@ -121,7 +130,8 @@ pub fn read_request(value: &Value) -> Result<AdmissionRequest<DynamicObject>, Re
 /// An AdmissionRequest read from JSON text, its object still text (see `read_request_text`).
 #[derive(Debug)]
 pub struct TextRequest<'a> {
-    /// With `object` and `old_object` `None`.
+    /// With `object` `None`, and `old_object` only on UPDATE (the one operation whose
+    /// decision reads it, policy-semantics §4).
     pub request: AdmissionRequest<DynamicObject>,
     pub object: Option<&'a RawValue>,
 }
@@ -153,6 +163,17 @@ pub fn read_request_text(bytes: &[u8]) -> Result<TextRequest<'_>, ReviewError> {
         }
     };
     let (types, fields) = envelope.into_parts()?;
+    let old_object = match (&fields.operation, fields.old_object) {
+        (Operation::Update, Some(text)) => Some(
+            serde_json::from_str::<DynamicObject>(text.get()).map_err(|error| {
+                ReviewError::Malformed {
+                    field: "request.oldObject".into(),
+                    message: error.to_string(),
+                }
+            })?,
+        ),
+        _ => None,
+    };
     let request = AdmissionRequest {
         types,
         uid: fields.uid,
@@ -167,7 +188,7 @@ pub fn read_request_text(bytes: &[u8]) -> Result<TextRequest<'_>, ReviewError> {
         operation: fields.operation,
         user_info: fields.user_info,
         object: None,
-        old_object: None,
+        old_object,
         dry_run: fields.dry_run,
         options: fields.options,
     };
@@ -275,6 +296,26 @@ mod tests {
         value["request"].as_object_mut().unwrap().remove("object");
         let text = value.to_string();
         assert!(read_request_text(text.as_bytes()).unwrap().object.is_none());
+    }
+
+    #[test]
+    fn only_an_updates_old_object_is_read_and_a_malformed_one_is_named() {
+        let mut value = review("admission.k8s.io/v1");
+        value["request"]["oldObject"] = value["request"]["object"].clone();
+        let text = value.to_string();
+        let create = read_request_text(text.as_bytes()).unwrap();
+        assert!(create.request.old_object.is_none());
+        value["request"]["operation"] = json!("UPDATE");
+        let text = value.to_string();
+        let update = read_request_text(text.as_bytes()).unwrap();
+        let old = update.request.old_object.unwrap();
+        assert_eq!(old.metadata.name.as_deref(), Some("p"));
+        value["request"]["oldObject"] = json!(7);
+        let text = value.to_string();
+        match read_request_text(text.as_bytes()) {
+            Err(ReviewError::Malformed { field, .. }) => assert_eq!(field, "request.oldObject"),
+            other => panic!("expected a malformed oldObject, got {other:?}"),
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use image_assurance::workload::{
     ControllerIdentities, Workload, WorkloadKind, controller_reference,
 };
 use jiff::Timestamp;
+use kube::core::admission::Operation;
 use serde::Serialize;
 
 use super::{CliError, EXIT_REJECTED, parse_labels};
@@ -63,6 +64,18 @@ struct DocumentReport {
 pub fn run(options: &Options) -> Result<ExitCode, CliError> {
     let policies =
         read_policies(&options.policies).map_err(|error| CliError::new(error.to_string()))?;
+    // No policy at all would allow everything: almost certainly a wrong path, not a decision.
+    if policies.policies().is_empty() && policies.invalid().is_empty() {
+        let paths: Vec<String> = options
+            .policies
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
+        return Err(CliError::new(format!(
+            "--policy {}: no ContainerAdmissionPolicy found (an empty file or a directory without .yaml, .yml or .json files?)",
+            paths.join(", ")
+        )));
+    }
     let scan_index;
     let scans: &dyn ScanSource = match &options.scans {
         Some(path) => {
@@ -131,6 +144,8 @@ struct Request {
     kind: String,
     name: Option<String>,
     object: Option<serde_json::Value>,
+    /// An UPDATE's object as it was: only the images new to the object are evaluated.
+    old_object: Option<serde_json::Value>,
     namespace: Option<String>,
     user: Option<String>,
     skipped: Option<String>,
@@ -146,6 +161,7 @@ fn read_request(document: &Document) -> Result<Request, CliError> {
             kind: kind.to_string(),
             name: document.name().map(str::to_string),
             object: Some(document.value.clone()),
+            old_object: None,
             namespace: None,
             user: None,
             skipped: None,
@@ -168,10 +184,18 @@ fn read_request(document: &Document) -> Result<Request, CliError> {
             ));
         }
     };
+    let old_object = match (&skipped, request.operation, request.old_object) {
+        (None, Operation::Update, Some(old)) => Some(
+            serde_json::to_value(old)
+                .map_err(|error| at(&format!("field `request.oldObject`: {error}")))?,
+        ),
+        _ => None,
+    };
     Ok(Request {
         kind: request.kind.kind,
         name: Some(request.name).filter(|name| !name.is_empty()),
         object,
+        old_object,
         namespace: request.namespace.filter(|namespace| !namespace.is_empty()),
         user: Some(request.user_info.username.unwrap_or_default()),
         skipped,
@@ -230,6 +254,13 @@ fn evaluate_document(
         return Ok(report);
     };
     let workload = Workload::from_value(kind, &object).map_err(|error| at(&error))?;
+    let old = match &request.old_object {
+        Some(old) => Some(
+            Workload::from_value(kind, old)
+                .map_err(|error| at(&format!("field `request.oldObject`: {error}")))?,
+        ),
+        None => None,
+    };
     let namespace_labels = admission::namespace_labels(&namespace, extra_labels.clone());
     let user = options
         .user
@@ -245,7 +276,7 @@ fn evaluate_document(
         owner,
     };
     let Assessment { decision, warnings } =
-        admission::assess(context, &subject).map_err(|error| at(&error))?;
+        admission::assess_update(context, &subject, old.as_ref()).map_err(|error| at(&error))?;
     report.applicable = applicable_policies(context.policies, workload.labels(), &namespace_labels)
         .iter()
         .map(|policy| match policy.order {
@@ -322,6 +353,15 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
     if let Some(message) = &report.message {
         for reason in message.split("; ") {
             let _ = writeln!(out, "  {reason}");
+        }
+    }
+    for image in &report.images {
+        if image.reason == admission::UNCHANGED {
+            let _ = writeln!(
+                out,
+                "  container {:?} image {:?}: {}, not evaluated",
+                image.container, image.image, image.reason
+            );
         }
     }
     for warning in &report.warnings {

@@ -13,13 +13,14 @@ use super::crd::{
     TimeOperator,
 };
 use super::paths::{MatchedPatterns, PathMatcher, PatternTable};
+use crate::quote::{bound_owned, cut, quote};
 use crate::scan::ScanStatus;
 use crate::selector::Selector;
 use crate::timestamp::parse_rfc3339;
 
 /// What is wrong with a policy: which policy, which field, why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("ContainerAdmissionPolicy {policy}: field `{field}`: {message}")]
+#[error("ContainerAdmissionPolicy {}: field `{field}`: {message}", cut(policy))]
 pub struct PolicyError {
     pub policy: String,
     pub field: String,
@@ -237,7 +238,8 @@ pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolic
     let error = |field: String, message: String| PolicyError {
         policy: name.to_string(),
         field,
-        message,
+        // Library errors (a regex's, a timestamp's) may quote the input whole.
+        message: bound_owned(message),
     };
     if policy.metadata.name.as_deref().is_none_or(str::is_empty) {
         return Err(error("metadata.name".into(), "a name is required".into()));
@@ -252,6 +254,7 @@ pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolic
         ));
     }
     let (selector, namespace_selector) = compile_selectors(policy)?;
+    check_sizes(spec).map_err(|(field, message)| error(field, message))?;
     let mut rules = Vec::with_capacity(spec.rules.len());
     for (index, rule) in spec.rules.iter().enumerate() {
         let field = |name: &str| format!("spec.rules[{index}].{name}");
@@ -284,6 +287,7 @@ pub fn compile_policy(policy: &ContainerAdmissionPolicy) -> Result<CompiledPolic
             last_scan,
         });
     }
+    check_patterns_together(&rules).map_err(|message| error("spec.rules".into(), message))?;
     Ok(CompiledPolicy {
         name: name.to_string(),
         order: spec.order,
@@ -305,7 +309,7 @@ fn compile_selectors(
         Some(text) => Selector::parse(text).map_err(|error| PolicyError {
             policy: policy_name(policy).to_string(),
             field: field.to_string(),
-            message: format!("invalid selector {text:?}: {error}"),
+            message: format!("invalid selector {}: {error}", quote(text)),
         }),
     };
     Ok((
@@ -316,16 +320,111 @@ fn compile_selectors(
 
 type FieldError = (String, String);
 
+/// The most rules one policy may have.
+pub const MAX_RULES: usize = 1024;
+/// The most values one criterion may list, and `imagePath` patterns one policy may have.
+pub const MAX_VALUES: usize = 1024;
+/// The longest `imagePath` pattern, in bytes (real ones are tens of bytes).
+pub const MAX_PATTERN_BYTES: usize = 4096;
+/// The largest compiled form of one pattern (the `regex` crate's `size_limit`); real patterns
+/// take a few KiB, while a short one such as `\w{100}` takes 5 MB.
+pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+/// The largest compiled form of all of one policy's patterns together.
+pub const POLICY_PATTERNS_SIZE_LIMIT: usize = 16 << 20;
+
+/// What one policy may hold, so that compiling it takes bounded memory and time.
+fn check_sizes(spec: &crate::policy::ContainerAdmissionPolicySpec) -> Result<(), FieldError> {
+    if spec.rules.len() > MAX_RULES {
+        return Err((
+            "spec.rules".into(),
+            format!(
+                "has {} rules, more than the limit of {MAX_RULES}",
+                spec.rules.len()
+            ),
+        ));
+    }
+    let mut patterns = 0usize;
+    for (index, rule) in spec.rules.iter().enumerate() {
+        let lists = [
+            (
+                "imagePath",
+                rule.image_path.as_ref().map(|c| c.values.len()),
+            ),
+            (
+                "imageScanStatus",
+                rule.image_scan_status.as_ref().map(|c| c.values.len()),
+            ),
+        ];
+        for (name, len) in lists {
+            if let Some(len) = len
+                && len > MAX_VALUES
+            {
+                return Err((
+                    format!("spec.rules[{index}].{name}.values"),
+                    format!("lists {len} values, more than the limit of {MAX_VALUES}"),
+                ));
+            }
+        }
+        patterns += rule.image_path.as_ref().map_or(0, |c| c.values.len());
+        if patterns > MAX_VALUES {
+            return Err((
+                format!("spec.rules[{index}].imagePath.values"),
+                format!("the policy lists more than {MAX_VALUES} imagePath patterns in all"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A regex error in our words where the crate's are vague (its size limit names no cause).
+fn regex_error(error: &regex::Error) -> String {
+    match error {
+        regex::Error::CompiledTooBig(limit) => {
+            format!("compiles to more than {limit} bytes (simplify it, e.g. fewer repetitions)")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// All the policy's patterns compiled together stay within `POLICY_PATTERNS_SIZE_LIMIT`.
+fn check_patterns_together(rules: &[CompiledRule]) -> Result<(), String> {
+    let patterns: Vec<&str> = rules
+        .iter()
+        .filter_map(|rule| rule.image_path.as_ref())
+        .flat_map(|criterion| criterion.patterns.iter().map(String::as_str))
+        .collect();
+    if patterns.len() < 2 {
+        return Ok(());
+    }
+    regex::RegexSetBuilder::new(patterns)
+        .size_limit(POLICY_PATTERNS_SIZE_LIMIT)
+        .build()
+        .map(|_| ())
+        .map_err(|error| format!("the imagePath patterns together: {}", regex_error(&error)))
+}
+
 fn compile_path(criterion: &StringValueMatch<String>) -> Result<PathCriterion, FieldError> {
     if criterion.values.is_empty() {
         return Err((".values".into(), EMPTY_VALUES.into()));
     }
     for (index, pattern) in criterion.values.iter().enumerate() {
-        // Compiled one by one first so the error names the offending value.
-        if let Err(error) = regex::Regex::new(pattern) {
+        // Compiled one by one first so the error names the offending value; the length is
+        // checked before parsing, which alone costs memory in proportion to it.
+        let compiled = if pattern.len() > MAX_PATTERN_BYTES {
+            Err(format!(
+                "is {} bytes long, more than the limit of {MAX_PATTERN_BYTES}",
+                pattern.len()
+            ))
+        } else {
+            regex::RegexBuilder::new(pattern)
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .build()
+                .map_err(|error| regex_error(&error))
+        };
+        if let Err(message) = compiled {
             return Err((
                 format!(".values[{index}]"),
-                format!("invalid regular expression {pattern:?}: {error}"),
+                format!("invalid regular expression {}: {message}", quote(pattern)),
             ));
         }
     }

@@ -6,6 +6,10 @@ use std::io::{self, BufRead, Read};
 
 use crate::manifest::is_document_separator;
 
+/// The longest line a YAML scan-results file may have. Lines are held whole while they are
+/// parsed; a one-line flow document of 10^5 results is about 10 MiB.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Splits a stream into documents. Call [`YamlDocuments::next_document`] until it says `None`.
 pub struct YamlDocuments<R> {
     input: R,
@@ -110,7 +114,22 @@ impl<R: BufRead> DocumentReader<'_, R> {
 
     fn read_checked_line(&mut self) -> io::Result<()> {
         let start = self.pending.len();
-        let read = self.owner.input.read_until(b'\n', &mut self.pending)?;
+        // Bounded, so that a stream without line breaks (`/dev/zero`) is refused instead of
+        // filling memory.
+        let read = (&mut self.owner.input)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut self.pending)?;
+        if read > MAX_LINE_BYTES {
+            self.pending.truncate(start);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {}: longer than {} MiB, the most one line may hold",
+                    self.owner.lines + 1,
+                    MAX_LINE_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
         if read == 0 {
             self.ended = true;
             self.owner.state = State::Done;

@@ -6,9 +6,8 @@
 //! entries go straight into the index (`stream.rs`), so that memory holds the index and one
 //! entry, never the file's text or a tree of it.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeSeed;
 use serde_json::Value;
@@ -20,21 +19,34 @@ use super::trivy::{self, VulnerabilityReport};
 use super::{ScanDataError, ScanIndex, ScanRecord};
 use crate::manifest::{self, Document, ManifestError, Origin};
 
+/// The most one scan-results file may hold. The file is streamed (memory holds the index, not
+/// the text), so this bounds the time spent on a mistaken or hostile path (`/dev/zero`) rather
+/// than memory; 10^5 results in our format are about 11 MiB, and a `kubectl get -o yaml` dump
+/// of VulnerabilityReports with their findings is far larger.
+pub const MAX_SCAN_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+const SCAN_FILE: &str = "a scan-results file";
+
 /// Reads a scan-results file (or every `.yaml`/`.yml`/`.json` file directly inside a
-/// directory, like `kubectl apply -f DIR`).
+/// directory, like `kubectl apply -f DIR`). A file without any document, or a directory
+/// without any such file, is an error: a file truncated or not yet written must not read as
+/// "no image was ever scanned". `images: []` is the empty set.
 pub fn load_scan_file(
     path: &Path,
     thresholds: &SeverityThresholds,
 ) -> Result<ScanIndex, ScanDataError> {
+    let files = manifest::manifest_files(path)?;
+    if files.is_empty() {
+        return Err(ScanDataError::Empty {
+            source_name: path.display().to_string(),
+            what: "the directory holds no .yaml, .yml or .json file",
+        });
+    }
     let mut index = ScanIndex::default();
-    for file in manifest::manifest_files(path)? {
+    for file in files {
         let open = || {
-            File::open(&file)
+            manifest::open_limited(&file, MAX_SCAN_FILE_BYTES, SCAN_FILE)
                 .map(|opened| BufReader::with_capacity(READ_BUFFER, opened))
-                .map_err(|source| ManifestError::Read {
-                    path: file.clone(),
-                    source,
-                })
         };
         index.merge(read_scan_stream(
             &file.display().to_string(),
@@ -64,26 +76,39 @@ fn read_scan_stream<R: BufRead>(
     thresholds: &SeverityThresholds,
 ) -> Result<ScanIndex, ScanDataError> {
     let mut input = open()?;
-    if starts_like_json(&mut input).map_err(|source| read_error(source_name, source))? {
-        let mut index = ScanIndex::default();
-        match read_json(source_name, input, thresholds, &mut index) {
-            Ok(()) => return Ok(index),
-            Err(JsonError::Refused(error)) => return Err(error),
-            // Not JSON after all: YAML reports what is wrong with it.
-            Err(JsonError::Syntax) => input = open()?,
-        }
-    }
     let mut index = ScanIndex::default();
-    read_yaml(source_name, input, thresholds, &mut index)?;
+    let found = 'read: {
+        if starts_like_json(&mut input).map_err(|source| read_error(source_name, source))? {
+            match read_json(source_name, input, thresholds, &mut index) {
+                Ok(found) => break 'read found,
+                Err(JsonError::Refused(error)) => return Err(error),
+                // Not JSON after all: YAML reports what is wrong with it.
+                Err(JsonError::Syntax) => {
+                    index = ScanIndex::default();
+                    input = open()?;
+                }
+            }
+        }
+        read_yaml(source_name, input, thresholds, &mut index)?
+    };
+    if !found {
+        return Err(ScanDataError::Empty {
+            source_name: source_name.to_string(),
+            what: "the file holds no document (it is empty, or only blank lines and comments)",
+        });
+    }
     Ok(index)
 }
 
-/// The stream failed (a file's content is read while it is parsed).
+/// The stream failed (a file's content is read while it is parsed), perhaps because it is
+/// longer than a scan-results file may be.
 fn read_error(source_name: &str, source: io::Error) -> ManifestError {
-    ManifestError::Read {
-        path: source_name.into(),
+    manifest::read_failure(
+        &PathBuf::from(source_name),
         source,
-    }
+        MAX_SCAN_FILE_BYTES,
+        SCAN_FILE,
+    )
 }
 
 /// Whether the first non-whitespace byte opens a JSON object or array. Consumes nothing.
@@ -102,13 +127,13 @@ enum JsonError {
     Refused(ScanDataError),
 }
 
-/// The whole stream is one JSON document (document 0).
+/// The whole stream is one JSON document (document 0). Whether it was one (not `null`).
 fn read_json(
     source_name: &str,
     input: impl Read,
     thresholds: &SeverityThresholds,
     index: &mut ScanIndex,
-) -> Result<(), JsonError> {
+) -> Result<bool, JsonError> {
     let origin = origin(source_name, 0);
     let mut sink = Sink {
         index,
@@ -120,23 +145,35 @@ fn read_json(
         .and_then(|root| deserializer.end().map(|()| root));
     match (parsed, sink.rejection) {
         (_, Some(rejection)) => Err(JsonError::Refused(refused(&origin, rejection))),
+        // The stream itself failed (too long, unreadable): reading it again as YAML would not help.
+        (Err(error), None) if error.is_io() => {
+            let kind = error.io_error_kind().unwrap_or(io::ErrorKind::Other);
+            Err(JsonError::Refused(
+                read_error(source_name, io::Error::new(kind, error.to_string())).into(),
+            ))
+        }
         (Err(_), None) => Err(JsonError::Syntax),
         (Ok(root), None) => {
-            finish_document(&origin, root, thresholds, sink.index).map_err(JsonError::Refused)
+            let found = !matches!(root, Root::Null);
+            finish_document(&origin, root, thresholds, sink.index)
+                .map(|()| found)
+                .map_err(JsonError::Refused)
         }
     }
 }
 
-/// Every `---`-separated document in turn, each parsed from the stream.
+/// Every `---`-separated document in turn, each parsed from the stream. Whether there was
+/// any document (not blank, not `null`).
 fn read_yaml(
     source_name: &str,
     input: impl BufRead,
     thresholds: &SeverityThresholds,
     index: &mut ScanIndex,
-) -> Result<(), ScanDataError> {
+) -> Result<bool, ScanDataError> {
     let read_error = |source| read_error(source_name, source);
     let mut documents = YamlDocuments::new(input);
     let mut number = 0;
+    let mut found = false;
     while let Some(mut document) = documents.next_document().map_err(read_error)? {
         let origin = origin(source_name, number);
         if document.is_counted() {
@@ -171,9 +208,10 @@ fn read_yaml(
             (Ok(root), None) => root,
         };
         document.finish().map_err(read_error)?;
+        found |= !matches!(root, Root::Null);
         finish_document(&origin, root, thresholds, index)?;
     }
-    Ok(())
+    Ok(found)
 }
 
 /// The parser's limits, raised for this file: it is the operator's own, read from local disk,
@@ -343,221 +381,4 @@ fn describe(value: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::image::ImageRef;
-    use crate::scan::{ScanResult, ScanSource, ScanStatus};
-
-    fn parse(text: &str) -> Result<ScanIndex, ScanDataError> {
-        parse_scan_documents("scans.yaml", text, &SeverityThresholds::default())
-    }
-
-    fn error(text: &str) -> String {
-        match parse(text) {
-            Ok(index) => panic!("parsed {} records", index.len()),
-            Err(error) => error.to_string(),
-        }
-    }
-
-    #[test]
-    fn our_format_is_read_with_any_reference_form() {
-        let index = parse(
-            "images:\n- image: nginx:1.25\n  status: Fail\n- image: gcr.io/a/api:1.2\n  status: Pass\n  lastScan: \"2022-01-02T0:00:00Z\"\n",
-        )
-        .unwrap();
-        assert_eq!(index.len(), 2);
-        let nginx = ImageRef::parse("docker.io/library/nginx:1.25").unwrap();
-        assert_eq!(
-            index.lookup(&nginx).unwrap(),
-            Some(ScanResult {
-                status: ScanStatus::Fail,
-                last_scan: None
-            })
-        );
-        let api = ImageRef::parse("gcr.io/a/api:1.2").unwrap();
-        let last_scan = index
-            .lookup(&api)
-            .unwrap()
-            .and_then(|result| result.last_scan);
-        assert_eq!(last_scan, Some("2022-01-02T00:00:00Z".parse().unwrap()));
-    }
-
-    #[test]
-    fn an_empty_file_has_no_results() {
-        assert!(parse("").unwrap().is_empty());
-        assert!(parse("images: []\n").unwrap().is_empty());
-    }
-
-    #[test]
-    fn a_lowercase_status_names_the_field() {
-        let text = "images:\n- {image: a, status: Pass}\n- {image: b, status: Pass}\n- {image: c, status: pass}\n";
-        assert_eq!(
-            error(text),
-            "scans.yaml document 0: field `images[2].status`: unknown variant `pass`, expected one of `Pass`, `Warn`, `Fail`, `Unknown`"
-        );
-    }
-
-    #[test]
-    fn a_bad_image_names_the_field() {
-        let text = "images:\n- {image: a, status: Pass}\n- {image: Foo, status: Pass}\n";
-        assert!(
-            error(text).starts_with(
-                "scans.yaml document 0: field `images[1].image`: invalid image reference \"Foo\": "
-            ),
-            "{}",
-            error(text)
-        );
-    }
-
-    #[test]
-    fn a_bad_last_scan_names_the_field() {
-        let text = "images:\n- {image: a, status: Pass, lastScan: '2022-01-02 00:00:00Z'}\n";
-        assert!(
-            error(text).starts_with(
-                "scans.yaml document 0: field `images[0].lastScan`: invalid RFC 3339 timestamp"
-            ),
-            "{}",
-            error(text)
-        );
-    }
-
-    #[test]
-    fn a_misspelt_key_is_refused() {
-        let text = "images:\n- {image: a, status: Pass, lastscan: '2022-01-02T00:00:00Z'}\n";
-        assert!(
-            error(text).starts_with("scans.yaml document 0: field `images[0].lastscan`: unknown field `lastscan`, expected one of `image`, `status`, `lastScan`"),
-            "{}",
-            error(text)
-        );
-    }
-
-    #[test]
-    fn a_document_of_another_kind_is_refused() {
-        assert_eq!(
-            error("apiVersion: v1\nkind: Pod\n"),
-            format!("scans.yaml document 0: {EXPECTED}, found Pod (v1)")
-        );
-    }
-
-    #[test]
-    fn a_mapping_without_images_is_refused() {
-        assert_eq!(
-            error("results: []\n"),
-            format!("scans.yaml document 0: {EXPECTED}, found a mapping without `images`")
-        );
-        assert_eq!(
-            error("- a\n"),
-            format!("scans.yaml document 0: {EXPECTED}, found a sequence")
-        );
-    }
-
-    #[test]
-    fn vulnerability_reports_are_read() {
-        let text = "apiVersion: aquasecurity.github.io/v1alpha1\nkind: VulnerabilityReport\nreport:\n  registry: {server: index.docker.io}\n  artifact: {repository: library/nginx, tag: '1.25'}\n  summary: {highCount: 1}\n";
-        let index = parse(text).unwrap();
-        let image = ImageRef::parse("nginx:1.25").unwrap();
-        assert_eq!(
-            index.lookup(&image).unwrap().map(|result| result.status),
-            Some(ScanStatus::Fail)
-        );
-    }
-
-    #[test]
-    fn a_bad_report_image_names_document_and_field() {
-        let text = "images: []\n---\napiVersion: aquasecurity.github.io/v1alpha1\nkind: VulnerabilityReport\nreport:\n  artifact: {repository: app, tag: '.x'}\n";
-        assert!(
-            error(text).starts_with(
-                "scans.yaml document 1: field `report.artifact.tag`: invalid image reference"
-            ),
-            "{}",
-            error(text)
-        );
-    }
-
-    #[test]
-    fn flow_yaml_that_looks_like_json_is_read_as_yaml() {
-        let index = parse("{images: [{image: a, status: Pass}]}\n").unwrap();
-        assert_eq!(index.len(), 1);
-        // Valid JSON up to a trailing comma, which YAML's flow syntax accepts: the records read
-        // as JSON are dropped, not counted twice.
-        let index = parse(r#"{"images": [{"image": "a", "status": "Pass"},]}"#).unwrap();
-        assert_eq!(index.len(), 1);
-    }
-
-    #[test]
-    fn json_documents_report_like_yaml_ones() {
-        assert_eq!(
-            error(r#"[{"image": "a"}]"#),
-            format!("scans.yaml document 0: {EXPECTED}, found a sequence")
-        );
-        assert_eq!(
-            error(r#"{"images": null}"#),
-            "scans.yaml document 0: field `images`: invalid type: null, expected a sequence"
-        );
-    }
-
-    #[test]
-    fn another_key_beside_images_is_refused() {
-        assert_eq!(
-            error("images: []\nimagez: []\n"),
-            "scans.yaml document 0: field `imagez`: unknown field `imagez`, expected `images`"
-        );
-    }
-
-    #[test]
-    fn images_of_the_wrong_type_say_what_was_found() {
-        assert_eq!(
-            error("images: {a: 1}\n"),
-            "scans.yaml document 0: field `images`: invalid type: map, expected a sequence"
-        );
-        assert_eq!(
-            error("images:\n"),
-            "scans.yaml document 0: field `images`: invalid type: null, expected a sequence"
-        );
-    }
-
-    #[test]
-    fn an_entry_that_is_not_a_mapping_names_its_index() {
-        assert_eq!(
-            error("images:\n- {image: a, status: Pass}\n- nginx\n"),
-            "scans.yaml document 0: field `images[1]`: invalid type: string \"nginx\", expected struct ImageEntry"
-        );
-    }
-
-    #[test]
-    fn images_before_kind_is_refused_as_ambiguous() {
-        assert_eq!(
-            error("images: []\nkind: VulnerabilityReport\n"),
-            format!(
-                "scans.yaml document 0: {EXPECTED}, found a mapping with both `images` and `kind` (`images` first)"
-            )
-        );
-        // After `kind`, `images` is just a key of that object.
-        assert_eq!(
-            error("kind: Pod\napiVersion: v1\nimages: [1]\n"),
-            format!("scans.yaml document 0: {EXPECTED}, found Pod (v1)")
-        );
-    }
-
-    #[test]
-    fn comment_only_and_null_documents_are_skipped_but_counted() {
-        let text =
-            "# nothing yet\n---\n~\n---\nimages: [{image: a, status: Pass}]\n---\nimages: 1\n";
-        assert_eq!(
-            error(text),
-            "scans.yaml document 3: field `images`: invalid type: integer `1`, expected a sequence"
-        );
-    }
-
-    #[test]
-    fn a_list_item_in_our_format_is_read() {
-        let text = "kind: List\nitems:\n- images: [{image: a, status: Pass}]\n- images: [{image: b, status: bad}]\n";
-        assert!(
-            error(text).starts_with(
-                "scans.yaml document 0 item 1: field `images[0].status`: unknown variant `bad`"
-            ),
-            "{}",
-            error(text)
-        );
-    }
-}
+mod tests;

@@ -99,6 +99,16 @@ impl ScanIndex {
         by_digest.or_else(by_tag).map(|&stored| stored.into())
     }
 
+    /// The newest scan time of any result (for the data-age metric), if any has one. The
+    /// newest result of a key is kept, so the newest overall is too.
+    pub fn newest_scan(&self) -> Option<jiff::Timestamp> {
+        self.by_digest
+            .values()
+            .chain(self.by_tag.values())
+            .filter_map(|&stored| ScanResult::from(stored).last_scan)
+            .max()
+    }
+
     /// How many records were inserted, including those superseded by newer scans.
     pub fn len(&self) -> usize {
         self.records
@@ -232,6 +242,23 @@ mod tests {
             Some(ScanStatus::Warn)
         );
         assert_eq!(status_of(&index, "nginx"), None);
+    }
+
+    #[test]
+    fn the_newest_scan_is_that_of_any_result_with_a_time() {
+        assert_eq!(ScanIndex::default().newest_scan(), None);
+        let untimed = ScanIndex::from_records([record("a", ScanStatus::Pass, None)]);
+        assert_eq!(untimed.newest_scan(), None);
+        let index = ScanIndex::from_records([
+            record("a", ScanStatus::Pass, at("2026-01-01T00:00:00Z")),
+            record(
+                &format!("b@{DIGEST}"),
+                ScanStatus::Fail,
+                at("2026-03-01T00:00:00Z"),
+            ),
+            record("c", ScanStatus::Warn, None),
+        ]);
+        assert_eq!(index.newest_scan(), at("2026-03-01T00:00:00Z"));
     }
 
     #[test]

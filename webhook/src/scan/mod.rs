@@ -13,7 +13,8 @@ use std::fmt;
 use crate::image::ImageRef;
 use crate::manifest::{ManifestError, Origin};
 
-pub use file::{load_scan_file, parse_scan_documents};
+pub use documents::MAX_LINE_BYTES as MAX_SCAN_LINE_BYTES;
+pub use file::{MAX_SCAN_FILE_BYTES, load_scan_file, parse_scan_documents};
 pub use index::ScanIndex;
 pub use thresholds::{Severity, SeverityCounts, SeverityThresholds, ThresholdError};
 pub use trivy::{VulnerabilityReport, record_from_report};
@@ -111,6 +112,14 @@ pub enum ScanDataError {
     /// A document that is neither a scan-results document nor a `VulnerabilityReport`.
     #[error("{origin}: {message}")]
     UnexpectedDocument { origin: Origin, message: String },
+    /// Nothing to read: a file without any document, or a directory without any scan file.
+    /// Refused, so that a file truncated or not yet written is not read as "no image was ever
+    /// scanned" (which would make every image `Unknown`); `images: []` is the empty set.
+    #[error("{source_name}: no scan results: {what}; write `images: []` for an empty set")]
+    Empty {
+        source_name: String,
+        what: &'static str,
+    },
     /// A `VulnerabilityReport` (for instance one watched in-cluster) whose fields do not form a
     /// valid image reference. `report` is `namespace/name`.
     #[error("VulnerabilityReport {report}: field `{field}`: {message}")]

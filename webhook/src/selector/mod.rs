@@ -25,6 +25,7 @@ use std::hash::BuildHasher;
 use std::str::FromStr;
 
 pub use error::SelectorError;
+pub use parser::MAX_LEN;
 
 use ast::Node;
 
@@ -40,7 +41,8 @@ impl Selector {
     /// # Errors
     ///
     /// Any input Calico would reject (reference §3.6), with the byte position of the first
-    /// offending token; also parentheses nested more than 100 deep.
+    /// offending token; also parentheses nested more than 100 deep, and input longer than
+    /// [`MAX_LEN`] bytes.
     pub fn parse(input: &str) -> Result<Selector, SelectorError> {
         parser::parse(input).map(|root| Selector { root })
     }

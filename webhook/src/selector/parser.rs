@@ -8,8 +8,25 @@ use super::lexer::{Lexer, Token, TokenKind};
 /// would let a hostile selector overflow the stack; real selectors nest a few levels.
 pub(crate) const MAX_DEPTH: usize = 100;
 
+/// Longest selector accepted, in bytes. Calico has no limit; real selectors are short, and one
+/// listing hundreds of namespaces is a few KiB.
+pub const MAX_LEN: usize = 64 * 1024;
+
 /// Parses a whole selector. Empty or blank input is `all()`.
 pub(crate) fn parse(input: &str) -> Result<Node, SelectorError> {
+    if input.len() > MAX_LEN {
+        let mut at = MAX_LEN;
+        while !input.is_char_boundary(at) {
+            at -= 1;
+        }
+        return Err(SelectorError::new(
+            at,
+            format!(
+                "the selector is {} bytes long, more than the limit of {MAX_LEN}",
+                input.len()
+            ),
+        ));
+    }
     let mut parser = Parser {
         lexer: Lexer::new(input),
         peeked: None,

@@ -2,6 +2,12 @@
 //! ContainerAdmissionPolicies (recompiled on every change), namespace labels, and Trivy
 //! VulnerabilityReports once their CRD exists; plus an optional scan-results file, reloaded
 //! when it changes. Owners are not cached: see `owner`.
+//!
+//! Readiness means "this replica can answer": the policies have synced. A scan source that is
+//! not synced or unreadable keeps the replica ready, so that users get the reason (decisions
+//! that need scan data are denied saying the data is unavailable, policy-semantics §6) instead
+//! of the API server's generic "no endpoints", and rules that need no scan data still decide.
+//! Each source's state is in the metrics and logged when it changes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -19,7 +25,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 
-use super::metrics::{Metrics, SourceLabels};
+use super::metrics::{Metrics, Source};
 use crate::admission::handler::{ClusterView, LookupError};
 use crate::policy::{ContainerAdmissionPolicy, PolicyError, PolicySet};
 use crate::scan::trivy::{VulnerabilityReport, record_from_report};
@@ -86,6 +92,8 @@ pub struct ClusterCaches {
     client: Client,
     policies: RwLock<Arc<PolicySet>>,
     policies_synced: AtomicBool,
+    /// Why the policies have not synced, when their watch failed (e.g. the CRD is missing).
+    policies_error: RwLock<Option<String>>,
     namespaces: Store<PartialObjectMeta<Namespace>>,
     namespaces_synced: Arc<AtomicBool>,
     scans: Scans,
@@ -105,6 +113,7 @@ impl ClusterCaches {
             client: client.clone(),
             policies: RwLock::new(Arc::new(PolicySet::default())),
             policies_synced: AtomicBool::new(false),
+            policies_error: RwLock::new(None),
             namespaces,
             namespaces_synced: Arc::new(AtomicBool::new(false)),
             scans: Scans {
@@ -116,6 +125,15 @@ impl ClusterCaches {
             },
             metrics,
         });
+        caches
+            .metrics
+            .set_scan_data(Source::VulnerabilityReports, 0, None);
+        if caches.scans.file.is_some() {
+            caches.metrics.set_synced(Source::ScanResultsFile, false);
+            caches
+                .metrics
+                .set_scan_data(Source::ScanResultsFile, 0, None);
+        }
         tokio::spawn(watch_policies(caches.clone()));
         tokio::spawn(watch_namespaces(caches.clone(), namespace_writer));
         tokio::spawn(watch_reports(caches.clone(), thresholds));
@@ -125,37 +143,56 @@ impl ClusterCaches {
         caches
     }
 
-    /// Every configured source has synced (what `/readyz` reports).
+    /// Whether this replica can answer (what `/readyz` reports): the policies have synced.
+    /// Scan sources do not count: while one is unavailable, the decisions that need it are
+    /// denied with the reason, which users can only read from a ready replica.
     pub fn ready(&self) -> Result<(), String> {
-        let mut waiting = Vec::new();
-        if !self.policies_synced.load(Ordering::Acquire) {
-            waiting.push("ContainerAdmissionPolicies");
-        }
-        if !self.namespaces_synced.load(Ordering::Acquire) {
-            waiting.push("Namespaces");
-        }
-        if !self.scans.reports_synced.load(Ordering::Acquire) {
-            waiting.push("VulnerabilityReports");
-        }
-        if let Some(file) = &self.scans.file
-            && lock(file).is_err()
-        {
-            waiting.push("the scan-results file");
-        }
-        if waiting.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("not synced: {}", waiting.join(", ")))
+        match self.policies_not_loaded() {
+            None => Ok(()),
+            Some(reason) => Err(reason),
         }
     }
 
-    fn mark(&self, source: &str, synced: bool) {
-        self.metrics
-            .synced
-            .get_or_create(&SourceLabels {
-                source: source.into(),
-            })
-            .set(i64::from(synced));
+    /// Why requests cannot be decided yet: the policies have not synced. Until they have, an
+    /// empty policy set would allow everything, so requests are denied with this reason.
+    pub fn policies_not_loaded(&self) -> Option<String> {
+        if self.policies_synced.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(match &*lock(&self.policies_error) {
+            Some(error) => format!("the ContainerAdmissionPolicies are not loaded yet: {error}"),
+            None => "the ContainerAdmissionPolicies are not loaded yet".to_string(),
+        })
+    }
+
+    fn mark(&self, source: Source, synced: bool) {
+        self.metrics.set_synced(source, synced);
+    }
+}
+
+/// The longest watch error quoted in a message: enough for the API server's reason.
+const MAX_ERROR_CHARS: usize = 300;
+
+/// Why the policy watch fails, in words an operator can act on.
+fn policy_watch_error(error: &watcher::Error) -> String {
+    let not_found = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status.code == 404,
+        watcher::Error::WatchError(status) => status.code == 404,
+        _ => false,
+    };
+    if not_found {
+        return format!(
+            "the ContainerAdmissionPolicy CRD ({}.{}) is not installed",
+            "containeradmissionpolicies",
+            crate::policy::API_GROUP
+        );
+    }
+    let text = error.to_string();
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -181,18 +218,29 @@ async fn watch_policies(caches: Arc<ClusterCaches>) {
     loop {
         match stream.try_next().await {
             Ok(Some(event)) => {
-                if matches!(event, watcher::Event::InitDone) {
-                    caches.policies_synced.store(true, Ordering::Release);
-                    caches.mark("policies", true);
-                }
-                if caches.policies_synced.load(Ordering::Acquire)
-                    && !matches!(event, watcher::Event::Init | watcher::Event::InitApply(_))
-                {
+                let first_sync = matches!(event, watcher::Event::InitDone)
+                    && !caches.policies_synced.load(Ordering::Acquire);
+                let listing = matches!(event, watcher::Event::Init | watcher::Event::InitApply(_));
+                if !listing && (first_sync || caches.policies_synced.load(Ordering::Acquire)) {
                     rebuild_policies(&caches, &store.state());
+                }
+                if first_sync {
+                    // Published after the first policy set, so that no request is decided by
+                    // the empty set the webhook starts with.
+                    caches.policies_synced.store(true, Ordering::Release);
+                    set(&caches.policies_error, None);
+                    caches.mark(Source::Policies, true);
+                    caches.metrics.ready.set(1);
+                    tracing::info!("ContainerAdmissionPolicies loaded: ready");
                 }
             }
             Ok(None) => return,
-            Err(error) => tracing::warn!(%error, "ContainerAdmissionPolicy watch failed; retrying"),
+            Err(error) => {
+                if !caches.policies_synced.load(Ordering::Acquire) {
+                    set(&caches.policies_error, Some(policy_watch_error(&error)));
+                }
+                tracing::warn!(%error, "ContainerAdmissionPolicy watch failed; retrying")
+            }
         }
     }
 }
@@ -248,8 +296,10 @@ async fn watch_namespaces(
     loop {
         match stream.try_next().await {
             Ok(Some(watcher::Event::InitDone)) => {
-                caches.namespaces_synced.store(true, Ordering::Release);
-                caches.mark("namespaces", true);
+                if !caches.namespaces_synced.swap(true, Ordering::AcqRel) {
+                    tracing::info!("Namespaces synced");
+                }
+                caches.mark(Source::Namespaces, true);
             }
             Ok(Some(_)) => {}
             Ok(None) => return,
@@ -273,8 +323,12 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
         match crds.get_opt(VULNERABILITY_REPORTS_CRD).await {
             Ok(Some(_)) => break,
             Ok(None) => {
-                caches.scans.reports_synced.store(true, Ordering::Release);
-                caches.mark("vulnerabilityreports", true);
+                if !caches.scans.reports_synced.swap(true, Ordering::AcqRel) {
+                    tracing::info!(
+                        "no VulnerabilityReport CRD: no scan data from reports until it is installed"
+                    );
+                }
+                caches.mark(Source::VulnerabilityReports, true);
             }
             Err(error) => {
                 tracing::warn!(%error, "cannot check for the VulnerabilityReport CRD; retrying")
@@ -284,7 +338,8 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
     }
     // From here on, reports are the source of truth: not synced until the first list.
     caches.scans.reports_synced.store(false, Ordering::Release);
-    caches.mark("vulnerabilityreports", false);
+    caches.mark(Source::VulnerabilityReports, false);
+    tracing::info!("the VulnerabilityReport CRD exists: listing reports");
     let api: Api<DynamicObject> = Api::all_with(caches.client.clone(), &report_resource());
     let mut records: HashMap<ObjectRef<DynamicObject>, ScanRecord> = HashMap::new();
     let mut pending: HashMap<ObjectRef<DynamicObject>, ScanRecord> = HashMap::new();
@@ -303,7 +358,8 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
                 records = std::mem::take(&mut pending);
                 publish_reports(&caches, &records);
                 caches.scans.reports_synced.store(true, Ordering::Release);
-                caches.mark("vulnerabilityreports", true);
+                caches.mark(Source::VulnerabilityReports, true);
+                tracing::info!(reports = records.len(), "VulnerabilityReports synced");
             }
             Ok(Some(watcher::Event::Apply(object))) => {
                 let key = ObjectRef::from_obj_with(&object, report_resource());
@@ -351,11 +407,9 @@ fn publish_reports(
         .values()
         .filter_map(|record| record.result.last_scan)
         .max();
-    caches.metrics.scan_results.set(records.len() as i64);
-    let age = newest.map_or(-1.0, |newest| {
-        (jiff::Timestamp::now().as_millisecond() - newest.as_millisecond()) as f64 / 1000.0
-    });
-    caches.metrics.scan_data_age.set(age);
+    caches
+        .metrics
+        .set_scan_data(Source::VulnerabilityReports, records.len(), newest);
     set(&caches.scans.reports, Arc::new(index));
 }
 
@@ -390,16 +444,24 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
         match loaded {
             Ok(index) => {
                 tracing::info!(path = %path.display(), results = index.len(), "scan results loaded");
+                caches.metrics.set_scan_data(
+                    Source::ScanResultsFile,
+                    index.len(),
+                    index.newest_scan(),
+                );
                 set(file, Ok(Arc::new(index)));
-                caches.mark("scan-results-file", true);
+                caches.mark(Source::ScanResultsFile, true);
             }
             Err(error) => {
-                tracing::error!(%error, "scan-results file unavailable: decisions that need scan data fail closed");
+                tracing::error!(%error, "scan-results file unavailable: decisions that need scan data are denied with this reason");
                 set(
                     file,
                     Err(format!("the scan-results file is unavailable: {error}")),
                 );
-                caches.mark("scan-results-file", false);
+                caches.mark(Source::ScanResultsFile, false);
+                caches
+                    .metrics
+                    .set_scan_data(Source::ScanResultsFile, 0, None);
             }
         }
     }

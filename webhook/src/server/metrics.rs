@@ -1,6 +1,13 @@
 //! Prometheus metrics, served on their own plain-HTTP port: requests by decision and kind,
-//! latency, policies loaded and invalid, cache sync state, scan-data age.
+//! latency, readiness, policies loaded and invalid, each source's sync state, and per scan
+//! source its result count and data age.
+//!
+//! Every label value comes from a fixed set, never from a request: a label per distinct value
+//! keeps a time series for ever, so a request-derived label would let any client grow memory
+//! and `/metrics` without bound.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -10,30 +17,80 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// `decision` and `endpoint` take a few fixed values: counting a request allocates nothing
-/// for them.
+use crate::workload::WorkloadKind;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub decision: &'static str,
-    pub kind: String,
+    /// See [`kind_label`].
+    pub kind: &'static str,
     pub endpoint: &'static str,
+}
+
+/// The `kind` label of a request: a pod-creating kind, `ContainerAdmissionPolicy` (on
+/// `/validate-policy`), or `other` for anything else a client may send.
+pub fn kind_label(kind: &str) -> &'static str {
+    if kind == crate::policy::KIND {
+        return crate::policy::KIND;
+    }
+    WorkloadKind::ALL
+        .into_iter()
+        .map(WorkloadKind::name)
+        .find(|name| *name == kind)
+        .unwrap_or("other")
+}
+
+/// The data sources the webhook watches or reads.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Source {
+    Policies,
+    Namespaces,
+    VulnerabilityReports,
+    ScanResultsFile,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Policies => "policies",
+            Source::Namespaces => "namespaces",
+            Source::VulnerabilityReports => "vulnerabilityreports",
+            Source::ScanResultsFile => "scan-results-file",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceLabels {
-    pub source: String,
+    pub source: &'static str,
+}
+
+impl From<Source> for SourceLabels {
+    fn from(source: Source) -> Self {
+        SourceLabels {
+            source: source.name(),
+        }
+    }
 }
 
 pub struct Metrics {
     pub registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Histogram,
+    /// 1 while `/readyz` answers 200 (the policies have synced).
+    pub ready: Gauge,
     pub policies_loaded: Gauge,
     pub policies_invalid: Gauge,
+    /// 1 when a source has synced and can answer, 0 while it has not or cannot (unreadable).
     pub synced: Family<SourceLabels, Gauge>,
-    /// Seconds since the newest scan result (or -1 when there is none).
-    pub scan_data_age: Gauge<f64, AtomicU64>,
-    pub scan_results: Gauge<i64, AtomicI64>,
+    /// Scan results each scan source holds (0 while it is unavailable).
+    pub scan_results: Family<SourceLabels, Gauge<i64, AtomicI64>>,
+    /// Seconds since a scan source's newest scan, computed when scraped. A source without any
+    /// scan time (no data, unavailable, or results without `lastScan`) has no sample at all,
+    /// so that "no data" never reads as fresh data.
+    pub scan_data_age: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    /// The newest scan time of each scan source that has one.
+    newest_scan: Mutex<BTreeMap<Source, jiff::Timestamp>>,
 }
 
 impl Default for Metrics {
@@ -42,7 +99,7 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "admission_requests",
-            "Admission requests by decision, kind and endpoint",
+            "Admission requests by decision, kind (a pod-creating kind, ContainerAdmissionPolicy or other) and endpoint",
             requests.clone(),
         );
         // 0.1 ms to ~3 s: decisions take microseconds, the API server gives up at seconds.
@@ -54,6 +111,12 @@ impl Default for Metrics {
             "admission_duration_seconds",
             "Time to answer an admission request",
             latency.clone(),
+        );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "1 while this replica is ready (listener up, policies synced)",
+            ready.clone(),
         );
         let policies_loaded = Gauge::default();
         registry.register(
@@ -70,36 +133,188 @@ impl Default for Metrics {
         let synced = Family::<SourceLabels, Gauge>::default();
         registry.register(
             "source_synced",
-            "1 when a data source has synced",
+            "1 when a data source has synced and can answer, 0 while it has not or cannot",
             synced.clone(),
         );
-        let scan_data_age = Gauge::<f64, AtomicU64>::default();
+        let scan_results = Family::<SourceLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "scan_results",
+            "Scan results a scan source holds (0 while it is unavailable)",
+            scan_results.clone(),
+        );
+        let scan_data_age = Family::<SourceLabels, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "scan_data_age_seconds",
-            "Age of the newest scan result",
+            "Seconds since a scan source's newest scan; no sample while it has no scan time",
             scan_data_age.clone(),
         );
-        let scan_results = Gauge::<i64, AtomicI64>::default();
-        registry.register("scan_results", "Scan results known", scan_results.clone());
-        Metrics {
+        let metrics = Metrics {
             registry,
             requests,
             latency,
+            ready,
             policies_loaded,
             policies_invalid,
             synced,
-            scan_data_age,
             scan_results,
+            scan_data_age,
+            newest_scan: Mutex::new(BTreeMap::new()),
+        };
+        // Every source is reported from the start, as not synced, so that a source that never
+        // syncs is visible (and alertable) rather than absent.
+        for source in [
+            Source::Policies,
+            Source::Namespaces,
+            Source::VulnerabilityReports,
+        ] {
+            metrics.set_synced(source, false);
         }
+        metrics
     }
 }
 
 impl Metrics {
+    pub fn set_synced(&self, source: Source, synced: bool) {
+        self.synced
+            .get_or_create(&source.into())
+            .set(i64::from(synced));
+    }
+
+    /// What a scan source holds now: `results` results, the newest scanned at `newest`.
+    pub fn set_scan_data(&self, source: Source, results: usize, newest: Option<jiff::Timestamp>) {
+        self.scan_results
+            .get_or_create(&source.into())
+            .set(i64::try_from(results).unwrap_or(i64::MAX));
+        let mut newest_scan = self
+            .newest_scan
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match newest {
+            Some(newest) => {
+                newest_scan.insert(source, newest);
+            }
+            None => {
+                newest_scan.remove(&source);
+                self.scan_data_age.remove(&source.into());
+            }
+        }
+    }
+
+    /// The ages as of now: a gauge set when the data changed would stay at its age then.
+    fn refresh_scan_data_age(&self) {
+        let now = jiff::Timestamp::now();
+        let newest_scan = self
+            .newest_scan
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (source, newest) in newest_scan.iter() {
+            let age = now.as_millisecond().saturating_sub(newest.as_millisecond()) as f64 / 1000.0;
+            self.scan_data_age.get_or_create(&(*source).into()).set(age);
+        }
+    }
+
     pub fn encode(&self) -> String {
+        self.refresh_scan_data_age();
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
             text.clear();
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_labels_come_from_a_fixed_set() {
+        assert_eq!(kind_label("Deployment"), "Deployment");
+        assert_eq!(
+            kind_label("ContainerAdmissionPolicy"),
+            "ContainerAdmissionPolicy"
+        );
+        assert_eq!(kind_label("Service"), "other");
+        assert_eq!(kind_label("deployment"), "other");
+        assert_eq!(kind_label(&"K".repeat(1 << 20)), "other");
+    }
+
+    #[test]
+    fn distinct_request_kinds_add_no_time_series() {
+        let metrics = Metrics::default();
+        for index in 0..100 {
+            let labels = RequestLabels {
+                decision: "allowed",
+                kind: kind_label(&format!("Kind{index}")),
+                endpoint: "admission-review",
+            };
+            metrics.requests.get_or_create(&labels).inc();
+        }
+        let text = metrics.encode();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("image_assurance_admission_requests_total{"))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                "image_assurance_admission_requests_total{decision=\"allowed\",kind=\"other\",endpoint=\"admission-review\"} 100"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_source_without_a_scan_time_has_no_age_sample() {
+        let metrics = Metrics::default();
+        metrics.set_scan_data(Source::ScanResultsFile, 0, None);
+        let text = metrics.encode();
+        assert!(
+            text.contains("image_assurance_scan_results{source=\"scan-results-file\"} 0"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("image_assurance_scan_data_age_seconds{"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_age_is_that_of_the_newest_scan_when_scraped_and_goes_when_the_data_does() {
+        let metrics = Metrics::default();
+        let day_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
+        metrics.set_scan_data(Source::VulnerabilityReports, 3, Some(day_ago));
+        let text = metrics.encode();
+        let age: f64 = text
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(
+                    "image_assurance_scan_data_age_seconds{source=\"vulnerabilityreports\"} ",
+                )
+            })
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no age in {text}"));
+        assert!((86_400.0..86_460.0).contains(&age), "{age}");
+        assert!(
+            text.contains("image_assurance_scan_results{source=\"vulnerabilityreports\"} 3"),
+            "{text}"
+        );
+        metrics.set_scan_data(Source::VulnerabilityReports, 0, None);
+        assert!(
+            !metrics
+                .encode()
+                .contains("image_assurance_scan_data_age_seconds{"),
+            "{}",
+            metrics.encode()
+        );
+    }
+
+    #[test]
+    fn every_cluster_source_is_reported_before_it_syncs() {
+        let text = Metrics::default().encode();
+        for source in ["policies", "namespaces", "vulnerabilityreports"] {
+            let line = format!("image_assurance_source_synced{{source=\"{source}\"}} 0");
+            assert!(text.contains(&line), "{text}");
+        }
+        assert!(text.contains("image_assurance_ready 0"), "{text}");
     }
 }

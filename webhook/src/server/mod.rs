@@ -1,10 +1,16 @@
 //! `image-assurance serve`: the webhook. HTTPS (rustls, TLS 1.2/1.3) for admission, plain
 //! HTTP on a separate port for Prometheus metrics; watches the cluster through kube-rs.
 
+pub mod body;
 pub mod caches;
+pub mod connections;
+pub mod decisions;
+pub mod limits;
 pub mod metrics;
 pub mod routes;
 pub mod tls;
+
+pub use limits::Limits;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum_server::tls_rustls::RustlsConfig;
 
 use crate::admission::handler::Admitter;
 use crate::scan::SeverityThresholds;
@@ -64,10 +69,23 @@ pub async fn serve(
     client: kube::Client,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let tls = RustlsConfig::from_config(Arc::new(tls::server_config(
-        &options.tls_cert,
-        &options.tls_key,
-    )?));
+    serve_with_limits(options, Limits::default(), client, stop).await
+}
+
+/// `serve`, with `limits` on connections, time and decisions instead of the defaults.
+pub async fn serve_with_limits(
+    options: ServeOptions,
+    limits: Limits,
+    client: kube::Client,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let tls = tls::TlsConfig::new(tls::server_config(&options.tls_cert, &options.tls_key)?);
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            address: options.listen,
+            source,
+        })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let caches = caches::ClusterCaches::start(
         client,
@@ -83,7 +101,12 @@ pub async fn serve(
         caches,
         metrics: metrics.clone(),
         max_body_bytes: options.max_body_bytes,
+        read_timeout: limits.read_timeout,
         deadline: options.deadline,
+        decisions: decisions::Decisions::new(limits.max_decisions, limits.max_computing),
+        inline_body_bytes: limits.inline_body_bytes,
+        // A body as large as allowed must fit.
+        bodies: body::Budget::new(limits.body_bytes_in_flight.max(options.max_body_bytes)),
     });
     let reloader = tls::spawn_reloader(
         tls.clone(),
@@ -111,32 +134,23 @@ pub async fn serve(
         }
     });
 
-    let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
-    let grace = options.shutdown_grace;
-    tokio::spawn(async move {
+    let stop = async move {
         stop.await;
         tracing::info!("shutting down: finishing requests in flight");
-        shutdown.graceful_shutdown(Some(grace));
-    });
-    let mut server = axum_server::bind_rustls(options.listen, tls).handle(handle);
-    // A client that trickles its headers cannot hold a connection open indefinitely.
-    server
-        .http_builder()
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(5));
+    };
     tracing::info!(listen = %options.listen, metrics = %options.metrics_listen, "serving");
-    let served = server
-        .serve(routes::router(state).into_make_service())
-        .await
-        .map_err(|source| ServeError::Listen {
-            address: options.listen,
-            source,
-        });
+    connections::serve(
+        listener,
+        tls,
+        routes::router(state),
+        limits,
+        stop,
+        options.shutdown_grace,
+    )
+    .await;
     reloader.abort();
     metrics_task.abort();
-    served
+    Ok(())
 }
 
 async fn wait_for_signal() {

@@ -3,10 +3,9 @@
 //! in flight keep theirs, so no request fails during a rotation.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -50,6 +49,31 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> 
     Ok(config)
 }
 
+/// The configuration new connections are served with; swapped whole on reload.
+#[derive(Clone)]
+pub struct TlsConfig(Arc<RwLock<Arc<ServerConfig>>>);
+
+impl TlsConfig {
+    pub fn new(config: ServerConfig) -> Self {
+        TlsConfig(Arc::new(RwLock::new(Arc::new(config))))
+    }
+
+    pub fn current(&self) -> Arc<ServerConfig> {
+        // Writers only swap whole values, so a poisoned lock still holds a consistent one.
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn replace(&self, config: ServerConfig) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
+    }
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path)
         .and_then(|meta| meta.modified())
@@ -59,7 +83,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
 /// Polls the files and swaps the configuration when either changes (Secret volume updates
 /// replace the files through a symlink swap, which a modification time catches).
 pub fn spawn_reloader(
-    config: RustlsConfig,
+    config: TlsConfig,
     cert: PathBuf,
     key: PathBuf,
     every: Duration,
@@ -75,7 +99,7 @@ pub fn spawn_reloader(
             }
             match server_config(&cert, &key) {
                 Ok(new) => {
-                    config.reload_from_config(Arc::new(new));
+                    config.replace(new);
                     seen = now;
                     tracing::info!(cert = %cert.display(), "serving certificate reloaded");
                 }
