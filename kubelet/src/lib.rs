@@ -23,6 +23,7 @@ mod process;
 mod refresh;
 mod runner;
 mod status;
+pub mod unverified_tls;
 mod volumes;
 
 use std::collections::BTreeMap;

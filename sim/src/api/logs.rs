@@ -15,7 +15,6 @@
 //! names do not resolve).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -26,9 +25,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use kubelet::logs::LogOptions;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 
 use super::SharedState;
@@ -222,7 +219,8 @@ async fn fetch(address: SocketAddr, path: &str, pod: &str) -> Result<Response, A
                 };
                 unreachable(&url, &format!("dial tcp {address}: connect: {what}"))
             })?;
-        let config = tls_config().map_err(|error| unreachable(&url, &error))?;
+        let config =
+            kubelet::unverified_tls::config().map_err(|error| unreachable(&url, &error))?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(ServerName::IpAddress(address.ip().into()), tcp)
             .await
@@ -288,76 +286,6 @@ fn refusal(code: u16, reason: &str, pod: &str) -> ApiError {
             ),
         ),
     }
-}
-
-/// kube-apiserver does not verify a kubelet's certificate without
-/// `--kubelet-certificate-authority`: accept any, but still check the handshake's signatures.
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map(|builder| {
-                    Arc::new(
-                        builder
-                            .dangerous()
-                            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-                            .with_no_client_auth(),
-                    )
-                })
-                .map_err(|error| format!("cannot configure TLS: {error}"))
-        })
-        .clone()
 }
 
 #[cfg(test)]
