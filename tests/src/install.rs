@@ -118,6 +118,38 @@ pub fn vulnerability_report_crd(
     serde_saphyr::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
+/// Installs the VulnerabilityReport CRD and waits until its resource is served.
+pub async fn install_vulnerability_reports(
+    client: &Client,
+    root: &std::path::Path,
+) -> Result<(), String> {
+    let crd = vulnerability_report_crd(root)?;
+    put(&Api::<CustomResourceDefinition>::all(client.clone()), &crd).await?;
+    let reports: Api<kube::api::DynamicObject> = Api::all_with(
+        client.clone(),
+        &kube::api::ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(
+                "aquasecurity.github.io",
+                "v1alpha1",
+                "VulnerabilityReport",
+            ),
+            "vulnerabilityreports",
+        ),
+    );
+    poll(
+        READY_TIMEOUT,
+        "VulnerabilityReports to be served",
+        || async {
+            Ok(reports
+                .list(&ListParams::default().limit(1))
+                .await
+                .map(|_| ())
+                .map_err(|error| error.to_string()))
+        },
+    )
+    .await
+}
+
 /// Creates `object`, or replaces the stored one with it.
 pub async fn put<K>(api: &Api<K>, object: &K) -> Result<(), String>
 where

@@ -11,13 +11,10 @@ use cucumber::event::ScenarioFinished;
 use cucumber::writer::{self, Coloring, Verbosity};
 use cucumber::{WriterExt, cli};
 use image_assurance::install::DEFAULT_IMAGE;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 
 use crate::backend::{self, BackendKind, BackendOptions};
 use crate::context::{self, Context};
 use crate::install::{self, InstallBase};
-use crate::wait::poll;
 use crate::world::World;
 
 /// What to run and where.
@@ -132,27 +129,7 @@ async fn prepare(cluster: &dyn backend::Backend, root: &Path) -> Result<Arc<Cont
         "installing the VulnerabilityReport CRD and the webhook ({})",
         cluster.webhook_image()
     );
-    let crd = install::vulnerability_report_crd(root)?;
-    install::put(&Api::<CustomResourceDefinition>::all(client.clone()), &crd).await?;
-    let reports: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport"),
-            "vulnerabilityreports",
-        ),
-    );
-    poll(
-        install::READY_TIMEOUT,
-        "VulnerabilityReports to be served",
-        || async {
-            Ok(reports
-                .list(&ListParams::default().limit(1))
-                .await
-                .map(|_| ())
-                .map_err(|error| error.to_string()))
-        },
-    )
-    .await?;
+    install::install_vulnerability_reports(&client, root).await?;
     let base = InstallBase::new(cluster.webhook_image())?;
     let context = Context::new(client.clone(), cluster.name(), root.to_path_buf(), base);
     let manifests = context.base.manifests(&context.standard)?;

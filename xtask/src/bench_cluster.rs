@@ -19,8 +19,7 @@ use conformance::install::{self, InstallBase, InstallPlan, SCOPE_KEY, SCOPE_VALU
 use conformance::wait::poll;
 use image_assurance::install::DEFAULT_IMAGE;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{Api, ListParams};
 
 /// Which cluster `bench cluster` runs on.
 #[derive(Debug, PartialEq, Eq)]
@@ -123,58 +122,11 @@ spec:
 /// Builds the release webhook and the control plane, enters the network namespace, runs the
 /// bench, tears the cluster down.
 pub fn run(root: &Path) -> Result<(), String> {
-    let binary = build_release_webhook(root)?;
+    let binary = crate::e2e::build_webhook_profile(root, true)?;
     crate::e2e::prepare_upstream(root)?;
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|error| format!("cannot start a runtime: {error}"))?;
     runtime.block_on(bench(root, binary))
-}
-
-/// `cargo build --release -p image-assurance`: the binary `cargo bench` gives the simulator
-/// bench (CARGO_BIN_EXE_image-assurance under the bench profile, which is release's).
-fn build_release_webhook(root: &Path) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut command = Command::new(&cargo);
-    // What `cargo run` set for xtask: build scripts that watch them would otherwise rebuild.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("CARGO_PKG_")
-            || name.starts_with("CARGO_MANIFEST_")
-            || [
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-            ]
-            .contains(&name.as_ref())
-        {
-            command.env_remove(name.as_ref());
-        }
-    }
-    println!("$ cargo build --release -p image-assurance");
-    let status = command
-        .current_dir(root)
-        .args(["build", "--release", "-p", "image-assurance"])
-        .status()
-        .map_err(|error| format!("cannot run cargo build: {error}"))?;
-    if !status.success() {
-        return Err(format!(
-            "cargo build --release -p image-assurance failed: {status}"
-        ));
-    }
-    // xtask is target/debug/xtask; the release build lands in target/release.
-    let exe = std::env::current_exe().map_err(|error| format!("where is xtask? {error}"))?;
-    let target = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| format!("{} has no target directory", exe.display()))?;
-    let binary = target
-        .join("release")
-        .join(format!("image-assurance{}", std::env::consts::EXE_SUFFIX));
-    if binary.is_file() {
-        Ok(binary)
-    } else {
-        Err(format!("cargo build did not produce {}", binary.display()))
-    }
 }
 
 async fn bench(root: &Path, binary: PathBuf) -> Result<(), String> {
@@ -254,27 +206,7 @@ async fn measure(backend: &UpstreamBackend, root: &Path, started: Instant) -> Re
 /// The VulnerabilityReport CRD, then the webhook's standard install (as the harness's
 /// `runner::prepare`); `install::apply` waits until both replicas serve behind the Service.
 async fn install_webhook(client: &kube::Client, root: &Path) -> Result<(), String> {
-    let crd = install::vulnerability_report_crd(root)?;
-    install::put(&Api::<CustomResourceDefinition>::all(client.clone()), &crd).await?;
-    let reports: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport"),
-            "vulnerabilityreports",
-        ),
-    );
-    poll(
-        install::READY_TIMEOUT,
-        "VulnerabilityReports to be served",
-        || async {
-            Ok(reports
-                .list(&ListParams::default().limit(1))
-                .await
-                .map(|_| ())
-                .map_err(|error| error.to_string()))
-        },
-    )
-    .await?;
+    install::install_vulnerability_reports(client, root).await?;
     let manifests = InstallBase::new(DEFAULT_IMAGE)?.manifests(&InstallPlan::default())?;
     install::apply(client, &manifests).await
 }

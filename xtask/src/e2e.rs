@@ -62,9 +62,9 @@ pub fn parse(args: &[String], root: &Path) -> Result<Options, String> {
     Ok(options)
 }
 
-/// `cargo build -p image-assurance`, with the variables `cargo run` set for xtask removed (build
-/// scripts that watch them would otherwise rebuild).
-pub fn build_webhook(root: &Path) -> Result<PathBuf, String> {
+/// `cargo build [--release] -p image-assurance`, with the variables `cargo run` set for xtask
+/// removed (build scripts that watch them would otherwise rebuild); the binary's path.
+pub fn build_webhook_profile(root: &Path, release: bool) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut command = Command::new(&cargo);
     for (name, _) in std::env::vars_os() {
@@ -81,23 +81,45 @@ pub fn build_webhook(root: &Path) -> Result<PathBuf, String> {
             command.env_remove(name.as_ref());
         }
     }
-    println!("$ cargo build -p image-assurance");
+    let args: &[&str] = if release {
+        &["build", "--release", "-p", "image-assurance"]
+    } else {
+        &["build", "-p", "image-assurance"]
+    };
+    let line = format!("cargo {}", args.join(" "));
+    println!("$ {line}");
     let status = command
         .current_dir(root)
-        .args(["build", "-p", "image-assurance"])
+        .args(args)
         .status()
         .map_err(|error| format!("cannot run cargo build: {error}"))?;
     if !status.success() {
-        return Err(format!("cargo build -p image-assurance failed: {status}"));
+        return Err(format!("{line} failed: {status}"));
     }
-    // xtask itself is target/debug/xtask; the webhook lands next to it.
+    // xtask itself is target/debug/xtask: the debug webhook lands next to it, the release one
+    // in target/release.
     let exe = std::env::current_exe().map_err(|error| format!("where is xtask? {error}"))?;
-    let binary = exe.with_file_name(format!("image-assurance{}", std::env::consts::EXE_SUFFIX));
+    let dir = if release {
+        exe.parent()
+            .and_then(Path::parent)
+            .map(|target| target.join("release"))
+            .ok_or_else(|| format!("{} has no target directory", exe.display()))?
+    } else {
+        exe.parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| format!("{} has no directory", exe.display()))?
+    };
+    let binary = dir.join(format!("image-assurance{}", std::env::consts::EXE_SUFFIX));
     if binary.is_file() {
         Ok(binary)
     } else {
-        Err(format!("cargo build did not produce {}", binary.display()))
+        Err(format!("{line} did not produce {}", binary.display()))
     }
+}
+
+/// The debug build, which the e2e run and `xtask cluster` use.
+pub fn build_webhook(root: &Path) -> Result<PathBuf, String> {
+    build_webhook_profile(root, false)
 }
 
 pub fn run_e2e(args: &[String], root: &Path) -> Result<(), String> {
