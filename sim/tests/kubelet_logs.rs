@@ -64,7 +64,9 @@ async fn kubectl_logs_reads_a_deployments_pod_by_container_with_tail() {
             "template": {
                 "metadata": {"labels": {"app": "printer"}},
                 "spec": {"containers": [
-                    python("main", "import sys, time\nfor n in range(5): print('line', n)\nprint('to stderr', file=sys.stderr)\ntime.sleep(60)"),
+                    // Two pipes have no order between them (nor in a container runtime):
+                    // the pause lets the kubelet read stdout before stderr is written.
+                    python("main", "import sys, time\nfor n in range(5): print('line', n)\ntime.sleep(1)\nprint('to stderr', file=sys.stderr)\ntime.sleep(60)"),
                     python("second", "import time\nprint('from the second container')\ntime.sleep(60)"),
                 ]},
             },
