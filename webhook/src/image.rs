@@ -122,7 +122,16 @@ fn parse_reference(reference: &str) -> Result<ImageRef, String> {
     if reference.is_empty() {
         return Err("the reference is empty".into());
     }
-    if reference.chars().any(char::is_whitespace) {
+    // An ASCII reference (nearly all) is checked byte by byte: `char::is_whitespace` on ASCII
+    // is exactly space and `\t`..=`\r`.
+    let has_whitespace = if reference.is_ascii() {
+        reference
+            .bytes()
+            .any(|byte| matches!(byte, b' ' | b'\t'..=b'\r'))
+    } else {
+        reference.chars().any(char::is_whitespace)
+    };
+    if has_whitespace {
         return Err("contains whitespace".into());
     }
     // distribution refuses these because they are ambiguous with image IDs.

@@ -219,18 +219,23 @@ impl Workload {
 
     /// A declared container's image, parsed; the error names the field.
     fn parse(&self, declared: &Declared<'_>) -> Result<ContainerImage, WorkloadError> {
-        let field = format!(
-            "{}.{}[{}].image",
-            self.kind().pod_spec_path(),
-            declared.list.field(),
-            declared.index
-        );
+        // Written out only for an error: most images parse.
+        let field = || {
+            format!(
+                "{}.{}[{}].image",
+                self.kind().pod_spec_path(),
+                declared.list.field(),
+                declared.index
+            )
+        };
         let image = match declared.image {
             Some(image) if !image.is_empty() => image,
-            _ => return Err(WorkloadError::MissingImage { field }),
+            _ => return Err(WorkloadError::MissingImage { field: field() }),
         };
-        let reference =
-            ImageRef::parse(image).map_err(|error| WorkloadError::InvalidImage { field, error })?;
+        let reference = ImageRef::parse(image).map_err(|error| WorkloadError::InvalidImage {
+            field: field(),
+            error,
+        })?;
         Ok(ContainerImage {
             container: declared.name.to_string(),
             image: image.to_string(),
@@ -251,15 +256,17 @@ impl Workload {
     /// parsed: unchanged ones were admitted as they are.
     pub fn image_changes(&self, old: Option<&Workload>) -> Result<Vec<ImageChange>, WorkloadError> {
         let before = old.map(Workload::images_by_container);
-        self.declared()
-            .map(|declared| match &before {
-                Some(before) if declared.is_in(before) => Ok(ImageChange::Unchanged {
+        let mut changes = Vec::with_capacity(self.declared().count());
+        for declared in self.declared() {
+            changes.push(match &before {
+                Some(before) if declared.is_in(before) => ImageChange::Unchanged {
                     container: declared.name.to_string(),
                     image: declared.image.unwrap_or_default().to_string(),
-                }),
-                _ => self.parse(&declared).map(ImageChange::New),
-            })
-            .collect()
+                },
+                _ => ImageChange::New(self.parse(&declared)?),
+            });
+        }
+        Ok(changes)
     }
 
     /// Whether an UPDATE from `old` brings an image new to the object (nothing is parsed).

@@ -843,14 +843,14 @@ fn s4_an_update_that_changes_no_image_is_allowed_without_consulting_any_policy()
     let assessment = case.assess_update(Some(&old), &new);
     assert!(assessment.decision.allowed, "{:?}", assessment.decision);
     assert!(assessment.warnings.is_empty());
-    let reported: Vec<(&str, &str, Option<&str>, ScanStatus)> = assessment
+    let reported: Vec<(&str, String, Option<&str>, ScanStatus)> = assessment
         .decision
         .images
         .iter()
         .map(|image| {
             (
                 image.container.as_str(),
-                image.reason.as_str(),
+                image.explain().to_string(),
                 image.policy.as_deref(),
                 image.status,
             )
@@ -861,11 +861,16 @@ fn s4_an_update_that_changes_no_image_is_allowed_without_consulting_any_policy()
         [
             (
                 "migrate",
-                "unchanged since admitted",
+                "unchanged since admitted".to_string(),
                 None,
                 ScanStatus::Pass
             ),
-            ("api", "unchanged since admitted", None, ScanStatus::Fail),
+            (
+                "api",
+                "unchanged since admitted".to_string(),
+                None,
+                ScanStatus::Fail
+            ),
         ]
     );
 }
@@ -995,7 +1000,7 @@ fn s4_unchanged_images_are_not_parsed_again_new_ones_are() {
     let labelled = pod(&["Legacy Image"], &[("quarantine", "true")]);
     let decision = case.assess_update(Some(&old), &labelled).decision;
     assert!(decision.allowed);
-    assert_eq!(decision.images[0].subject, "Legacy Image");
+    assert_eq!(decision.images[0].subject(), "Legacy Image");
     assert!(pod(&["Nginx:1"], &[]).image_changes(Some(&old)).is_err());
 }
 
@@ -1034,7 +1039,8 @@ fn s5_a_child_of_an_admitted_controller_is_not_re_evaluated() {
     assert_eq!(assessment.decision.images[0].policy, None);
     assert!(
         assessment.decision.images[0]
-            .reason
+            .explain()
+            .to_string()
             .contains("Deployment \"web\"")
     );
     // The controller-manager itself is a controller identity too.

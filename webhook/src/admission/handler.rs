@@ -357,7 +357,7 @@ fn audit_annotations(decision: &crate::policy::Decision) -> HashMap<String, Stri
         let rule = match (&image.policy, image.rule_index) {
             (Some(policy), Some(index)) => format!("ContainerPolicy {policy} rule index {index}"),
             (Some(policy), None) => format!("ContainerPolicy {policy}"),
-            _ => image.reason.clone(),
+            _ => image.explain().to_string(),
         };
         annotations.insert(AUDIT_RULE.to_string(), format!("{}: {rule}", image.image));
     }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use crate::image::ImageRef;
-use crate::policy::PolicySet;
 use crate::policy::evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
+use crate::policy::{PolicySet, Reason};
 use crate::scan::{ScanSource, ScanStatus};
 use crate::workload::{
     ChildCheck, ContainerImage, ControllerIdentities, ImageChange, Workload, WorkloadError,
@@ -45,8 +45,7 @@ pub struct Assessment {
     pub warnings: Vec<String>,
 }
 
-/// The reason reported for an image that an UPDATE left as it was (policy-semantics §4).
-pub const UNCHANGED: &str = "unchanged since admitted";
+pub use crate::policy::reason::UNCHANGED;
 
 /// Decides one pod-creating object being created. An unparsable image is an error, never an
 /// allow.
@@ -70,9 +69,10 @@ pub fn assess_update(
     }
     // The new images, to be decided, and per container in order the unchanged image or `None`
     // where the next new one goes.
-    let mut new = Vec::new();
-    let mut kept = Vec::new();
-    for change in subject.workload.image_changes(old)? {
+    let changes = subject.workload.image_changes(old)?;
+    let mut new = Vec::with_capacity(changes.len());
+    let mut kept = Vec::with_capacity(changes.len());
+    for change in changes {
         match change {
             ImageChange::New(image) => {
                 new.push(image);
@@ -93,25 +93,26 @@ pub fn assess_update(
             owner_kind,
             owner_name,
         } => {
-            let reason = format!(
-                "created by the admitted {owner_kind} {owner_name:?} through its controller: not re-evaluated"
-            );
             let decisions = new
-                .iter()
+                .into_iter()
                 .map(|image| {
+                    let reason = Reason::CreatedByController {
+                        owner_kind,
+                        owner_name: owner_name.clone(),
+                    };
                     not_judged(
                         context,
-                        image.container.clone(),
-                        image.image.clone(),
-                        Some(&image.reference),
-                        &reason,
+                        image.container,
+                        image.image,
+                        Some(image.reference),
+                        reason,
                     )
                 })
                 .collect();
             (decisions, Vec::new())
         }
-        ChildCheck::Unclaimed => (evaluate_images(context, subject, &new), Vec::new()),
-        ChildCheck::Refused { warning } => (evaluate_images(context, subject, &new), vec![warning]),
+        ChildCheck::Unclaimed => (evaluate_images(context, subject, new), Vec::new()),
+        ChildCheck::Refused { warning } => (evaluate_images(context, subject, new), vec![warning]),
     };
     let mut decided = decided.into_iter();
     let images = kept
@@ -154,22 +155,21 @@ pub fn unchanged(context: &Context<'_>, workload: &Workload, old: &Workload) -> 
 fn evaluate_images(
     context: &Context<'_>,
     subject: &Subject<'_>,
-    images: &[ContainerImage],
+    images: Vec<ContainerImage>,
 ) -> Vec<ImageDecision> {
     let input = EvaluationInput {
         object_labels: subject.workload.labels(),
         namespace_labels: subject.namespace_labels,
-        images,
         scans: context.scans,
         now: context.now,
     };
-    evaluate(context.policies, &input).images
+    evaluate(context.policies, &input, images).images
 }
 
 fn unchanged_image(context: &Context<'_>, container: String, image: String) -> ImageDecision {
     // Admitted as written, so it may not parse under today's rules; then it is shown as written.
     let reference = ImageRef::parse(&image).ok();
-    not_judged(context, container, image, reference.as_ref(), UNCHANGED)
+    not_judged(context, container, image, reference, Reason::Unchanged)
 }
 
 /// An image allowed without evaluation. The scan data is reported for information only.
@@ -177,23 +177,22 @@ fn not_judged(
     context: &Context<'_>,
     container: String,
     image: String,
-    reference: Option<&ImageRef>,
-    reason: &str,
+    reference: Option<ImageRef>,
+    reason: Reason,
 ) -> ImageDecision {
-    let scan = reference.and_then(|reference| context.scans.lookup(reference).ok().flatten());
+    let scan = reference
+        .as_ref()
+        .and_then(|reference| context.scans.lookup(reference).ok().flatten());
     ImageDecision {
         container,
-        subject: reference.map_or_else(
-            || image.clone(),
-            |reference| reference.normalised().to_string(),
-        ),
         image,
+        reference,
         status: scan.map_or(ScanStatus::Unknown, |scan| scan.status),
         last_scan: scan.and_then(|scan| scan.last_scan),
         decision: Verdict::Allowed,
         policy: None,
         rule_index: None,
-        reason: reason.to_string(),
+        reason,
     }
 }
 

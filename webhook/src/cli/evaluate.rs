@@ -9,7 +9,7 @@ use image_assurance::admission::review::{self, is_evaluated};
 use image_assurance::admission::{self, Assessment, Context, Subject};
 use image_assurance::manifest::{self, Document, Origin};
 use image_assurance::policy::evaluate::{Verdict, applicable_policies};
-use image_assurance::policy::read_policies;
+use image_assurance::policy::{Reason, read_policies};
 use image_assurance::scan::SeverityThresholds;
 use image_assurance::scan::load_scan_file;
 use image_assurance::scan::{NoScanData, ScanIndex, ScanSource};
@@ -356,11 +356,13 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
         }
     }
     for image in &report.images {
-        if image.reason == admission::UNCHANGED {
+        if image.reason == Reason::Unchanged {
             let _ = writeln!(
                 out,
                 "  container {:?} image {:?}: {}, not evaluated",
-                image.container, image.image, image.reason
+                image.container,
+                image.image,
+                image.explain()
             );
         }
     }
@@ -396,14 +398,14 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
                 "  container {:?} image {:?}",
                 image.container, image.image
             );
-            let _ = writeln!(out, "    subject:  {}", image.subject);
+            let _ = writeln!(out, "    subject:  {}", image.subject());
             let _ = writeln!(
                 out,
                 "    scan:     {} (last scanned {scanned})",
                 image.status
             );
             let _ = writeln!(out, "    decision: {verdict} by {decided_by}");
-            let _ = writeln!(out, "    reason:   {}", image.reason);
+            let _ = writeln!(out, "    reason:   {}", image.explain());
         }
     }
     out

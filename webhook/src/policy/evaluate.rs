@@ -1,15 +1,20 @@
 //! Deciding a request's images against a compiled policy set (policy-semantics §2–§4, §6–§7).
 //! Pure: the labels, the images, the scan source and the clock are all passed in.
 
+use std::fmt;
+
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::Serialize;
+use serde::ser::SerializeStruct;
 
 use super::compile::{
     CompiledPolicy, CompiledRule, InvalidPolicy, LastScanCriterion, PolicySet, ScanTimeBound,
 };
 use super::crd::{Action, TimeOperator};
 use super::paths::MatchedPatterns;
+use super::reason::{Reason, Rendered};
+use crate::image::ImageRef;
 use crate::scan::{ScanResult, ScanSource, ScanStatus, ScanUnavailable};
 use crate::selector::Labels;
 use crate::workload::ContainerImage;
@@ -22,21 +27,60 @@ pub enum Verdict {
 }
 
 /// How one image was decided.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ImageDecision {
     pub container: String,
     /// The reference as written in the object.
     pub image: String,
-    /// The normalised reference that `imagePath` is matched against.
-    pub subject: String,
+    /// The parsed reference; `None` only for an unchanged image that no longer parses.
+    pub reference: Option<ImageRef>,
     pub status: ScanStatus,
     pub last_scan: Option<Timestamp>,
     pub decision: Verdict,
     /// The policy and rule that decided; `None` when no rule did.
     pub policy: Option<String>,
     pub rule_index: Option<usize>,
-    pub reason: String,
+    pub reason: Reason,
+}
+
+impl ImageDecision {
+    /// The normalised reference that `imagePath` is matched against (the image as written
+    /// when it does not parse).
+    pub fn subject(&self) -> &str {
+        self.reference
+            .as_ref()
+            .map_or(self.image.as_str(), ImageRef::normalised)
+    }
+
+    /// The reason as a sentence, e.g. `image "nginx" (container "web"): Action 'Reject'
+    /// enforced by ContainerPolicy p rule index 0`.
+    pub fn explain(&self) -> impl fmt::Display + '_ {
+        Rendered {
+            reason: &self.reason,
+            container: &self.container,
+            image: &self.image,
+            policy: self.policy.as_deref(),
+            rule_index: self.rule_index,
+        }
+    }
+}
+
+/// The JSON of `evaluate --output json` and of the decision log: the subject and the reason
+/// as text.
+impl Serialize for ImageDecision {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("ImageDecision", 9)?;
+        out.serialize_field("container", &self.container)?;
+        out.serialize_field("image", &self.image)?;
+        out.serialize_field("subject", self.subject())?;
+        out.serialize_field("status", &self.status)?;
+        out.serialize_field("lastScan", &self.last_scan)?;
+        out.serialize_field("decision", &self.decision)?;
+        out.serialize_field("policy", &self.policy)?;
+        out.serialize_field("ruleIndex", &self.rule_index)?;
+        out.serialize_field("reason", &self.explain().to_string())?;
+        out.end()
+    }
 }
 
 /// The decision on a whole request.
@@ -50,12 +94,18 @@ pub struct Decision {
 
 impl Decision {
     pub fn from_images(images: Vec<ImageDecision>) -> Self {
-        let rejections: Vec<&str> = images
+        use fmt::Write;
+        let mut message: Option<String> = None;
+        for image in images
             .iter()
             .filter(|image| image.decision == Verdict::Rejected)
-            .map(|image| image.reason.as_str())
-            .collect();
-        let message = (!rejections.is_empty()).then(|| rejections.join("; "));
+        {
+            let text = message.get_or_insert_with(String::new);
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            let _ = write!(text, "{}", image.explain());
+        }
         Decision {
             allowed: message.is_none(),
             message,
@@ -70,7 +120,6 @@ pub struct EvaluationInput<'a, O: Labels + ?Sized, N: Labels + ?Sized> {
     pub object_labels: &'a O,
     /// The labels of its namespace, for `spec.namespaceSelector`.
     pub namespace_labels: &'a N,
-    pub images: &'a [ContainerImage],
     pub scans: &'a dyn ScanSource,
     pub now: Timestamp,
 }
@@ -154,13 +203,13 @@ pub fn applicable_invalid_policies<'p, O: Labels + ?Sized, N: Labels + ?Sized>(
 pub fn evaluate<O: Labels + ?Sized, N: Labels + ?Sized>(
     policies: &PolicySet,
     input: &EvaluationInput<'_, O, N>,
+    images: Vec<ContainerImage>,
 ) -> Decision {
     let invalid =
         applicable_invalid_policies(policies, input.object_labels, input.namespace_labels);
     let applicable = applicable_mask(policies, input.object_labels, input.namespace_labels);
-    let images = input
-        .images
-        .iter()
+    let images = images
+        .into_iter()
         .map(|image| match invalid.first() {
             Some(invalid) => reject_for_invalid_policy(image, invalid, input),
             None => decide_image(policies, image, &applicable, input),
@@ -202,14 +251,15 @@ impl<'a> LazyScan<'a> {
 
 fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
     policies: &PolicySet,
-    image: &ContainerImage,
+    image: ContainerImage,
     applicable: &[bool],
     input: &EvaluationInput<'_, O, N>,
 ) -> ImageDecision {
     let matched = policies.match_paths(image.reference.normalised());
-    let mut scan = LazyScan::new(image, input.scans);
+    let mut scan = LazyScan::new(&image, input.scans);
     // Only rules that could match, in evaluation order: the first that does decides.
     let candidates = policies.rule_index().candidates(&matched);
+    let mut decided = None;
     for position in candidates {
         if !applicable.get(position.policy).copied().unwrap_or(false) {
             continue;
@@ -220,63 +270,42 @@ fn decide_image<O: Labels + ?Sized, N: Labels + ?Sized>(
         let Some(rule) = policy.rules.get(position.rule) else {
             continue;
         };
-        let rule_index = position.rule;
-        match rule_matches(rule, &matched, &mut scan, input.now) {
-            Ok(false) => continue,
-            Ok(true) => {
-                let (status, last_scan) = scan.reported();
-                let (decision, reason) = match rule.action {
-                    Action::Allow => (
-                        Verdict::Allowed,
-                        format!(
-                            "Action 'Allow' by ContainerPolicy {} rule index {rule_index}",
-                            policy.name
-                        ),
-                    ),
-                    Action::Reject => (
-                        Verdict::Rejected,
-                        format!(
-                            "{}: Action 'Reject' enforced by ContainerPolicy {} rule index {rule_index}",
-                            image_label(image),
-                            policy.name
-                        ),
-                    ),
-                };
-                return image_decision(
-                    image,
-                    status,
-                    last_scan,
-                    decision,
-                    Some((policy, rule_index)),
-                    reason,
-                );
-            }
-            Err(unavailable) => {
+        let (status, last_scan, verdict, reason) =
+            match rule_matches(rule, &matched, &mut scan, input.now) {
+                Ok(false) => continue,
+                Ok(true) => {
+                    let (status, last_scan) = scan.reported();
+                    match rule.action {
+                        Action::Allow => {
+                            (status, last_scan, Verdict::Allowed, Reason::AllowedByRule)
+                        }
+                        Action::Reject => {
+                            (status, last_scan, Verdict::Rejected, Reason::RejectedByRule)
+                        }
+                    }
+                }
                 // Fail closed: a rule that needs scan data cannot be decided without it.
-                let reason = format!(
-                    "{}: {unavailable} (needed by ContainerPolicy {} rule index {rule_index})",
-                    image_label(image),
-                    policy.name
-                );
-                return image_decision(
-                    image,
+                Err(unavailable) => (
                     ScanStatus::Unknown,
                     None,
                     Verdict::Rejected,
-                    Some((policy, rule_index)),
-                    reason,
-                );
-            }
-        }
+                    Reason::ScanUnavailable(unavailable),
+                ),
+            };
+        let decided_by = Some((policy.name.clone(), position.rule));
+        decided = Some((status, last_scan, verdict, decided_by, reason));
+        break;
     }
-    let (status, last_scan) = scan.reported();
-    let reason = if applicable.contains(&true) {
-        "no rule of the applicable ContainerAdmissionPolicies matched: allowed by default"
-            .to_string()
-    } else {
-        "no ContainerAdmissionPolicy applies: allowed by default".to_string()
-    };
-    image_decision(image, status, last_scan, Verdict::Allowed, None, reason)
+    let (status, last_scan, verdict, decided_by, reason) = decided.unwrap_or_else(|| {
+        let (status, last_scan) = scan.reported();
+        let reason = if applicable.contains(&true) {
+            Reason::NoRuleMatched
+        } else {
+            Reason::NoPolicyApplies
+        };
+        (status, last_scan, Verdict::Allowed, None, reason)
+    });
+    image_decision(image, status, last_scan, verdict, decided_by, reason)
 }
 
 /// Criteria are ANDed; `imagePath` is checked first so that scan data is only consulted (and
@@ -344,43 +373,39 @@ pub fn subtract_calendar(now: Timestamp, months: i64, days: i64) -> Timestamp {
     shifted.map_or(Timestamp::MIN, |zoned| zoned.timestamp())
 }
 
-fn image_label(image: &ContainerImage) -> String {
-    format!("image {:?} (container {:?})", image.image, image.container)
-}
-
 fn reject_for_invalid_policy<O: Labels + ?Sized, N: Labels + ?Sized>(
-    image: &ContainerImage,
+    image: ContainerImage,
     invalid: &InvalidPolicy,
     input: &EvaluationInput<'_, O, N>,
 ) -> ImageDecision {
-    let mut scan = LazyScan::new(image, input.scans);
-    let (status, last_scan) = scan.reported();
-    let reason = format!(
-        "ContainerAdmissionPolicy {} is invalid: field `{}`: {}",
-        invalid.name, invalid.error.field, invalid.error.message
-    );
+    let (status, last_scan) = LazyScan::new(&image, input.scans).reported();
+    let reason = Reason::InvalidPolicy {
+        field: invalid.error.field.clone(),
+        message: invalid.error.message.clone(),
+    };
     let mut decision = image_decision(image, status, last_scan, Verdict::Rejected, None, reason);
     decision.policy = Some(invalid.name.clone());
     decision
 }
 
 fn image_decision(
-    image: &ContainerImage,
+    image: ContainerImage,
     status: ScanStatus,
     last_scan: Option<Timestamp>,
     decision: Verdict,
-    decided_by: Option<(&CompiledPolicy, usize)>,
-    reason: String,
+    decided_by: Option<(String, usize)>,
+    reason: Reason,
 ) -> ImageDecision {
+    let (policy, rule_index) = decided_by.unzip();
     ImageDecision {
-        container: image.container.clone(),
-        image: image.image.clone(),
-        subject: image.reference.normalised().to_string(),
+        container: image.container,
+        image: image.image,
+        reference: Some(image.reference),
         status,
         last_scan,
         decision,
-        policy: decided_by.map(|(policy, _)| policy.name.clone()),
-        rule_index: decided_by.map(|(_, index)| index),
+        policy,
+        rule_index,
         reason,
     }
 }

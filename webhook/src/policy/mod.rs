@@ -6,12 +6,14 @@ pub mod compile;
 pub mod crd;
 pub mod evaluate;
 pub mod paths;
+pub mod reason;
 
 use std::path::Path;
 
 pub use compile::{CompiledPolicy, InvalidPolicy, PolicyError, PolicySet, compile_policy};
 pub use crd::{ContainerAdmissionPolicy, ContainerAdmissionPolicySpec};
 pub use evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
+pub use reason::Reason;
 
 use crate::manifest::{self, Document, ManifestError};
 
