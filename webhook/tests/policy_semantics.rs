@@ -829,17 +829,9 @@ fn s4_an_update_that_changes_no_image_is_allowed_without_consulting_any_policy()
     let old = api_deployment("app: api", &[("api", API_IMAGE)]);
     assert!(!case.assess(&old).decision.allowed, "a CREATE is evaluated");
     // Labelled, annotated, restarted (an annotation on the pod template), scaled.
-    let mut new = api_deployment("app: api, incident: quarantine", &[("api", API_IMAGE)]);
-    let Workload::Deployment(deployment) = &mut new else {
-        unreachable!()
-    };
-    deployment.spec.replicas = Some(5);
-    deployment.spec.template.metadata = Some(
-        serde_json::from_value(
-            serde_json::json!({"annotations": {"kubectl.kubernetes.io/restartedAt": NOW}}),
-        )
-        .unwrap(),
-    );
+    let new = workload(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, uid: {OWNER_UID}, labels: {{app: api, incident: quarantine}}}}\nspec:\n  replicas: 5\n  selector: {{matchLabels: {{app: api}}}}\n  template:\n    metadata: {{labels: {{app: api}}, annotations: {{kubectl.kubernetes.io/restartedAt: '{NOW}'}}}}\n    spec:\n      initContainers: [{{name: migrate, image: 'gcr.io/company/production-repository/migrations:5'}}]\n      containers: [{{name: api, image: '{API_IMAGE}'}}]\n"
+    ));
     let assessment = case.assess_update(Some(&old), &new);
     assert!(assessment.decision.allowed, "{:?}", assessment.decision);
     assert!(assessment.warnings.is_empty());

@@ -301,21 +301,30 @@ async fn bad_input_gets_a_clear_answer_and_the_server_keeps_serving() {
         let (got, answer) = harness.post("/admission-review", body).await;
         assert_eq!(got, code, "{what}: {answer}");
     }
-    // An object that does not parse for its kind: a denial with the reason, never an allow.
+    // An object whose containers or labels do not parse: a denial naming the field, never an
+    // allow. (Fields the decision does not read are not decoded: the API server has validated
+    // them before it calls any webhook.)
     let mut garbled = review("nginx", json!({}));
-    garbled["request"]["object"]["spec"]["replicas"] = json!("many");
-    let (code, answer) = harness
-        .post("/admission-review", garbled.to_string().into_bytes())
-        .await;
-    assert_eq!(code, 200);
-    assert_eq!(answer["response"]["allowed"], false);
-    assert!(
-        answer["response"]["status"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("spec.replicas"),
-        "{answer}"
-    );
+    garbled["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = json!(7);
+    let mut bad_labels = review("nginx", json!({}));
+    bad_labels["request"]["object"]["metadata"]["labels"] = json!({"app": ["web"]});
+    for (review, field) in [
+        (garbled, "spec.template.spec.containers[0].image"),
+        (bad_labels, "metadata.labels.app"),
+    ] {
+        let (code, answer) = harness
+            .post("/admission-review", review.to_string().into_bytes())
+            .await;
+        assert_eq!(code, 200);
+        assert_eq!(answer["response"]["allowed"], false);
+        assert!(
+            answer["response"]["status"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field),
+            "{answer}"
+        );
+    }
     // A slow client that never finishes its headers is cut off; others are unaffected.
     let mut slow = tokio::net::TcpStream::connect(harness.address)
         .await

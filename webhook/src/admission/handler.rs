@@ -67,39 +67,16 @@ pub enum ReviewObject<'a> {
 
 impl ReviewObject<'_> {
     fn workload(self, kind: WorkloadKind) -> Result<Workload, String> {
-        let text = match self {
+        match self {
             ReviewObject::Dynamic(object) => {
                 let value = serde_json::to_value(object).map_err(|error| error.to_string())?;
-                return Workload::from_value(kind, &value).map_err(|error| error.to_string());
+                Workload::from_value(kind, &value).map_err(|error| error.to_string())
             }
-            ReviewObject::Text(text) => text.get(),
-        };
-        if let Some(workload) = typed_workload(kind, text) {
-            return Ok(workload);
+            ReviewObject::Text(text) => {
+                Workload::from_json(kind, text.get()).map_err(|error| error.to_string())
+            }
         }
-        // Rare: decoded again through a `Value` for `Workload::from_value`'s message, which
-        // names the failing field.
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|error| error.to_string())?;
-        Workload::from_value(kind, &value).map_err(|error| error.to_string())
     }
-}
-
-/// `Workload::from_value` without the `Value` and the path tracking; `None` if it does not decode.
-fn typed_workload(kind: WorkloadKind, text: &str) -> Option<Workload> {
-    fn typed<T: serde::de::DeserializeOwned>(text: &str) -> Option<T> {
-        serde_json::from_str(text).ok()
-    }
-    Some(match kind {
-        WorkloadKind::Pod => Workload::Pod(typed(text)?),
-        WorkloadKind::Deployment => Workload::Deployment(typed(text)?),
-        WorkloadKind::ReplicaSet => Workload::ReplicaSet(typed(text)?),
-        WorkloadKind::StatefulSet => Workload::StatefulSet(typed(text)?),
-        WorkloadKind::DaemonSet => Workload::DaemonSet(typed(text)?),
-        WorkloadKind::Job => Workload::Job(typed(text)?),
-        WorkloadKind::CronJob => Workload::CronJob(typed(text)?),
-        WorkloadKind::ReplicationController => Workload::ReplicationController(typed(text)?),
-    })
 }
 
 impl<C: ClusterView> Admitter<C> {
