@@ -117,6 +117,37 @@ async fn connections_that_send_nothing_are_closed() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_port_closes_silent_connections_and_keeps_serving() {
+    let server = start_short().await;
+    let mut silent = tokio::net::TcpStream::connect(server.metrics)
+        .await
+        .unwrap();
+    let mut trickling = tokio::net::TcpStream::connect(server.metrics)
+        .await
+        .unwrap();
+    send(&mut trickling, b"GET /metrics HTTP/1.1\r\nhost: x\r\n").await;
+    assert!(
+        read_until_closed(&mut silent, BOUND).await.is_some(),
+        "a silent metrics connection was held"
+    );
+    assert!(
+        read_until_closed(&mut trickling, BOUND).await.is_some(),
+        "an unfinished request head on the metrics port was held"
+    );
+    let mut scrape = tokio::net::TcpStream::connect(server.metrics)
+        .await
+        .unwrap();
+    send(
+        &mut scrape,
+        b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let answer = read_until_closed(&mut scrape, BOUND).await.unwrap();
+    assert_eq!(status(&answer), Some(200));
+    assert!(String::from_utf8_lossy(&answer).contains("image_assurance_"));
+}
+
 /// Sends `head` (and `body`) on a fresh HTTP/1.1 connection, keeps it open, and returns the
 /// status of the answer, or `None` if there is none within `BOUND`.
 async fn h1_status(server: &Server, head: &str, body: &[u8]) -> Option<u16> {

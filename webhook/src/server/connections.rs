@@ -1,6 +1,7 @@
-//! The HTTPS listener: at most `Limits::max_connections` connections at once, each with a TLS
-//! handshake deadline, HTTP/1.1 or HTTP/2 (hyper) with bounded streams and header reads, and
-//! closed once idle; on shutdown, requests in flight finish within a grace period.
+//! The listeners (HTTPS for admission, plain HTTP for metrics): at most
+//! `Limits::max_connections` connections at once, each with a TLS handshake deadline (for
+//! HTTPS), HTTP/1.1 or HTTP/2 (hyper) with bounded streams and header reads, and closed once
+//! idle; on shutdown, requests in flight finish within a grace period.
 //!
 //! Idle means no request in flight for `idle_timeout`, whatever bytes arrive: a connection
 //! that completes its handshake and sends nothing, an HTTP/2 connection that sends only its
@@ -34,11 +35,11 @@ enum Phase {
     Closed,
 }
 
-/// Serves `app` on `listener` until `stop` completes, then lets requests in flight finish for
-/// at most `grace`.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` completes, then lets
+/// requests in flight finish for at most `grace`.
 pub async fn serve(
     listener: TcpListener,
-    tls: TlsConfig,
+    tls: Option<TlsConfig>,
     app: Router,
     limits: Limits,
     stop: impl Future<Output = ()>,
@@ -115,13 +116,16 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 
 async fn connection(
     tcp: TcpStream,
-    _slot: OwnedSemaphorePermit,
-    tls: TlsConfig,
+    slot: OwnedSemaphorePermit,
+    tls: Option<TlsConfig>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     app: Router,
     limits: Arc<Limits>,
-    mut phases: watch::Receiver<Phase>,
+    phases: watch::Receiver<Phase>,
 ) {
+    let Some(tls) = tls else {
+        return serve_stream(tcp, slot, builder, app, limits, phases).await;
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
     let stream = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
@@ -134,6 +138,20 @@ async fn connection(
             return;
         }
     };
+    serve_stream(stream, slot, builder, app, limits, phases).await;
+}
+
+/// HTTP on an established stream until it ends, goes idle or the server shuts down.
+async fn serve_stream<S>(
+    stream: S,
+    _slot: OwnedSemaphorePermit,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    app: Router,
+    limits: Arc<Limits>,
+    mut phases: watch::Receiver<Phase>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let service = {
         let activity = activity.clone();

@@ -23,6 +23,9 @@ use crate::admission::handler::Admitter;
 use crate::scan::SeverityThresholds;
 use crate::workload::ControllerIdentities;
 
+/// Connections the metrics port holds at once (Prometheus keeps one per scraper).
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
 /// How `serve` runs (the flags of the `serve` subcommand).
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -128,11 +131,23 @@ pub async fn serve_with_limits(
             async move { metrics.encode() }
         }),
     );
-    let metrics_task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(metrics_listener, metrics_app).await {
-            tracing::error!(%error, "the metrics server stopped");
-        }
-    });
+    // Bounded like the admission port, with a pool of its own: a scraper that holds
+    // connections cannot take the API server's.
+    let metrics_limits = Limits {
+        max_connections: limits.max_connections.min(METRICS_MAX_CONNECTIONS),
+        ..limits.clone()
+    };
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_task = tokio::spawn(connections::serve(
+        metrics_listener,
+        None,
+        metrics_app,
+        metrics_limits,
+        async move {
+            let _ = metrics_stopped.await;
+        },
+        Duration::ZERO,
+    ));
 
     let stop = async move {
         stop.await;
@@ -141,7 +156,7 @@ pub async fn serve_with_limits(
     tracing::info!(listen = %options.listen, metrics = %options.metrics_listen, "serving");
     connections::serve(
         listener,
-        tls,
+        Some(tls),
         routes::router(state),
         limits,
         stop,
@@ -149,7 +164,8 @@ pub async fn serve_with_limits(
     )
     .await;
     reloader.abort();
-    metrics_task.abort();
+    let _ = stop_metrics.send(());
+    let _ = metrics_task.await;
     Ok(())
 }
 

@@ -113,6 +113,8 @@ pub struct Server {
     pub sim: sim::Simulator,
     pub client: kube::Client,
     pub address: SocketAddr,
+    /// The plain-HTTP metrics port.
+    pub metrics: SocketAddr,
     pub certs: Certs,
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -161,9 +163,10 @@ pub async fn start(setup: Setup) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let certs = make_certs(dir.path());
     let address = free_port();
+    let metrics = free_port();
     let options = ServeOptions {
         listen: address,
-        metrics_listen: free_port(),
+        metrics_listen: metrics,
         tls_cert: certs.cert.clone(),
         tls_key: certs.key.clone(),
         scan_results: None,
@@ -189,6 +192,7 @@ pub async fn start(setup: Setup) -> Server {
         sim,
         client,
         address,
+        metrics,
         certs,
         dir,
         stop: Some(stop),
