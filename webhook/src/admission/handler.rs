@@ -209,6 +209,7 @@ impl<C: ClusterView> Admitter<C> {
         let Assessment {
             decision,
             mut warnings,
+            findings: _,
         } = match assessment {
             Ok(assessment) => assessment,
             Err(error) => {

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::image::ImageRef;
 use crate::policy::evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
-use crate::policy::{PolicySet, Reason};
+use crate::policy::{Enforcement, PolicySet, Reason};
 use crate::scan::{ScanSource, ScanStatus};
 use crate::workload::{
     ChildCheck, ContainerImage, ControllerIdentities, ImageChange, Workload, WorkloadError,
@@ -41,8 +41,24 @@ pub struct Subject<'a> {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
+    /// Made by the `Enforce` policies alone.
     pub decision: Decision,
     pub warnings: Vec<String>,
+    /// What each applicable `Warn` or `Audit` policy, evaluated on its own, would reject.
+    pub findings: Vec<Finding>,
+}
+
+/// An image that a `Warn` or `Audit` policy would reject (it changes no decision).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub enforcement: Enforcement,
+    pub policy: String,
+    /// `None` when the policy itself is invalid.
+    pub rule_index: Option<usize>,
+    pub container: String,
+    pub image: String,
+    /// Why, as `policy::explain` words it: the rule and the criteria that matched.
+    pub why: String,
 }
 
 pub use crate::policy::reason::UNCHANGED;
@@ -125,6 +141,7 @@ pub fn assess_update(
     Ok(Assessment {
         decision: Decision::from_images(images),
         warnings,
+        findings: Vec::new(),
     })
 }
 
@@ -149,6 +166,7 @@ pub fn unchanged(context: &Context<'_>, workload: &Workload, old: &Workload) -> 
     Some(Assessment {
         decision: Decision::from_images(images),
         warnings: Vec::new(),
+        findings: Vec::new(),
     })
 }
 

@@ -275,8 +275,9 @@ fn evaluate_document(
         user: &user,
         owner,
     };
-    let Assessment { decision, warnings } =
-        admission::assess_update(context, &subject, old.as_ref()).map_err(|error| at(&error))?;
+    let Assessment {
+        decision, warnings, ..
+    } = admission::assess_update(context, &subject, old.as_ref()).map_err(|error| at(&error))?;
     report.applicable = applicable_policies(context.policies, workload.labels(), &namespace_labels)
         .iter()
         .map(|policy| match policy.order {

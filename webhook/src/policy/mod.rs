@@ -11,7 +11,10 @@ pub mod reason;
 use std::path::Path;
 
 pub use compile::{CompiledPolicy, InvalidPolicy, PolicyError, PolicySet, compile_policy};
-pub use crd::{ContainerAdmissionPolicy, ContainerAdmissionPolicySpec};
+pub use crd::{
+    ContainerAdmissionPolicy, ContainerAdmissionPolicySpec, ContainerAdmissionPolicyStatus,
+    Enforcement,
+};
 pub use evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
 pub use reason::Reason;
 
