@@ -68,15 +68,40 @@ impl UserInfo {
 /// The bearer tokens this server has issued.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    issued: RwLock<HashMap<String, UserInfo>>,
+    issued: RwLock<HashMap<String, Issued>>,
+}
+
+#[derive(Debug)]
+struct Issued {
+    user: UserInfo,
+    /// Tokens from a TokenRequest expire; those handed to components do not.
+    expires: Option<jiff::Timestamp>,
 }
 
 impl Tokens {
     /// A new token that authenticates as `user`.
     pub fn issue(&self, user: &UserInfo) -> String {
+        self.insert(user, None)
+    }
+
+    /// A token that authenticates as `user` until `expires` (what a TokenRequest returns).
+    pub fn issue_until(&self, user: &UserInfo, expires: jiff::Timestamp) -> String {
+        self.insert(user, Some(expires))
+    }
+
+    fn insert(&self, user: &UserInfo, expires: Option<jiff::Timestamp>) -> String {
         let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
         if let Ok(mut issued) = self.issued.write() {
-            issued.insert(token.clone(), user.clone());
+            // Expired tokens are dropped here, so the map does not grow without bound.
+            let now = jiff::Timestamp::now();
+            issued.retain(|_, entry| entry.expires.is_none_or(|at| at > now));
+            issued.insert(
+                token.clone(),
+                Issued {
+                    user: user.clone(),
+                    expires,
+                },
+            );
         }
         token
     }
@@ -91,11 +116,14 @@ impl Tokens {
             .ok()
             .and_then(|text| text.strip_prefix("Bearer "))
             .map(str::trim);
+        let now = jiff::Timestamp::now();
         let known = token.and_then(|token| {
-            self.issued
-                .read()
-                .ok()
-                .and_then(|issued| issued.get(token).cloned())
+            self.issued.read().ok().and_then(|issued| {
+                issued
+                    .get(token)
+                    .filter(|entry| entry.expires.is_none_or(|at| at > now))
+                    .map(|entry| entry.user.clone())
+            })
         });
         known.ok_or_else(ApiError::unauthorized)
     }
@@ -124,5 +152,24 @@ mod tests {
         assert_eq!(tokens.identify(&headers).ok(), Some(controller));
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer forged"));
         assert_eq!(tokens.identify(&headers).map_err(|e| e.code), Err(401));
+    }
+
+    #[test]
+    fn an_expired_token_no_longer_authenticates() {
+        let tokens = Tokens::default();
+        let account = UserInfo::service_account("default", "default");
+        let now = jiff::Timestamp::now();
+        let live = tokens.issue_until(&account, now + jiff::SignedDuration::from_secs(600));
+        let expired = tokens.issue_until(&account, now - jiff::SignedDuration::from_secs(1));
+        let identify = |token: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+            tokens.identify(&headers).map_err(|e| e.code)
+        };
+        assert_eq!(identify(&live), Ok(account));
+        assert_eq!(identify(&expired), Err(401));
     }
 }

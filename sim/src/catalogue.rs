@@ -163,10 +163,31 @@ const BUILTINS: &[Builtin] = &[
         "ServiceAccount",
         true,
         &["sa"],
-        &[],
+        &["token"],
         false,
     ),
     builtin("", "v1", "events", "Event", true, &["ev"], &[], false),
+    // Stored only: no volume is provisioned or bound (nothing here has storage).
+    builtin(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        &["status"],
+        false,
+    ),
+    builtin(
+        "",
+        "v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        false,
+        &["pv"],
+        &["status"],
+        false,
+    ),
     builtin(
         "",
         "v1",
@@ -248,6 +269,17 @@ const BUILTINS: &[Builtin] = &[
         &["status"],
         false,
     ),
+    // Leader election (the webhook's audit, client-go's leader election): stored only.
+    builtin(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "Lease",
+        true,
+        &[],
+        &[],
+        false,
+    ),
     // Stored only: nothing here enforces it (pods are local processes), as on a cluster whose
     // network plugin does not implement NetworkPolicy.
     builtin(
@@ -258,6 +290,49 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["netpol"],
         &[],
+        false,
+    ),
+    // Stored only: no ingress controller runs.
+    builtin(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "Ingress",
+        true,
+        &["ing"],
+        &["status"],
+        false,
+    ),
+    // Create-only reviews, answered by `api::auth_reviews`; nothing is stored.
+    builtin(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        false,
+        &[],
+        &[],
+        false,
+    ),
+    builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        false,
+        &[],
+        &[],
+        false,
+    ),
+    // One `Local` APIService per served group/version, kept in step by `api::apiservices`.
+    builtin(
+        "apiregistration.k8s.io",
+        "v1",
+        "apiservices",
+        "APIService",
+        false,
+        &[],
+        &["status"],
         false,
     ),
     builtin(
@@ -368,6 +443,15 @@ impl Default for Catalogue {
             inner: Arc::new(RwLock::new(map)),
         }
     }
+}
+
+/// Resources that only answer `create` (reviews): nothing is stored for them.
+pub fn is_create_only(info: &ResourceInfo) -> bool {
+    matches!(
+        (info.group.as_str(), info.resource.as_str()),
+        ("authentication.k8s.io", "selfsubjectreviews")
+            | ("authorization.k8s.io", "selfsubjectaccessreviews")
+    )
 }
 
 fn key(group: &str, version: &str, resource: &str) -> (String, String, String) {

@@ -3,15 +3,18 @@
 //! deliberately not.
 
 pub mod admission;
+pub mod allocation;
 pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod controllers;
+pub mod defaulting;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+pub mod schema;
 pub mod selectors;
 pub mod server;
 pub mod status;

@@ -195,6 +195,21 @@ fn group_version_document(state: &SharedState, group_version: &str) -> Option<Va
                 "delete": operation(info, "delete", "delete", &schema, false),
             }),
         );
+        // A CRD's schema is published as kube-apiserver publishes it (what `kubectl explain`
+        // shows); other kinds get a placeholder that accepts anything.
+        if let Some(crd) = crate::schema::definition(&state.store, info)
+            && let Some(crd_schema) = crate::schema::version_schema(&crd, &info.version)
+        {
+            schemas.insert(
+                schema,
+                crate::schema::published::kind_schema(info, crd_schema),
+            );
+            schemas.insert(
+                crate::schema::published::OBJECT_META.into(),
+                crate::schema::published::object_meta(),
+            );
+            continue;
+        }
         schemas.insert(
             schema,
             json!({

@@ -88,6 +88,8 @@ pub enum StartError {
     },
     #[error("cannot build a client: {0}")]
     Client(String),
+    #[error("cannot generate the cluster's root CA: {0}")]
+    RootCa(String),
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -135,10 +137,25 @@ pub const INITIAL_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 impl ServerState {
-    /// The next free ClusterIP from 10.96.0.0/12 (10.96.0.1 is the `kubernetes` service).
-    pub fn allocate_service_ip(&self) -> String {
-        let n = self.next_service_ip.fetch_add(1, Ordering::Relaxed);
-        format!("10.96.{}.{}", (n >> 8) & 0xff, n & 0xff)
+    /// The next free ClusterIP from 10.96.0.0/12: 10.96.0.1 goes to the `kubernetes` service,
+    /// created first; addresses clients asked for are skipped.
+    pub fn allocate_service_ip(self: &Arc<Self>) -> String {
+        let in_use = crate::allocation::cluster_ips_in_use(self);
+        let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
+        let size = 1 << 20;
+        let mut ip = String::new();
+        // Bounded: after a whole round every address has been looked at.
+        for _ in 0..size {
+            let n = self.next_service_ip.fetch_add(1, Ordering::Relaxed) % size;
+            if n == 0 || n == size - 1 {
+                continue; // the network and broadcast addresses
+            }
+            ip = std::net::Ipv4Addr::from(base + n).to_string();
+            if !in_use.contains(&ip) {
+                break;
+            }
+        }
+        ip
     }
 }
 
@@ -184,6 +201,8 @@ impl Simulator {
             Some(_) => Some(crate::controllers::Controllers::start(
                 &format!("http://{address}"),
                 &state.tokens,
+                crate::controllers::root_ca::generate_ca()
+                    .map_err(|error| StartError::RootCa(error.to_string()))?,
             )?),
             None => None,
         };
@@ -324,8 +343,16 @@ pub fn client_for(url: &str, token: Option<String>) -> Result<kube::Client, Star
     kube::Client::try_from(config).map_err(|error| StartError::Client(error.to_string()))
 }
 
-/// What a fresh cluster has: the four namespaces, the `default` service account of each.
+/// What a fresh cluster has: the four namespaces, the `default` service account of each, the
+/// `kubernetes` Service and the APIServices.
 async fn seed(state: &SharedState) {
+    seed_namespaces(state).await;
+    // First, so that it gets the first address of the service range, 10.96.0.1.
+    crate::api::kubernetes_service::create(state).await;
+    crate::api::apiservices::sync(state);
+}
+
+async fn seed_namespaces(state: &SharedState) {
     for namespace in INITIAL_NAMESPACES {
         let target = crate::api::Target {
             info: match state.catalogue.get("", "v1", "namespaces") {

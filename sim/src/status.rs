@@ -6,6 +6,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+use serde::ser::{SerializeMap, Serializer};
+
 use crate::catalogue::ResourceInfo;
 
 /// An API error, rendered as a Status object.
@@ -40,23 +43,38 @@ impl ApiError {
         self
     }
 
+    /// The Status as a JSON value (field order aside, what `body` writes).
     pub fn status(&self) -> Value {
-        if let Some(raw) = &self.raw_status {
-            return raw.clone();
+        serde_json::to_value(GoStatus(&self.to_status())).unwrap_or_else(|_| json!({}))
+    }
+
+    /// The Status as kube-apiserver's `metav1.Status`. A webhook's Status goes through that type
+    /// too, as kube-apiserver decodes and re-encodes it (fields it does not know are dropped).
+    pub fn to_status(&self) -> Status {
+        if let Some(status) = self
+            .raw_status
+            .as_ref()
+            .and_then(|raw| serde_json::from_value::<Status>(raw.clone()).ok())
+        {
+            return status;
         }
-        let mut status = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        });
-        if let (Some(details), Some(object)) = (&self.details, status.as_object_mut()) {
-            object.insert("details".into(), details.clone());
+        Status {
+            code: Some(i32::from(self.code)),
+            details: self
+                .details
+                .as_ref()
+                .map(|details| serde_json::from_value(details.clone()).unwrap_or_default()),
+            message: Some(self.message.clone()),
+            metadata: Default::default(),
+            reason: Some(self.reason.to_string()),
+            status: Some("Failure".into()),
         }
-        status
+    }
+
+    /// The response body, byte for byte as kube-apiserver writes it (`encoding/json` of
+    /// `metav1.Status`: Go's field order, empty fields omitted, a trailing newline).
+    pub fn body(&self) -> Vec<u8> {
+        status_body(&self.to_status())
     }
 
     /// `pods "web" not found`
@@ -144,12 +162,14 @@ impl ApiError {
         ApiError::new(400, "BadRequest", message)
     }
 
+    /// kube-apiserver's answer names no group or resource, but its `details` is there (`{}`).
     pub fn method_not_allowed() -> Self {
         ApiError::new(
             405,
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
         )
+        .with_details(json!({}))
     }
 
     /// Unknown URLs and resources. kube-apiserver answers these from its not-found handler with
@@ -272,7 +292,119 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
-        (code, axum::Json(self.status())).into_response()
+        (code, [(CONTENT_TYPE, "application/json")], self.body()).into_response()
+    }
+}
+
+/// `status` as Go's `encoding/json` writes it, newline included (json.Encoder adds one).
+pub fn status_body(status: &Status) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(&GoStatus(status)).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Serialises a `metav1.Status` in the order of Go's struct fields (`kind, apiVersion,
+/// metadata, status, message, reason, details, code`), leaving out what Go's `omitempty`
+/// leaves out: empty strings, zero numbers, empty lists. A present `details` is written even
+/// when empty (`{}`), as Go writes a non-nil pointer.
+pub struct GoStatus<'a>(pub &'a Status);
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|value| !value.is_empty())
+}
+
+impl serde::Serialize for GoStatus<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let status = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        out.serialize_entry("kind", "Status")?;
+        out.serialize_entry("apiVersion", "v1")?;
+        out.serialize_entry("metadata", &GoListMeta(&status.metadata))?;
+        for (key, value) in [
+            ("status", &status.status),
+            ("message", &status.message),
+            ("reason", &status.reason),
+        ] {
+            if let Some(value) = non_empty(value) {
+                out.serialize_entry(key, value)?;
+            }
+        }
+        if let Some(details) = &status.details {
+            out.serialize_entry("details", &GoDetails(details))?;
+        }
+        if let Some(code) = status.code.filter(|code| *code != 0) {
+            out.serialize_entry("code", &code)?;
+        }
+        out.end()
+    }
+}
+
+struct GoListMeta<'a>(&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta);
+
+impl serde::Serialize for GoListMeta<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let meta = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        for (key, value) in [
+            ("selfLink", &meta.self_link),
+            ("resourceVersion", &meta.resource_version),
+            ("continue", &meta.continue_),
+        ] {
+            if let Some(value) = non_empty(value) {
+                out.serialize_entry(key, value)?;
+            }
+        }
+        // A pointer in Go: written whenever set, zero included.
+        if let Some(count) = meta.remaining_item_count {
+            out.serialize_entry("remainingItemCount", &count)?;
+        }
+        out.end()
+    }
+}
+
+struct GoDetails<'a>(&'a StatusDetails);
+
+impl serde::Serialize for GoDetails<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let details = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        for (key, value) in [
+            ("name", &details.name),
+            ("group", &details.group),
+            ("kind", &details.kind),
+            ("uid", &details.uid),
+        ] {
+            if let Some(value) = non_empty(value) {
+                out.serialize_entry(key, value)?;
+            }
+        }
+        if let Some(causes) = details.causes.as_ref().filter(|causes| !causes.is_empty()) {
+            let causes: Vec<GoCause<'_>> = causes.iter().map(GoCause).collect();
+            out.serialize_entry("causes", &causes)?;
+        }
+        if let Some(seconds) = details.retry_after_seconds.filter(|seconds| *seconds != 0) {
+            out.serialize_entry("retryAfterSeconds", &seconds)?;
+        }
+        out.end()
+    }
+}
+
+struct GoCause<'a>(&'a StatusCause);
+
+impl serde::Serialize for GoCause<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let cause = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        for (key, value) in [
+            ("reason", &cause.reason),
+            ("message", &cause.message),
+            ("field", &cause.field),
+        ] {
+            if let Some(value) = non_empty(value) {
+                out.serialize_entry(key, value)?;
+            }
+        }
+        out.end()
     }
 }
 
@@ -337,6 +469,25 @@ mod tests {
         assert_eq!(
             invalid.status()["details"]["causes"][0]["field"],
             "metadata.name"
+        );
+    }
+
+    #[test]
+    fn bodies_are_written_in_gos_field_order() {
+        let pods = Catalogue::default().get("", "v1", "pods").unwrap();
+        assert_eq!(
+            String::from_utf8(ApiError::not_found(&pods, "p").body()).unwrap(),
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"pods \\\"p\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"p\",\"kind\":\"pods\"},\"code\":404}\n"
+        );
+        // A webhook's Status is re-encoded: Go's order, unknown fields dropped.
+        let mut denied = ApiError::new(403, "", "admission webhook \"w\" denied the request: no");
+        denied.raw_status = Some(json!({"code": 403, "reason": "Forbidden", "extra": 1,
+            "details": {"causes": [{"field": "spec", "message": "m", "reason": "R"}], "kind": "pods", "group": ""},
+            "message": "admission webhook \"w\" denied the request: no", "status": "Failure",
+            "metadata": {}, "apiVersion": "v1", "kind": "Status"}));
+        assert_eq!(
+            String::from_utf8(denied.body()).unwrap(),
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"admission webhook \\\"w\\\" denied the request: no\",\"reason\":\"Forbidden\",\"details\":{\"kind\":\"pods\",\"causes\":[{\"reason\":\"R\",\"message\":\"m\",\"field\":\"spec\"}]},\"code\":403}\n"
         );
     }
 

@@ -1,19 +1,50 @@
-//! `meta.k8s.io/v1` Tables: what `kubectl get` prints. kube-apiserver renders the columns
-//! server-side (kubectl asks with `Accept: ...;as=Table`); these are its columns for the kinds
-//! we serve, `additionalPrinterColumns` for custom resources, and Name/Age otherwise.
+//! `meta.k8s.io` Tables: what `kubectl get` prints. kube-apiserver renders the columns
+//! server-side (kubectl asks with `Accept: ...;as=Table`), always with the `-o wide` ones
+//! (priority 1), which kubectl hides unless asked. Built-in kinds get the columns of
+//! kube-apiserver's printers (`pkg/printers/internalversion`), with their definitions exactly as
+//! it sends them (`table/columns.json`, captured from kube-apiserver v1.32); kinds without a
+//! printer get its default `Name`/`Created At`; custom resources their
+//! `additionalPrinterColumns`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use crate::api::shape::partial_metadata;
 use crate::catalogue::ResourceInfo;
+use crate::selectors::LabelSelector;
 
+mod cluster_policy;
+mod core_kinds;
 mod pod_status;
+mod routing;
+mod volumes;
+mod workloads;
 
-use pod_status::pod_status;
+/// The cells of one object's row, given the current time (for ages).
+type Cells = fn(&Value, Timestamp) -> Vec<Value>;
 
-fn text(object: &Value, pointer: &str) -> String {
+/// kube-apiserver's column definitions, by `group/resource` (`default` for kinds without a
+/// printer).
+static COLUMNS: LazyLock<HashMap<String, Vec<Value>>> =
+    LazyLock::new(|| serde_json::from_str(include_str!("table/columns.json")).unwrap_or_default());
+
+fn columns(key: &str) -> Vec<Value> {
+    COLUMNS.get(key).cloned().unwrap_or_default()
+}
+
+/// The cells of a built-in kind with a printer.
+fn builtin_cells(group: &str, resource: &str) -> Option<Cells> {
+    core_kinds::cells(group, resource)
+        .or_else(|| workloads::cells(group, resource))
+        .or_else(|| cluster_policy::cells(group, resource))
+        .or_else(|| volumes::cells(group, resource))
+        .or_else(|| routing::cells(group, resource))
+}
+
+pub(crate) fn text(object: &Value, pointer: &str) -> String {
     match object.pointer(pointer) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
@@ -21,8 +52,24 @@ fn text(object: &Value, pointer: &str) -> String {
     }
 }
 
-fn int(object: &Value, pointer: &str) -> i64 {
+pub(crate) fn int(object: &Value, pointer: &str) -> i64 {
     object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+pub(crate) fn count(object: &Value, pointer: &str) -> usize {
+    match object.pointer(pointer) {
+        Some(Value::Array(items)) => items.len(),
+        Some(Value::Object(map)) => map.len(),
+        _ => 0,
+    }
+}
+
+pub(crate) fn none_if_empty(value: String) -> String {
+    if value.is_empty() {
+        "<none>".into()
+    } else {
+        value
+    }
 }
 
 /// kube's `duration.HumanDuration`: `45s`, `5m`, `3h`, `2d`, `3y`.
@@ -63,426 +110,144 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
-fn age(object: &Value, pointer: &str, now: Timestamp) -> String {
-    let stamp = text(object, pointer);
-    match stamp.parse::<Timestamp>() {
+/// `translateTimestampSince`: the age of the timestamp at `pointer`, `<unknown>` without one.
+pub(crate) fn age(object: &Value, pointer: &str, now: Timestamp) -> String {
+    match text(object, pointer).parse::<Timestamp>() {
         Ok(then) => human_duration(now.as_second() - then.as_second()),
         Err(_) => "<unknown>".into(),
     }
 }
 
-struct Column {
-    name: &'static str,
-    kind: &'static str,
-    priority: u8,
+/// `layoutContainerCells`: the containers' names and images, comma-separated.
+pub(crate) fn container_cells(object: &Value, containers: &str) -> (String, String) {
+    let containers = object
+        .pointer(containers)
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let field = |name: &str| {
+        containers
+            .iter()
+            .map(|container| text(container, &format!("/{name}")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    (field("name"), field("image"))
 }
 
-const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
-    Column {
-        name,
-        kind,
-        priority,
+/// `labels.FormatLabels`: `k=v,k2=v2` in key order, `<none>` when empty.
+pub(crate) fn format_labels(object: &Value, pointer: &str) -> String {
+    let pairs: Vec<String> = object
+        .pointer(pointer)
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
+        .collect();
+    none_if_empty(pairs.join(","))
+}
+
+/// `LabelSelectorAsSelector(...).String()`: requirements in key order (`app=web`, `tier in
+/// (a,b)`, `tier notin (a)`, `tier`, `!tier`), values sorted; `""` for none or an empty
+/// selector; `None` when the selector is not valid.
+pub(crate) fn selector_string(selector: Option<&Value>) -> Option<String> {
+    let selector = selector.unwrap_or(&Value::Null);
+    LabelSelector::from_value(selector).ok()?;
+    let mut requirements: Vec<(String, String)> = Vec::new();
+    for (key, value) in selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        requirements.push((
+            key.clone(),
+            format!("{key}={}", value.as_str().unwrap_or("")),
+        ));
     }
-}
-
-fn containers_ready(pod: &Value) -> String {
-    let total = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let ready = pod
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .map_or(0, |statuses| {
-            statuses
-                .iter()
-                .filter(|s| s.get("ready").and_then(Value::as_bool) == Some(true))
-                .count()
-        });
-    format!("{ready}/{total}")
-}
-
-fn service_ports(service: &Value) -> String {
-    let ports: Vec<String> = service
-        .pointer("/spec/ports")
+    for expression in selector
+        .get("matchExpressions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|port| {
-            let protocol = Some(text(port, "/protocol"))
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "TCP".into());
-            let node_port = int(port, "/nodePort");
-            if node_port > 0 {
-                format!("{}:{node_port}/{protocol}", int(port, "/port"))
-            } else {
-                format!("{}/{protocol}", int(port, "/port"))
-            }
-        })
-        .collect();
-    if ports.is_empty() {
-        "<none>".into()
-    } else {
-        ports.join(",")
+    {
+        let key = text(expression, "/key");
+        let mut values: Vec<String> = expression
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|value| value.as_str().map(str::to_string))
+            .collect();
+        values.sort();
+        let printed = match text(expression, "/operator").as_str() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.clone(),
+            _ => format!("!{key}"),
+        };
+        requirements.push((key, printed));
+    }
+    requirements.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(
+        requirements
+            .into_iter()
+            .map(|(_, printed)| printed)
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// `metav1.FormatLabelSelector`: the selector's string, `<none>` when empty, `<error>` when
+/// it is not valid.
+pub(crate) fn format_label_selector(selector: Option<&Value>) -> String {
+    match selector_string(selector) {
+        Some(printed) => none_if_empty(printed),
+        None => "<error>".into(),
     }
 }
 
-fn none_if_empty(value: String) -> String {
-    if value.is_empty() {
-        "<none>".into()
+/// The Table for `objects` of a resource, at `meta.k8s.io/<version>`. `now` defaults to the
+/// current time (ages).
+pub fn table(
+    info: &ResourceInfo,
+    objects: &[Arc<Value>],
+    now: Option<Timestamp>,
+    version: &str,
+) -> Value {
+    let now = now.unwrap_or_else(Timestamp::now);
+    let (definitions, cells): (Vec<Value>, RowCells) = if !info.builtin {
+        custom_resource_columns(info, now)
+    } else if let Some(cells) = builtin_cells(&info.group, &info.resource) {
+        (
+            columns(&format!("{}/{}", info.group, info.resource)),
+            Box::new(move |object| cells(object, now)),
+        )
     } else {
-        value
-    }
-}
-
-fn container_field(object: &Value, spec_pointer: &str, field: &str) -> String {
-    object
-        .pointer(spec_pointer)
-        .and_then(Value::as_array)
-        .map(|containers| {
-            containers
-                .iter()
-                .map(|c| text(c, &format!("/{field}")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
-}
-
-fn match_labels(object: &Value) -> String {
-    object
-        .pointer("/spec/selector")
-        .and_then(crate::selectors::match_labels_text)
-        .unwrap_or_default()
-}
-
-/// The cells of one object's row.
-type Cells = fn(&Value, Timestamp) -> Vec<Value>;
-
-/// Columns and cells for one built-in kind.
-fn builtin_columns(info: &ResourceInfo) -> Option<(Vec<Column>, Cells)> {
-    let table: (Vec<Column>, Cells) = match (info.group.as_str(), info.resource.as_str()) {
-        ("", "pods") => (
-            vec![
-                col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Status", "string", 0),
-                col("Restarts", "string", 0),
-                col("Age", "string", 0),
-                col("IP", "string", 1),
-                col("Node", "string", 1),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(containers_ready(o)),
-                    json!(pod_status(o).0),
-                    json!(pod_status(o).1.to_string()),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                    json!(none_if_empty(text(o, "/status/podIP"))),
-                    json!(none_if_empty(text(o, "/spec/nodeName"))),
-                ]
-            },
-        ),
-        ("apps", "deployments") => (
-            vec![
-                col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Up-to-date", "integer", 0),
-                col("Available", "integer", 0),
-                col("Age", "string", 0),
-                col("Containers", "string", 1),
-                col("Images", "string", 1),
-                col("Selector", "string", 1),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(format!(
-                        "{}/{}",
-                        int(o, "/status/readyReplicas"),
-                        int(o, "/spec/replicas")
-                    )),
-                    json!(int(o, "/status/updatedReplicas")),
-                    json!(int(o, "/status/availableReplicas")),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                    json!(container_field(o, "/spec/template/spec/containers", "name")),
-                    json!(container_field(
-                        o,
-                        "/spec/template/spec/containers",
-                        "image"
-                    )),
-                    json!(match_labels(o)),
-                ]
-            },
-        ),
-        ("apps", "replicasets") | ("", "replicationcontrollers") => (
-            vec![
-                col("Name", "string", 0),
-                col("Desired", "integer", 0),
-                col("Current", "integer", 0),
-                col("Ready", "integer", 0),
-                col("Age", "string", 0),
-                col("Containers", "string", 1),
-                col("Images", "string", 1),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(int(o, "/spec/replicas")),
-                    json!(int(o, "/status/replicas")),
-                    json!(int(o, "/status/readyReplicas")),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                    json!(container_field(o, "/spec/template/spec/containers", "name")),
-                    json!(container_field(
-                        o,
-                        "/spec/template/spec/containers",
-                        "image"
-                    )),
-                ]
-            },
-        ),
-        ("apps", "statefulsets") => (
-            vec![
-                col("Name", "string", 0),
-                col("Ready", "string", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(format!(
-                        "{}/{}",
-                        int(o, "/status/readyReplicas"),
-                        int(o, "/spec/replicas")
-                    )),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("apps", "daemonsets") => (
-            vec![
-                col("Name", "string", 0),
-                col("Desired", "integer", 0),
-                col("Current", "integer", 0),
-                col("Ready", "integer", 0),
-                col("Up-to-date", "integer", 0),
-                col("Available", "integer", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(int(o, "/status/desiredNumberScheduled")),
-                    json!(int(o, "/status/currentNumberScheduled")),
-                    json!(int(o, "/status/numberReady")),
-                    json!(int(o, "/status/updatedNumberScheduled")),
-                    json!(int(o, "/status/numberAvailable")),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("batch", "jobs") => (
-            vec![
-                col("Name", "string", 0),
-                col("Status", "string", 0),
-                col("Completions", "string", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                let completions = o
-                    .pointer("/spec/completions")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1);
-                let status = if int(o, "/status/succeeded") >= completions {
-                    "Complete"
-                } else if int(o, "/status/failed") > 0 {
-                    "Failed"
+        // rest.NewDefaultTableConvertor: the creation time as RFC 3339, not an age.
+        (
+            columns("default"),
+            Box::new(|object| {
+                let created = text(object, "/metadata/creationTimestamp");
+                let created = if created.is_empty() {
+                    "0001-01-01T00:00:00Z".to_string()
                 } else {
-                    "Running"
+                    created
                 };
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(status),
-                    json!(format!("{}/{completions}", int(o, "/status/succeeded"))),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("batch", "cronjobs") => (
-            vec![
-                col("Name", "string", 0),
-                col("Schedule", "string", 0),
-                col("Suspend", "boolean", 0),
-                col("Active", "integer", 0),
-                col("Last Schedule", "string", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(text(o, "/spec/schedule")),
-                    json!(
-                        o.pointer("/spec/suspend")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false)
-                    ),
-                    json!(
-                        o.pointer("/status/active")
-                            .and_then(Value::as_array)
-                            .map_or(0, Vec::len)
-                    ),
-                    json!(if o.pointer("/status/lastScheduleTime").is_some() {
-                        age(o, "/status/lastScheduleTime", now)
-                    } else {
-                        "<none>".into()
-                    }),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("", "namespaces") => (
-            vec![
-                col("Name", "string", 0),
-                col("Status", "string", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(text(o, "/status/phase")),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("", "services") => (
-            vec![
-                col("Name", "string", 0),
-                col("Type", "string", 0),
-                col("Cluster-IP", "string", 0),
-                col("External-IP", "string", 0),
-                col("Port(s)", "string", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(text(o, "/spec/type")),
-                    json!(none_if_empty(text(o, "/spec/clusterIP"))),
-                    json!("<none>"),
-                    json!(service_ports(o)),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("", "events") => (
-            vec![
-                col("Last Seen", "string", 0),
-                col("Type", "string", 0),
-                col("Reason", "string", 0),
-                col("Object", "string", 0),
-                col("Message", "string", 0),
-            ],
-            |o, now| {
-                let seen = if o.pointer("/lastTimestamp").is_some_and(|t| !t.is_null()) {
-                    "/lastTimestamp"
-                } else if o.pointer("/eventTime").is_some_and(|t| !t.is_null()) {
-                    "/eventTime"
-                } else {
-                    "/metadata/creationTimestamp"
-                };
-                let object = format!(
-                    "{}/{}",
-                    text(o, "/involvedObject/kind").to_lowercase(),
-                    text(o, "/involvedObject/name")
-                );
-                vec![
-                    json!(age(o, seen, now)),
-                    json!(text(o, "/type")),
-                    json!(text(o, "/reason")),
-                    json!(object),
-                    json!(text(o, "/message")),
-                ]
-            },
-        ),
-        ("", "nodes") => (
-            vec![
-                col("Name", "string", 0),
-                col("Status", "string", 0),
-                col("Roles", "string", 0),
-                col("Age", "string", 0),
-                col("Version", "string", 0),
-            ],
-            |o, now| {
-                let ready = o
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .any(|c| text(c, "/type") == "Ready" && text(c, "/status") == "True");
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(if ready { "Ready" } else { "NotReady" }),
-                    json!("<none>"),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                    json!(text(o, "/status/nodeInfo/kubeletVersion")),
-                ]
-            },
-        ),
-        ("", "configmaps") => (
-            vec![
-                col("Name", "string", 0),
-                col("Data", "integer", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                let count = ["/data", "/binaryData"]
-                    .iter()
-                    .map(|p| {
-                        o.pointer(p)
-                            .and_then(Value::as_object)
-                            .map_or(0, |m| m.len())
-                    })
-                    .sum::<usize>();
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(count),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("", "secrets") => (
-            vec![
-                col("Name", "string", 0),
-                col("Type", "string", 0),
-                col("Data", "integer", 0),
-                col("Age", "string", 0),
-            ],
-            |o, now| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(text(o, "/type")),
-                    json!(
-                        o.pointer("/data")
-                            .and_then(Value::as_object)
-                            .map_or(0, |m| m.len())
-                    ),
-                    json!(age(o, "/metadata/creationTimestamp", now)),
-                ]
-            },
-        ),
-        ("apiextensions.k8s.io", "customresourcedefinitions") => (
-            vec![col("Name", "string", 0), col("Created At", "date", 0)],
-            |o, _| {
-                vec![
-                    json!(text(o, "/metadata/name")),
-                    json!(text(o, "/metadata/creationTimestamp")),
-                ]
-            },
-        ),
-        _ => return None,
+                vec![json!(text(object, "/metadata/name")), json!(created)]
+            }),
+        )
     };
-    Some(table)
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| json!({"cells": cells(object), "object": partial_metadata(object, version)}))
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": format!("meta.k8s.io/{version}"),
+        "metadata": {},
+        "columnDefinitions": definitions,
+        "rows": rows,
+    })
 }
 
 /// A simple JSONPath (`.spec.replicas`, `.status.conditions[0].type`) for printer columns.
@@ -511,79 +276,50 @@ fn json_path(object: &Value, path: &str) -> Value {
     current.clone()
 }
 
-fn partial_metadata(object: &Value) -> Value {
-    json!({
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({})),
-    })
-}
+type RowCells = Box<dyn Fn(&Value) -> Vec<Value>>;
 
-/// The Table for `objects` of a resource. `now` defaults to the current time (ages).
-pub fn table(info: &ResourceInfo, objects: &[Arc<Value>], now: Option<Timestamp>) -> Value {
-    let now = now.unwrap_or_else(Timestamp::now);
-    let (columns, rows): (Vec<Value>, Vec<Value>) = if let Some((columns, cells)) =
-        builtin_columns(info)
-    {
-        let definitions = columns
-            .iter()
-            .map(|c| json!({"name": c.name, "type": c.kind, "format": if c.name == "Name" { "name" } else { "" }, "description": "", "priority": c.priority}))
-            .collect();
-        let rows = objects
-            .iter()
-            .map(|o| json!({"cells": cells(o, now), "object": partial_metadata(o)}))
-            .collect();
-        (definitions, rows)
-    } else {
-        let printer = &info.printer_columns;
-        let mut definitions = vec![
-            json!({"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0}),
-        ];
-        for column in printer {
-            definitions.push(json!({
-                "name": column.get("name").cloned().unwrap_or(json!("")),
-                "type": column.get("type").cloned().unwrap_or(json!("string")),
-                "format": column.get("format").cloned().unwrap_or(json!("")),
-                "description": column.get("description").cloned().unwrap_or(json!("")),
-                "priority": column.get("priority").cloned().unwrap_or(json!(0)),
-            }));
+/// A custom resource's columns: Name, then its `additionalPrinterColumns`, or Age when it
+/// declares none (apiextensions-apiserver's table convertor).
+fn custom_resource_columns(info: &ResourceInfo, now: Timestamp) -> (Vec<Value>, RowCells) {
+    let printer = info.printer_columns.clone();
+    let default_columns = columns("default");
+    let mut definitions: Vec<Value> = default_columns.first().cloned().into_iter().collect();
+    for column in &printer {
+        definitions.push(json!({
+            "name": column.get("name").cloned().unwrap_or(json!("")),
+            "type": column.get("type").cloned().unwrap_or(json!("string")),
+            "format": column.get("format").cloned().unwrap_or(json!("")),
+            "description": column.get("description").cloned().unwrap_or(json!("")),
+            "priority": column.get("priority").cloned().unwrap_or(json!(0)),
+        }));
+    }
+    let show_age = printer.is_empty();
+    if show_age {
+        definitions.push(
+            json!({"name": "Age", "type": "date", "format": "", "description": "", "priority": 0}),
+        );
+    }
+    let cells = move |object: &Value| {
+        let mut cells = vec![json!(text(object, "/metadata/name"))];
+        for column in &printer {
+            let path = column.get("jsonPath").and_then(Value::as_str).unwrap_or("");
+            let value = json_path(object, path);
+            let is_date = column.get("type").and_then(Value::as_str) == Some("date");
+            cells.push(match value {
+                Value::String(ref s) if is_date => match s.parse::<Timestamp>() {
+                    Ok(then) => json!(human_duration(now.as_second() - then.as_second())),
+                    Err(_) => value,
+                },
+                Value::Null => json!("<none>"),
+                other => other,
+            });
         }
-        let show_age = printer.is_empty();
         if show_age {
-            definitions.push(json!({"name": "Age", "type": "date", "format": "", "description": "", "priority": 0}));
+            cells.push(json!(age(object, "/metadata/creationTimestamp", now)));
         }
-        let rows = objects
-            .iter()
-            .map(|o| {
-                let mut cells = vec![json!(text(o, "/metadata/name"))];
-                for column in printer {
-                    let path = column.get("jsonPath").and_then(Value::as_str).unwrap_or("");
-                    let value = json_path(o, path);
-                    let is_date = column.get("type").and_then(Value::as_str) == Some("date");
-                    cells.push(match value {
-                        Value::String(ref s) if is_date => match s.parse::<Timestamp>() {
-                            Ok(then) => json!(human_duration(now.as_second() - then.as_second())),
-                            Err(_) => value,
-                        },
-                        Value::Null => json!("<none>"),
-                        other => other,
-                    });
-                }
-                if show_age {
-                    cells.push(json!(age(o, "/metadata/creationTimestamp", now)));
-                }
-                json!({"cells": cells, "object": partial_metadata(o)})
-            })
-            .collect();
-        (definitions, rows)
+        cells
     };
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {},
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+    (definitions, Box::new(cells))
 }
 
 #[cfg(test)]
@@ -601,22 +337,49 @@ mod tests {
     }
 
     #[test]
-    fn deployments_show_ready_up_to_date_and_available() {
+    fn every_printed_kind_has_kube_apiservers_column_definitions() {
+        for key in COLUMNS.keys().filter(|key| *key != "default") {
+            let (group, resource) = key.split_once('/').unwrap();
+            assert!(builtin_cells(group, resource).is_some(), "{key}");
+        }
+        assert_eq!(COLUMNS["default"].len(), 2);
+    }
+
+    #[test]
+    fn selectors_print_as_labels_selector_strings() {
+        let selector = json!({"matchLabels": {"app": "web"}, "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["b", "a"]},
+            {"key": "env", "operator": "DoesNotExist"},
+            {"key": "zone", "operator": "Exists"}]});
+        assert_eq!(
+            format_label_selector(Some(&selector)),
+            "app=web,!env,tier in (a,b),zone"
+        );
+        assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
+        assert_eq!(format_label_selector(None), "<none>");
+        assert_eq!(
+            format_label_selector(Some(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Bad"}]})
+            )),
+            "<error>"
+        );
+    }
+
+    #[test]
+    fn kinds_without_a_printer_show_their_creation_time() {
         let info = Catalogue::default()
-            .get("apps", "v1", "deployments")
+            .get("rbac.authorization.k8s.io", "v1", "roles")
             .unwrap();
-        let now: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
-        let deployment = Arc::new(json!({
-            "metadata": {"name": "web", "creationTimestamp": "2026-11-26T11:55:00Z"},
-            "spec": {"replicas": 3},
-            "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2},
-        }));
-        let table = table(&info, &[deployment], Some(now));
+        let role = Arc::new(
+            json!({"metadata": {"name": "r", "creationTimestamp": "2026-11-26T11:55:00Z"}}),
+        );
+        let table = table(&info, &[role], None, "v1");
         assert_eq!(
             table["rows"][0]["cells"],
-            json!(["web", "2/3", 3, 2, "5m", "", "", ""])
+            json!(["r", "2026-11-26T11:55:00Z"])
         );
-        assert_eq!(table["columnDefinitions"][1]["name"], "Ready");
+        assert_eq!(table["columnDefinitions"][1]["name"], "Created At");
+        assert_eq!(table["columnDefinitions"][1]["type"], "date");
     }
 
     #[test]
@@ -634,7 +397,9 @@ mod tests {
                 json!({"metadata": {"name": "p"}, "spec": {"order": 10}}),
             )],
             None,
+            "v1",
         );
         assert_eq!(table["rows"][0]["cells"], json!(["p", 10]));
+        assert_eq!(table["columnDefinitions"][0]["format"], "name");
     }
 }

@@ -310,7 +310,9 @@ async fn events_are_listed_and_described_with_their_object() {
     // describe lists the pod's events with a field selector on the involved object.
     let described = cluster.ok(&["describe", "pod", "p"]).await;
     assert!(
-        described.starts_with("Name:         p\nNamespace:    default\n"),
+        described.starts_with(
+            "Name:             p\nNamespace:        default\nPriority:         0\nService Account:  default\n"
+        ),
         "{described}"
     );
     let events_section = described

@@ -297,6 +297,9 @@ async fn call_hook(
     if !(200..300).contains(&reply.status) {
         return failure(format!("failed to call webhook: {}", server_error(&reply)));
     }
+    if let Some(reason) = review::undecodable(&reply.content_type, reply.status, &reply.body) {
+        return failure(format!("failed to call webhook: {reason}"));
+    }
     let verdict = match review::verify(version, &uid, &reply.body) {
         Ok(verdict) => verdict,
         Err(reason) => return failure(reason),

@@ -234,14 +234,21 @@ fn tls_error(error: &std::io::Error) -> String {
         Some(rustls::Error::InvalidCertificate(certificate)) => match certificate {
             C::UnknownIssuer => verify("certificate signed by unknown authority"),
             C::NotValidForName => verify("certificate is not valid for the requested name"),
-            C::NotValidForNameContext { expected, .. } => verify(&format!(
-                "certificate is not valid for {}",
-                server_name_text(expected)
+            C::NotValidForNameContext {
+                expected,
+                presented,
+            } => verify(&name_mismatch(&server_name_text(expected), presented)),
+            C::ExpiredContext { time, not_after } => verify(&format!(
+                "{EXPIRED}: current time {} is after {}",
+                go_time(*time),
+                go_time(*not_after)
             )),
-            C::Expired
-            | C::ExpiredContext { .. }
-            | C::NotValidYet
-            | C::NotValidYetContext { .. } => verify("certificate has expired or is not yet valid"),
+            C::NotValidYetContext { time, not_before } => verify(&format!(
+                "{EXPIRED}: current time {} is before {}",
+                go_time(*time),
+                go_time(*not_before)
+            )),
+            C::Expired | C::NotValidYet => verify(EXPIRED),
             other => verify(&format!("{other:?}")),
         },
         Some(other) => format!("tls: {other}"),
@@ -251,6 +258,40 @@ fn tls_error(error: &std::io::Error) -> String {
         }
         None => error.to_string(),
     }
+}
+
+const EXPIRED: &str = "certificate has expired or is not yet valid";
+
+/// crypto/x509's `HostnameError`: a DNS name is matched against the certificate's DNS names
+/// only, an IP address against its IP addresses only (Go's `maxNamesIncluded` is 100).
+fn name_mismatch(host: &str, presented: &[String]) -> String {
+    let wants_ip = host.parse::<std::net::IpAddr>().is_ok();
+    let valid: Vec<&str> = presented
+        .iter()
+        .map(String::as_str)
+        .filter(|name| name.parse::<std::net::IpAddr>().is_ok() == wants_ip)
+        .collect();
+    match (wants_ip, valid.len()) {
+        (true, 0) => {
+            format!("cannot validate certificate for {host} because it doesn't contain any IP SANs")
+        }
+        (true, count) if count >= 100 => {
+            format!("certificate is valid for {count} IP SANs, but none matched {host}")
+        }
+        (false, count) if count >= 100 => {
+            format!("certificate is valid for {count} names, but none matched {host}")
+        }
+        (false, 0) => format!("certificate is not valid for any names, but wanted to match {host}"),
+        _ => format!("certificate is valid for {}, not {host}", valid.join(", ")),
+    }
+}
+
+/// `time.Format(time.RFC3339)` of a UTC time, as kube-apiserver's x509 errors print it.
+fn go_time(time: rustls_pki_types::UnixTime) -> String {
+    let seconds = i64::try_from(time.as_secs()).unwrap_or(i64::MAX);
+    jiff::Timestamp::from_second(seconds)
+        .map(|timestamp| timestamp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| seconds.to_string())
 }
 
 fn server_name_text(name: &ServerName<'_>) -> String {
@@ -287,5 +328,35 @@ fn hyper_text(text: &str) -> String {
         "read: connection reset by peer".into()
     } else {
         text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_errors_are_worded_as_crypto_x509_words_them() {
+        let presented = vec!["webhook.example".to_string(), "10.0.0.1".to_string()];
+        assert_eq!(
+            name_mismatch("svc.ns.svc", &presented),
+            "certificate is valid for webhook.example, not svc.ns.svc"
+        );
+        assert_eq!(
+            name_mismatch("10.0.0.2", &presented),
+            "certificate is valid for 10.0.0.1, not 10.0.0.2"
+        );
+        assert_eq!(
+            name_mismatch("10.0.0.2", &presented[..1]),
+            "cannot validate certificate for 10.0.0.2 because it doesn't contain any IP SANs"
+        );
+        assert_eq!(
+            name_mismatch("svc", &[]),
+            "certificate is not valid for any names, but wanted to match svc"
+        );
+        let time = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            1_800_000_000,
+        ));
+        assert_eq!(go_time(time), "2027-01-15T08:00:00Z");
     }
 }

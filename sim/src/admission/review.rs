@@ -113,6 +113,32 @@ pub struct Verdict {
     pub warnings: Vec<String>,
 }
 
+/// What client-go's `Result.Into` says of a 2xx answer it cannot decode at all: a content
+/// type no serializer handles (an absent one is the client's own, JSON), or an empty body.
+pub fn undecodable(content_type: &str, status: u16, body: &[u8]) -> Option<String> {
+    let content_type = if content_type.is_empty() {
+        "application/json"
+    } else {
+        content_type
+    };
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let known = matches!(
+        media_type.as_str(),
+        "application/json" | "application/yaml" | "application/vnd.kubernetes.protobuf"
+    );
+    if !known {
+        return Some(format!("serializer for {content_type} doesn't exist"));
+    }
+    body.is_empty().then(|| {
+        format!("0-length response with status code: {status} and content type: {content_type}")
+    })
+}
+
 /// Decodes a 2xx body and checks it as `VerifyAdmissionResponse` does for a validating
 /// webhook. `Err` is the `<reason>` of the call failure.
 pub fn verify(version: &str, uid: &str, body: &[u8]) -> Result<Verdict, String> {
@@ -292,6 +318,16 @@ mod tests {
     #[test]
     fn responses_are_verified_in_kube_apiservers_order() {
         let ok = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true,"warnings":["w"]}}"#;
+        assert_eq!(undecodable("application/json", 200, ok), None);
+        assert_eq!(undecodable("", 200, ok), None);
+        assert_eq!(
+            undecodable("application/json", 200, b"").as_deref(),
+            Some("0-length response with status code: 200 and content type: application/json")
+        );
+        assert_eq!(
+            undecodable("text/plain; charset=utf-8", 200, b"ok").as_deref(),
+            Some("serializer for text/plain; charset=utf-8 doesn't exist")
+        );
         let verdict = verify("v1", "u", ok).unwrap();
         assert!(verdict.allowed);
         assert_eq!(verdict.warnings, ["w"]);

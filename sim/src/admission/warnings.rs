@@ -49,19 +49,18 @@ impl Warnings {
     }
 }
 
-/// `net.NewWarningHeader(299, "-", text)`: quotes and backslashes escaped, control characters
-/// (other than tab) removed.
+/// `net.NewWarningHeader(299, "-", text)`: quotes and backslashes escaped. A text with any
+/// control character (a tab too) is refused there, so the warning is dropped, not cleaned.
 fn header(text: &str) -> Option<HeaderValue> {
+    if text.chars().any(char::is_control) {
+        return None;
+    }
     let mut value = String::from("299 - \"");
     for c in text.chars() {
-        match c {
-            '"' | '\\' => {
-                value.push('\\');
-                value.push(c);
-            }
-            c if c.is_control() && c != '\t' => {}
-            c => value.push(c),
+        if matches!(c, '"' | '\\') {
+            value.push('\\');
         }
+        value.push(c);
     }
     value.push('"');
     HeaderValue::from_bytes(value.as_bytes()).ok()
@@ -70,6 +69,15 @@ fn header(text: &str) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_with_a_control_character_is_dropped_as_kube_apiserver_drops_it() {
+        let warnings = Warnings::default();
+        warnings.add("tab\there");
+        warnings.add("bell\u{7}");
+        warnings.add("kept");
+        assert_eq!(warnings.headers(), [r#"299 - "kept""#]);
+    }
 
     #[test]
     fn warnings_are_escaped_deduplicated_and_limited() {

@@ -5,6 +5,10 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
 use serde_json::{Value, json};
 
 use super::admit::{Write, admit_delete};
@@ -49,6 +53,84 @@ fn propagation(options: &Value, query: &HashMap<String, String>) -> Result<Propa
     }
 }
 
+/// What a DELETE answers: the deleted object, or a `Status` `Success` naming it. kube-apiserver
+/// answers with the object for kinds whose storage sets `ReturnDeletedObject` and for
+/// deletions that wait on finalizers (Foreground and Orphan add one), and with the Status when
+/// any other object is deleted at once (`Store.finalizeDelete`).
+#[derive(Debug)]
+pub enum Deleted {
+    Object(Value),
+    Status(Box<Status>),
+}
+
+impl IntoResponse for Deleted {
+    fn into_response(self) -> Response {
+        match self {
+            Deleted::Object(object) => Json(object).into_response(),
+            Deleted::Status(status) => (
+                [(CONTENT_TYPE, "application/json")],
+                crate::status::status_body(&status),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Kinds whose kube-apiserver storage sets `ReturnDeletedObject: true` (of those served here;
+/// also persistentvolumes, persistentvolumeclaims, podtemplates, resourcequotas and the
+/// storage.k8s.io and resource.k8s.io kinds).
+fn returns_deleted_object(target: &Target) -> bool {
+    let info = &target.info;
+    info.builtin
+        && info.group.is_empty()
+        && matches!(
+            info.resource.as_str(),
+            "namespaces"
+                | "pods"
+                | "services"
+                | "serviceaccounts"
+                | "persistentvolumes"
+                | "persistentvolumeclaims"
+                | "podtemplates"
+                | "resourcequotas"
+        )
+}
+
+fn answer(target: &Target, deleted: Value, policy: Propagation) -> Deleted {
+    let has_finalizers = deleted
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|finalizers| !finalizers.is_empty());
+    // A CRD waits on its `customresourcecleanup` finalizer in kube-apiserver.
+    let is_crd = target.info.group == "apiextensions.k8s.io"
+        && target.info.resource == "customresourcedefinitions";
+    if returns_deleted_object(target)
+        || policy != Propagation::Background
+        || has_finalizers
+        || is_crd
+    {
+        return Deleted::Object(deleted);
+    }
+    let text = |pointer: &str| {
+        deleted
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Deleted::Status(Box::new(Status {
+        status: Some("Success".into()),
+        details: Some(StatusDetails {
+            name: text("/metadata/name"),
+            group: Some(target.info.group.clone()),
+            // kube-apiserver puts the resource in `kind`, as its comment says.
+            kind: Some(target.info.resource.clone()),
+            uid: text("/metadata/uid"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
 /// How many times a delete is re-admitted when the object changes while it is admitted.
 const MAX_RETRIES: usize = 16;
 
@@ -59,7 +141,7 @@ pub async fn delete(
     options: &Value,
     query: &HashMap<String, String>,
     caller: &Caller,
-) -> Result<Value, ApiError> {
+) -> Result<Deleted, ApiError> {
     let policy = propagation(options, query)?;
     let key = key_for(target, name);
     let write = Write::new(caller, query);
@@ -77,7 +159,7 @@ pub async fn delete(
         }
         admit_delete(state, target, name, &object, options, &write).await?;
         if is_dry_run(query) {
-            return Ok((*object).clone());
+            return Ok(answer(target, (*object).clone(), policy));
         }
         // Admission judged this version; a changed object is judged again.
         let unchanged = state.store.get(&key).is_some_and(|latest| {
@@ -85,7 +167,7 @@ pub async fn delete(
                 == object.pointer("/metadata/resourceVersion")
         });
         if unchanged {
-            return delete_key(state, &key, policy);
+            return delete_key(state, &key, policy).map(|deleted| answer(target, deleted, policy));
         }
     }
     Err(ApiError::conflict(&target.info, name))

@@ -86,13 +86,24 @@ const OBJECT_VERBS: [&str; 8] = [
 ];
 const SUBRESOURCE_VERBS: [&str; 3] = ["get", "patch", "update"];
 
+/// The verbs discovery lists for a resource, as kube-apiserver's storage serves them.
+fn verbs(info: &ResourceInfo) -> Vec<&'static str> {
+    if crate::catalogue::is_create_only(info) {
+        return vec!["create"];
+    }
+    OBJECT_VERBS
+        .into_iter()
+        .filter(|verb| *verb != "deletecollection" || super::objects::has_delete_collection(info))
+        .collect()
+}
+
 fn resource_entries(info: &ResourceInfo) -> Vec<Value> {
     let mut entries = vec![json!({
         "name": info.resource,
         "singularName": info.singular,
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": OBJECT_VERBS,
+        "verbs": verbs(info),
         "shortNames": info.short_names,
         "categories": info.categories,
     })];
@@ -109,6 +120,10 @@ fn resource_entries(info: &ResourceInfo) -> Vec<Value> {
             "binding" | "eviction" => json!({
                 "name": format!("{}/{sub}", info.resource), "singularName": "", "namespaced": info.namespaced,
                 "kind": if sub == "binding" { "Binding" } else { "Eviction" }, "verbs": ["create"],
+            }),
+            "token" => json!({
+                "name": format!("{}/token", info.resource), "singularName": "", "namespaced": info.namespaced,
+                "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"],
             }),
             "finalize" => json!({
                 "name": format!("{}/finalize", info.resource), "singularName": "", "namespaced": info.namespaced,

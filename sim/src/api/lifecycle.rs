@@ -1,6 +1,6 @@
 //! What kube-apiserver does to an object on its way in: name validation, `generateName`, the
-//! system metadata (`uid`, `creationTimestamp`, `generation`), per-kind defaults, and on update
-//! the fields a client may not change.
+//! system metadata (`uid`, `creationTimestamp`, `generation`), per-kind defaults (from
+//! `crate::defaulting`), and on update the fields a client may not change.
 
 use serde_json::{Map, Value, json};
 
@@ -160,55 +160,28 @@ pub fn prepare_create(
 }
 
 fn apply_defaults(info: &ResourceInfo, object: &mut Value, service_ip: impl FnOnce() -> String) {
-    if !info.group.is_empty() {
-        return;
+    crate::defaulting::default_object(info, object);
+    if info.group.is_empty() && info.resource == "namespaces" {
+        let name = object
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap_or(Value::Null);
+        set_namespace_label(object, name);
+        if let Some(map) = object.as_object_mut() {
+            map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
+            map.insert("status".into(), json!({"phase": "Active"}));
+        }
     }
-    match info.resource.as_str() {
-        "namespaces" => {
-            let name = object
-                .pointer("/metadata/name")
-                .cloned()
-                .unwrap_or(Value::Null);
-            set_namespace_label(object, name);
-            if let Some(map) = object.as_object_mut() {
-                map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
-                map.insert("status".into(), json!({"phase": "Active"}));
-            }
-        }
-        "pods" => {
-            if let Some(map) = object.as_object_mut() {
-                map.insert(
-                    "status".into(),
-                    json!({"phase": "Pending", "qosClass": "BestEffort"}),
-                );
-            }
-        }
-        "services" => {
-            if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-                let kind = spec
-                    .entry("type")
-                    .or_insert_with(|| json!("ClusterIP"))
-                    .clone();
-                if kind != json!("ExternalName") && !spec.contains_key("clusterIP") {
-                    let ip = service_ip();
-                    spec.insert("clusterIP".into(), json!(ip));
-                    spec.insert("clusterIPs".into(), json!([ip]));
-                }
-                spec.entry("sessionAffinity")
-                    .or_insert_with(|| json!("None"));
-            }
-            if let Some(map) = object.as_object_mut() {
-                map.insert("status".into(), json!({"loadBalancer": {}}));
-            }
-        }
-        _ => {}
-    }
+    crate::defaulting::on_create(info, object, service_ip);
 }
 
 /// An update (PUT or patch): the client may not change identity or system metadata; on the
 /// main resource status changes go through `/status` (`via_status` is a `/status` write); a
 /// spec change bumps `generation`.
 pub fn prepare_update(info: &ResourceInfo, current: &Value, updated: &mut Value, via_status: bool) {
+    // kube-apiserver defaults every object it decodes, updates included.
+    crate::defaulting::default_object(info, updated);
+    crate::defaulting::on_update(info, current, updated);
     preserve_system_metadata(current, updated);
     if info.has_subresource("status") && !via_status {
         match current.get("status") {
@@ -375,9 +348,10 @@ mod tests {
         );
         assert_eq!(d["metadata"]["generation"], 1);
         assert_eq!(d["metadata"]["namespace"], "default");
-        assert!(
-            d.get("status").is_none(),
-            "client-supplied status is dropped"
+        assert_eq!(
+            d["status"],
+            json!({}),
+            "client-supplied status is dropped for the empty one"
         );
     }
 
@@ -385,7 +359,9 @@ mod tests {
     fn updates_keep_identity_and_bump_generation_on_spec_change() {
         let catalogue = Catalogue::default();
         let deployments = catalogue.get("apps", "v1", "deployments").unwrap();
-        let current = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "uid": "u1", "generation": 3, "creationTimestamp": "t"}, "spec": {"replicas": 1}, "status": {"replicas": 1}});
+        let mut current = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "uid": "u1", "generation": 3, "creationTimestamp": "t"}, "spec": {"replicas": 1}, "status": {"replicas": 1}});
+        // Stored objects are defaulted.
+        crate::defaulting::default_object(&deployments, &mut current);
         let mut updated = json!({"metadata": {"name": "web", "uid": "forged", "labels": {"a": "b"}}, "spec": {"replicas": 2}, "status": {"replicas": 7}});
         prepare_update(&deployments, &current, &mut updated, false);
         assert_eq!(updated["metadata"]["uid"], "u1");

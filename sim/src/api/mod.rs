@@ -2,19 +2,25 @@
 //! the object handlers.
 
 pub mod admit;
+pub mod apiservices;
+pub mod auth_reviews;
 pub mod binding;
 pub mod body;
 pub mod connect;
 pub mod crd;
 pub mod deletion;
 pub mod discovery;
+pub mod kubernetes_service;
 pub mod lifecycle;
 pub mod logs;
 pub mod objects;
 pub mod patching;
 pub mod proxy;
+pub mod rbac;
+pub mod shape;
 pub mod strict;
 pub mod subresources;
+pub mod token_request;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -188,7 +194,18 @@ async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> R
             discovery::resources(&state, &group, &version)
         }
         Route::Group(_) | Route::GroupVersion { .. } => Err(ApiError::method_not_allowed()),
-        Route::Resource(target) => objects::handle(state.clone(), *target, request, &caller).await,
+        Route::Resource(target) if is_token_request(&target) => {
+            token_request::serve(&state, &target, request, &caller).await
+        }
+        Route::Resource(target) if crate::catalogue::is_create_only(&target.info) => {
+            auth_reviews::serve(&state, &target, request, &caller).await
+        }
+        Route::Resource(target) => {
+            if target.info.group == "apiregistration.k8s.io" {
+                apiservices::sync(&state);
+            }
+            objects::handle(state.clone(), *target, request, &caller).await
+        }
     };
     let mut response = result.unwrap_or_else(IntoResponse::into_response);
     // Admission warnings go back whether the write succeeded or not.
@@ -196,6 +213,12 @@ async fn dispatch(State(state): State<SharedState>, request: Request<Body>) -> R
         response.headers_mut().append("warning", warning);
     }
     response
+}
+
+fn is_token_request(target: &Target) -> bool {
+    target.info.group.is_empty()
+        && target.info.resource == "serviceaccounts"
+        && target.subresource.as_deref() == Some("token")
 }
 
 /// The query string as a map (last value wins, as Go's `url.Values.Get` takes the first; the

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::admit::{Write, admit_create, admit_update};
 use super::lifecycle::{generated_name, prepare_create, prepare_update, validate_name};
 pub use super::patching::{patch_error, patch_request, patch_target};
+use super::shape::Shape;
 use super::{
     SharedState, Target, body, crd, deletion, patching, query_map, strict, subresources, watch,
 };
@@ -49,7 +50,7 @@ pub async fn handle(
     }
     match (&method, target.name.clone(), target.subresource.clone()) {
         (&Method::GET, None, None) if is_true(query.get("watch")) => {
-            watch::serve(state, target, &query)
+            watch::serve(state, target, &query, Shape::from_accept(&accept))
         }
         (&Method::GET, None, None) => list(&state, &target, &query, &accept),
         (&Method::GET, Some(name), None) => get(&state, &target, &name, &accept),
@@ -115,7 +116,10 @@ pub async fn handle(
             };
             deletion::delete(&state, &target, &name, &options, &query, caller)
                 .await
-                .map(ok_json)
+                .map(IntoResponse::into_response)
+        }
+        (&Method::DELETE, None, None) if !has_delete_collection(&target.info) => {
+            Err(ApiError::method_not_allowed())
         }
         (&Method::DELETE, None, None) => {
             deletion::delete_collection(&state, &target, &query, caller)
@@ -124,6 +128,12 @@ pub async fn handle(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// Whether DELETE on the collection is served: kube-apiserver's namespace storage has no
+/// deletecollection (discovery does not list the verb for namespaces).
+pub fn has_delete_collection(info: &ResourceInfo) -> bool {
+    !(info.builtin && info.group.is_empty() && info.resource == "namespaces")
 }
 
 pub(super) fn ok_json(value: Value) -> Response {
@@ -155,21 +165,19 @@ pub fn current(state: &SharedState, target: &Target, name: &str) -> Result<Arc<V
         .ok_or_else(|| ApiError::not_found(&target.info, name))
 }
 
-fn wants_table(accept: &str) -> bool {
-    accept.contains("as=Table")
-}
-
 fn get(
     state: &SharedState,
     target: &Target,
     name: &str,
     accept: &str,
 ) -> Result<Response, ApiError> {
+    let shape = Shape::from_accept(accept);
+    shape.check(&target.info, false)?;
     let object = current(state, target, name)?;
-    if wants_table(accept) {
-        return Ok(Json(crate::table::table(&target.info, &[object], None)).into_response());
-    }
-    Ok(Json(serve_version(&target.info, &object)).into_response())
+    let answer = shape
+        .one(&target.info, &object)
+        .unwrap_or_else(|| serve_version(&target.info, &object));
+    Ok(Json(answer).into_response())
 }
 
 /// Objects are stored once per group/resource; a request through another served version of a
@@ -260,6 +268,7 @@ fn list(
     query: &HashMap<String, String>,
     accept: &str,
 ) -> Result<Response, ApiError> {
+    Shape::from_accept(accept).check(&target.info, true)?;
     let filter = Filter::from_query(query)?;
     let (items, resource_version) = state.store.list(
         &target.info.group,
@@ -294,10 +303,8 @@ fn list(
             metadata["remainingItemCount"] = json!(remaining);
         }
     }
-    if wants_table(accept) {
-        let mut table = crate::table::table(&target.info, &items, None);
-        table["metadata"] = metadata;
-        return Ok(Json(table).into_response());
+    if let Some(answer) = Shape::from_accept(accept).list(&target.info, &items, metadata.clone()) {
+        return Ok(Json(answer).into_response());
     }
     let api_version = target.info.api_version();
     let items: Vec<Served<'_>> = items
@@ -451,6 +458,18 @@ pub(super) async fn create_recorded(
     let query = write.query;
     check_type_and_namespace(target, &object)?;
     let info = &target.info;
+    // What admission errors call the object before its name is generated.
+    let display_name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            object
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+        })
+        .unwrap_or("")
+        .to_string();
     let name = match object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -471,6 +490,8 @@ pub(super) async fn create_recorded(
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::validate(&object, &name)?;
     }
+    // A custom resource is decoded as kube's decoder does: pruned and defaulted by its schema.
+    crate::schema::decode_custom_resource(&state.store, info, &mut object, write)?;
     crate::admission::config_validation::prepare_create(info, &name, &mut object)?;
     prepare_create(
         info,
@@ -479,6 +500,9 @@ pub(super) async fn create_recorded(
         target.namespace.as_deref(),
         || state.allocate_service_ip(),
     );
+    // A custom resource is validated against its CRD's schema.
+    crate::schema::validate_custom_resource(&state.store, info, &name, &object, None, write)?;
+    crate::allocation::allocate_on_create(state, info, &mut object)?;
     if record {
         let api_version = info.api_version();
         let patch_target = PatchTarget {
@@ -496,8 +520,18 @@ pub(super) async fn create_recorded(
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::set_established(&mut object);
     }
+    // Built-in mutating admission (ServiceAccount, Priority, ...) runs before the webhooks.
+    crate::defaulting::admit_create(
+        &state.store,
+        info,
+        target.namespace.as_deref().unwrap_or(""),
+        &display_name,
+        &mut object,
+    )?;
     // Validating admission sees the object exactly as it would be stored.
     admit_create(state, target, &name, &object, write).await?;
+    // Reading the stored object back defaults it once more (a Job gets its template's labels).
+    crate::defaulting::default_object(info, &mut object);
     if is_dry_run(query) {
         return Ok(object);
     }
@@ -534,12 +568,23 @@ pub async fn guaranteed_update(
             .get(&key)
             .ok_or_else(|| ApiError::not_found(&target.info, name))?;
         let mut updated = compute(&current)?;
+        crate::schema::decode_custom_resource(&state.store, &target.info, &mut updated, write)?;
         prepare_update(&target.info, &current, &mut updated, via_status);
+        crate::allocation::allocate_on_update(state, &target.info, &current, &mut updated)?;
+        crate::defaulting::admit_update(&target.info, write.subresource, &current, &mut updated);
         crate::admission::config_validation::prepare_update(
             &target.info,
             name,
             &current,
             &mut updated,
+        )?;
+        crate::schema::validate_custom_resource(
+            &state.store,
+            &target.info,
+            name,
+            &updated,
+            Some(&current),
+            write,
         )?;
         admit_update(state, target, name, &current, &updated, write).await?;
         if dry_run {

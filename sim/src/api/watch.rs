@@ -12,11 +12,12 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use super::objects::{Filter, Served, is_true};
+use super::shape::{Shape, partial_metadata};
 use super::{SharedState, Target};
 use crate::status::ApiError;
 use crate::store::{StoreError, StoreEvent, Subscription};
@@ -26,6 +27,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 struct WatchState {
     target: Target,
+    shape: Shape,
+    /// Whether a Table event has carried the column definitions yet (only the first does).
+    columns_sent: bool,
     filter: Filter,
     pending: VecDeque<Bytes>,
     subscription: Subscription,
@@ -56,7 +60,8 @@ fn line<T: serde::Serialize>(event_type: &str, object: &T) -> Bytes {
 }
 
 fn expired_event(message: String) -> Bytes {
-    line("ERROR", &ApiError::new(410, "Expired", message).status())
+    let status = ApiError::new(410, "Expired", message).to_status();
+    line("ERROR", &crate::status::GoStatus(&status))
 }
 
 impl WatchState {
@@ -69,24 +74,69 @@ impl WatchState {
             .as_deref()
             .is_none_or(|ns| event.key.namespace == ns);
         if same_resource && same_namespace && self.filter.matches(&event.object) {
-            let api_version = info.api_version();
-            let served = Served {
-                object: &event.object,
-                api_version: &api_version,
-            };
-            self.pending
-                .push_back(line(event.event_type.as_str(), &served));
+            let line = event_line(
+                &self.target,
+                &self.shape,
+                &mut self.columns_sent,
+                event.event_type.as_str(),
+                &event.object,
+            );
+            self.pending.push_back(line);
         }
     }
 
     fn bookmark(&mut self) {
         let rv = self.state.store.resource_version().to_string();
-        let object = json!({
-            "kind": self.target.info.kind,
-            "apiVersion": self.target.info.api_version(),
-            "metadata": {"resourceVersion": rv},
-        });
+        let object = match &self.shape {
+            Shape::Metadata { version } => json!({
+                "kind": "PartialObjectMetadata",
+                "apiVersion": format!("meta.k8s.io/{version}"),
+                "metadata": {"resourceVersion": rv},
+            }),
+            _ => json!({
+                "kind": self.target.info.kind,
+                "apiVersion": self.target.info.api_version(),
+                "metadata": {"resourceVersion": rv},
+            }),
+        };
         self.pending.push_back(line("BOOKMARK", &object));
+    }
+}
+
+/// One event of a stored object, in the shape the watch asked for: the object, its metadata,
+/// or a one-row Table (kube-apiserver sends the column definitions with the first only, `null`
+/// after).
+fn event_line(
+    target: &Target,
+    shape: &Shape,
+    columns_sent: &mut bool,
+    event_type: &str,
+    object: &Arc<Value>,
+) -> Bytes {
+    match shape {
+        Shape::Metadata { version } => line(event_type, &partial_metadata(object, version)),
+        Shape::Table { version } => {
+            let mut table =
+                crate::table::table(&target.info, std::slice::from_ref(object), None, version);
+            if *columns_sent {
+                table["columnDefinitions"] = Value::Null;
+            }
+            *columns_sent = true;
+            if let Some(rv) = object.pointer("/metadata/resourceVersion") {
+                table["metadata"] = json!({"resourceVersion": rv});
+            }
+            line(event_type, &table)
+        }
+        Shape::Objects | Shape::MetadataList { .. } => {
+            let api_version = target.info.api_version();
+            line(
+                event_type,
+                &Served {
+                    object,
+                    api_version: &api_version,
+                },
+            )
+        }
     }
 }
 
@@ -94,7 +144,9 @@ pub fn serve(
     state: SharedState,
     target: Target,
     query: &HashMap<String, String>,
+    shape: Shape,
 ) -> Result<Response, ApiError> {
+    let mut columns_sent = false;
     let filter = Filter::from_query(query)?;
     let timeout = query
         .get("timeoutSeconds")
@@ -112,14 +164,13 @@ pub fn serve(
                 &target.info.resource,
                 target.namespace.as_deref(),
             );
-            let api_version = target.info.api_version();
             for object in items.iter().filter(|object| filter.matches(object)) {
-                pending.push_back(line(
+                pending.push_back(event_line(
+                    &target,
+                    &shape,
+                    &mut columns_sent,
                     "ADDED",
-                    &Served {
-                        object,
-                        api_version: &api_version,
-                    },
+                    object,
                 ));
             }
             Some(subscription)
@@ -155,6 +206,8 @@ pub fn serve(
             });
             let mut watch = WatchState {
                 target,
+                shape,
+                columns_sent,
                 filter,
                 pending,
                 subscription,

@@ -1,5 +1,7 @@
 //! The workload controllers of a simulated cluster (what kube-controller-manager runs): Deployment,
-//! ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job and CronJob.
+//! ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job and CronJob; and the
+//! ServiceAccount controller and root CA publisher, which give every namespace its `default`
+//! ServiceAccount and `kube-root-ca.crt`.
 //!
 //! Each controller is an API client like the real ones: it authenticates with its own
 //! service-account identity (`system:serviceaccount:kube-system:<name>-controller`), watches with
@@ -18,9 +20,12 @@ mod deployment_status;
 pub mod events;
 pub mod hash;
 mod job;
+mod per_namespace;
 pub mod pods;
 mod replicaset;
 pub mod rollout;
+pub mod root_ca;
+mod service_accounts;
 mod statefulset;
 pub mod status;
 
@@ -50,7 +55,12 @@ pub struct Controllers {
 impl Controllers {
     /// Starts every controller against the API server at `url`, each with a token for its own
     /// identity issued from `tokens`.
-    pub fn start(url: &str, tokens: &Tokens) -> Result<Controllers, crate::StartError> {
+    /// `root_ca` is the PEM certificate published as `kube-root-ca.crt`.
+    pub fn start(
+        url: &str,
+        tokens: &Tokens,
+        root_ca: String,
+    ) -> Result<Controllers, crate::StartError> {
         let client = |name: &str| {
             crate::server::client_for(url, Some(tokens.issue(&UserInfo::controller(name))))
         };
@@ -62,6 +72,13 @@ impl Controllers {
         let daemonset = Context::new(client("daemon-set")?, "daemonset-controller");
         let job = Context::new(client("job")?, "job-controller");
         let cronjob = Context::new(client("cronjob")?, "cronjob-controller");
+        let service_account =
+            Context::new(client("service-account")?, "service-account-controller");
+        let root_ca_publisher = UserInfo::service_account("kube-system", "root-ca-cert-publisher");
+        let root_ca_publisher = Context::new(
+            crate::server::client_for(url, Some(tokens.issue(&root_ca_publisher)))?,
+            "root-ca-cert-publisher",
+        );
         let tasks = vec![
             tokio::spawn(deployment::run(deployment)),
             tokio::spawn(replicaset::run_replicasets(replicaset)),
@@ -70,6 +87,8 @@ impl Controllers {
             tokio::spawn(daemonset::run(daemonset)),
             tokio::spawn(job::run(job)),
             tokio::spawn(cronjob::run(cronjob)),
+            tokio::spawn(service_accounts::run(service_account)),
+            tokio::spawn(root_ca::run(root_ca_publisher, root_ca)),
         ];
         Ok(Controllers { tasks })
     }
