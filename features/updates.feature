@@ -45,6 +45,14 @@ Feature: Updates that bring no new image are never blocked
     When I undo the rollout of the Deployment "api"
     Then it is rejected by policy "reject-failed-and-non-gcr" rule index 2
 
+  Scenario: A refused update is recorded as an event on the object, for kubectl describe
+    When I set the image of the Deployment "api" to "nginx:1.27"
+    Then it is rejected by policy "reject-failed-and-non-gcr" rule index 0
+    And the Deployment "api" has a Warning event "UpdateRejected" saying:
+      """
+      the update was refused by the image-assurance webhook: image "nginx:1.27" (container "api"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule index 0
+      """
+
   Scenario: A debug container is judged on its own image, not on the Pod's
     When the scan result of "gcr.io/company/production-repository/api:1.2" changes to Fail
     And I add an ephemeral container "debug" with image "gcr.io/company/production-repository/web:2.0" to a Pod of the Deployment "api"

@@ -40,6 +40,8 @@ pub struct InstallPlan {
     pub selector_values: String,
     pub allow_critical_namespaces: bool,
     pub failure_policy: FailurePolicy,
+    /// Flags added to the webhook's `serve` (the dry run's `--enforcement=warn`).
+    pub serve_flags: Vec<String>,
 }
 
 impl Default for InstallPlan {
@@ -49,6 +51,7 @@ impl Default for InstallPlan {
             selector_values: SCOPE_VALUES.to_string(),
             allow_critical_namespaces: false,
             failure_policy: FailurePolicy::Fail,
+            serve_flags: Vec::new(),
         }
     }
 }
@@ -103,6 +106,7 @@ impl InstallBase {
             timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
             certs: self.certs.clone(),
             priority_class_name: None,
+            serve_flags: plan.serve_flags.clone(),
         })
         .map_err(|error| error.to_string())
     }
@@ -234,9 +238,12 @@ pub async fn apply(client: &Client, manifests: &Manifests) -> Result<(), String>
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
     put(&Api::all(client.clone()), &manifests.namespace).await?;
     put(&Api::all(client.clone()), &manifests.crd).await?;
+    put(&Api::all(client.clone()), &manifests.policy_report_crd).await?;
     put(&namespaced(client, &namespace), &manifests.service_account).await?;
     put(&Api::all(client.clone()), &manifests.cluster_role).await?;
     put(&Api::all(client.clone()), &manifests.cluster_role_binding).await?;
+    put(&namespaced(client, &namespace), &manifests.role).await?;
+    put(&namespaced(client, &namespace), &manifests.role_binding).await?;
     put(&namespaced(client, &namespace), &manifests.secret).await?;
     put(&namespaced(client, &namespace), &manifests.network_policy).await?;
     put(&namespaced(client, &namespace), &manifests.deployment).await?;

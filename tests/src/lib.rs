@@ -9,4 +9,5 @@ pub mod install;
 pub mod runner;
 pub mod steps;
 pub mod wait;
+pub mod warnings;
 pub mod world;

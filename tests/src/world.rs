@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+use image_assurance::image::ImageRef;
+
 use crate::context::{self, Context};
 
 /// What the cluster answered to a request.
@@ -24,6 +26,8 @@ pub struct Attempt {
     /// (container, image as the feature wrote it)
     pub containers: Vec<(String, String)>,
     pub outcome: Outcome,
+    /// The API server's warnings to the user, where the request kept them.
+    pub warnings: Vec<String>,
 }
 
 pub struct World {
@@ -147,6 +151,10 @@ impl World {
         let actual = scenario_image(written, &self.token);
         self.images.insert(written.to_string(), actual.clone());
         self.rename(&format!("\"{actual}\""), &format!("\"{written}\""));
+        // The normalised reference too, as the why of a decision names it.
+        if let (Ok(actual), Ok(written)) = (ImageRef::parse(&actual), ImageRef::parse(written)) {
+            self.rename(actual.normalised(), written.normalised());
+        }
         actual
     }
 

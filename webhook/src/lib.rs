@@ -5,6 +5,7 @@
 //! passed in, so every decision can be reproduced offline (see `image-assurance evaluate`).
 
 pub mod admission;
+pub mod audit;
 pub mod image;
 pub mod install;
 pub mod manifest;

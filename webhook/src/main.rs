@@ -34,7 +34,8 @@ enum Command {
         /// Policy files or directories (multi-document YAML allowed). Repeatable.
         #[arg(long = "policy", required = true, value_name = "PATH")]
         policies: Vec<PathBuf>,
-        /// A workload manifest (multi-document allowed) or an AdmissionReview.
+        /// A workload manifest (multi-document allowed) or an AdmissionReview; `-` reads
+        /// standard input.
         #[arg(long, value_name = "PATH")]
         resource: PathBuf,
         /// The namespace [default: the document's metadata.namespace, else `default`].
@@ -77,6 +78,7 @@ enum Command {
     Serve(cli::serve::ServeArgs),
     Certs(cli::certs::CertsArgs),
     Manifests(cli::manifests::ManifestsArgs),
+    Audit(cli::audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Certs(args) => cli::certs::run(&args),
         Command::Manifests(args) => cli::manifests::run(&args),
+        Command::Audit(args) => cli::audit::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -260,8 +260,27 @@ const MANIFEST_DIRECTORY: &str = "the manifest files of one path together";
 
 /// The documents of a file of at most `limit` bytes, and its size.
 fn read_file(path: &Path, limit: u64) -> Result<(Vec<Document>, u64), ManifestError> {
+    let reader = open_limited(path, limit, MANIFEST_FILE)?;
+    read_text(path, reader, limit)
+}
+
+/// How `-` (standard input) is named in messages.
+pub const STDIN_NAME: &str = "(standard input)";
+
+/// Reads every document of standard input (`--resource -`), bounded as a file is.
+pub fn read_stdin_documents() -> Result<Vec<Document>, ManifestError> {
+    let stdin = LimitedReader::new(io::stdin().lock(), MAX_MANIFEST_BYTES);
+    read_text(Path::new(STDIN_NAME), stdin, MAX_MANIFEST_BYTES).map(|(documents, _)| documents)
+}
+
+/// The documents of what `reader` gives (at most `limit` bytes), and how many bytes that was.
+fn read_text(
+    path: &Path,
+    mut reader: impl Read,
+    limit: u64,
+) -> Result<(Vec<Document>, u64), ManifestError> {
     let mut bytes = Vec::new();
-    open_limited(path, limit, MANIFEST_FILE)?
+    reader
         .read_to_end(&mut bytes)
         .map_err(|source| read_failure(path, source, limit, MANIFEST_FILE))?;
     let size = bytes.len() as u64;

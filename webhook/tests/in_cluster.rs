@@ -49,9 +49,13 @@ async fn a_deployment_is_admitted_and_runs_and_a_direct_pod_is_rejected_with_the
         )
         .await;
     assert!(!output.status.success());
+    // kubectl prints the webhook's why first, then the refusal.
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
-        "Error from server (Forbidden): error when creating \"STDIN\": admission webhook \
+        "Warning: image \"nginx:1.27\" (container \"app\"): rule index 0 of ContainerPolicy \
+         reject-failed-and-non-gcr matched: imagePath IsNoneOf \
+         ['^gcr.io/company/production-repository/.*'] (image is docker.io/library/nginx:1.27)\n\
+         Error from server (Forbidden): error when creating \"STDIN\": admission webhook \
          \"image-assurance.tigera.io\" denied the request: image \"nginx:1.27\" (container \
          \"app\"): Action 'Reject' enforced by ContainerPolicy reject-failed-and-non-gcr rule \
          index 0"

@@ -75,9 +75,12 @@ async fn manifests_apply_to_the_simulator_unchanged_and_reapply_as_unchanged() {
     for expected in [
         "namespace/tigera-image-assurance created",
         "customresourcedefinition.apiextensions.k8s.io/containeradmissionpolicies.containersecurity.tigera.io created",
+        "customresourcedefinition.apiextensions.k8s.io/policyreports.wgpolicyk8s.io created",
         "serviceaccount/tigera-secure-container-admission-controller created",
         "clusterrole.rbac.authorization.k8s.io/tigera-secure-container-admission-controller created",
         "clusterrolebinding.rbac.authorization.k8s.io/tigera-secure-container-admission-controller created",
+        "role.rbac.authorization.k8s.io/tigera-secure-container-admission-controller created",
+        "rolebinding.rbac.authorization.k8s.io/tigera-secure-container-admission-controller created",
         "secret/tigera-image-assurance-admission-controller-certs created",
         "networkpolicy.networking.k8s.io/tigera-image-assurance-admission-controller created",
         "deployment.apps/tigera-image-assurance-admission-controller created",

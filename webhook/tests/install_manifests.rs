@@ -15,7 +15,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
@@ -25,6 +25,7 @@ const NAME: &str = "tigera-image-assurance-admission-controller";
 const SERVICE: &str = "tigera-image-assurance-admission-controller-service";
 const ACCOUNT: &str = "tigera-secure-container-admission-controller";
 const METRICS_SERVICE: &str = "tigera-image-assurance-admission-controller-metrics";
+const POLICY_CRD: &str = "containeradmissionpolicies.containersecurity.tigera.io";
 
 fn default_install() -> (tempfile::TempDir, String, Vec<Value>) {
     let (tmp, dir) = certs(&[]);
@@ -81,9 +82,12 @@ fn every_object_in_apply_order() {
                 "CustomResourceDefinition",
                 "containeradmissionpolicies.containersecurity.tigera.io"
             ),
+            ("CustomResourceDefinition", "policyreports.wgpolicyk8s.io"),
             ("ServiceAccount", ACCOUNT),
             ("ClusterRole", ACCOUNT),
             ("ClusterRoleBinding", ACCOUNT),
+            ("Role", ACCOUNT),
+            ("RoleBinding", ACCOUNT),
             (
                 "Secret",
                 "tigera-image-assurance-admission-controller-certs"
@@ -100,11 +104,11 @@ fn every_object_in_apply_order() {
         ]
     );
     let _: Namespace = object(&documents, "Namespace");
-    let crd: CustomResourceDefinition = object(&documents, "CustomResourceDefinition");
+    let crd: CustomResourceDefinition = named(&documents, "CustomResourceDefinition", POLICY_CRD);
     assert_eq!(crd.spec.group, "containersecurity.tigera.io");
     let account: ServiceAccount = object(&documents, "ServiceAccount");
     assert_eq!(account.metadata.namespace.as_deref(), Some(NS));
-    for document in &documents[2..] {
+    for document in &documents[3..] {
         let namespaced = !matches!(
             document["kind"].as_str(),
             Some("ClusterRole" | "ClusterRoleBinding" | "ValidatingWebhookConfiguration")
@@ -121,7 +125,7 @@ fn every_object_in_apply_order() {
 #[test]
 fn the_crd_is_the_one_image_assurance_crd_prints() {
     let (_tmp, _dir, documents) = default_install();
-    let crd: CustomResourceDefinition = object(&documents, "CustomResourceDefinition");
+    let crd: CustomResourceDefinition = named(&documents, "CustomResourceDefinition", POLICY_CRD);
     let output = install_support::run(&["crd"]);
     let printed: CustomResourceDefinition =
         serde_saphyr::from_str(&stdout(&output)).expect("the crd subcommand prints one CRD");
@@ -129,7 +133,30 @@ fn the_crd_is_the_one_image_assurance_crd_prints() {
 }
 
 #[test]
-fn rbac_is_read_only_and_exactly_what_the_webhook_reads() {
+fn the_policy_report_crd_is_the_policy_wgs_v1alpha2() {
+    let (_tmp, _dir, documents) = default_install();
+    let crd: CustomResourceDefinition = named(
+        &documents,
+        "CustomResourceDefinition",
+        "policyreports.wgpolicyk8s.io",
+    );
+    assert_eq!(crd.spec.group, "wgpolicyk8s.io");
+    assert_eq!(crd.spec.scope, "Namespaced");
+    assert_eq!(crd.spec.names.kind, "PolicyReport");
+    let versions: Vec<&str> = crd.spec.versions.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(versions, ["v1alpha2"]);
+    let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
+    let properties = &schema["openAPIV3Schema"]["properties"];
+    for field in ["results", "summary", "scope"] {
+        assert!(
+            properties.get(field).is_some(),
+            "no top-level {field}: {properties}"
+        );
+    }
+}
+
+#[test]
+fn rbac_is_exactly_what_the_webhook_reads_and_the_audit_writes() {
     let (_tmp, _dir, documents) = default_install();
     let role: ClusterRole = object(&documents, "ClusterRole");
     type Rule = (Vec<String>, Vec<String>, Vec<String>, Option<Vec<String>>);
@@ -149,8 +176,11 @@ fn rbac_is_read_only_and_exactly_what_the_webhook_reads() {
         .collect();
     // Reflectors list and watch; single objects are fetched only where the server GETs them:
     // a namespace missing from its cache, an owner, and the one CRD whose presence it checks.
+    // The audit lists every pod-creating kind, reads its own webhook configuration, and writes
+    // only PolicyReports and policy statuses.
     let reflect = strings(&["list", "watch"]);
     let get = strings(&["get"]);
+    let get_list = strings(&["get", "list", "watch"]);
     assert_eq!(
         rules,
         [
@@ -181,22 +211,65 @@ fn rbac_is_read_only_and_exactly_what_the_webhook_reads() {
             (
                 strings(&[""]),
                 strings(&["pods", "replicationcontrollers"]),
-                get.clone(),
+                get_list.clone(),
                 None
             ),
             (
                 strings(&["apps"]),
                 strings(&["deployments", "replicasets", "statefulsets", "daemonsets"]),
-                get.clone(),
+                get_list.clone(),
                 None
             ),
             (
                 strings(&["batch"]),
                 strings(&["jobs", "cronjobs"]),
-                get,
+                get_list,
                 None
             ),
+            (
+                strings(&["wgpolicyk8s.io"]),
+                strings(&["policyreports"]),
+                strings(&["get", "list", "create", "update", "patch", "delete"]),
+                None
+            ),
+            (
+                strings(&["containersecurity.tigera.io"]),
+                strings(&["containeradmissionpolicies/status"]),
+                strings(&["update", "patch"]),
+                None
+            ),
+            (
+                strings(&[""]),
+                strings(&["events"]),
+                strings(&["create"]),
+                None
+            ),
+            (
+                strings(&["admissionregistration.k8s.io"]),
+                strings(&["validatingwebhookconfigurations"]),
+                get,
+                Some(strings(&["image-assurance.tigera.io"]))
+            ),
         ]
+    );
+    // The audit Lease: in the webhook's namespace only, and only what leader election does.
+    let lease_role: Role = object(&documents, "Role");
+    assert_eq!(lease_role.metadata.namespace.as_deref(), Some(NS));
+    let lease_rules = lease_role.rules.expect("rules");
+    assert_eq!(lease_rules.len(), 1);
+    assert_eq!(
+        lease_rules[0].api_groups,
+        Some(strings(&["coordination.k8s.io"]))
+    );
+    assert_eq!(lease_rules[0].resources, Some(strings(&["leases"])));
+    assert_eq!(lease_rules[0].verbs, strings(&["get", "create", "update"]));
+    let lease_binding: RoleBinding = object(&documents, "RoleBinding");
+    assert_eq!(lease_binding.role_ref.kind, "Role");
+    assert_eq!(lease_binding.role_ref.name, ACCOUNT);
+    let subjects = lease_binding.subjects.expect("subjects");
+    assert_eq!(
+        (subjects[0].name.as_str(), subjects[0].namespace.as_deref()),
+        (ACCOUNT, Some(NS))
     );
     let binding: ClusterRoleBinding = object(&documents, "ClusterRoleBinding");
     assert_eq!(binding.role_ref.kind, "ClusterRole");
@@ -423,7 +496,8 @@ fn the_workload_webhook_covers_every_pod_creating_resource_and_debug_containers(
     assert!(workloads.object_selector.is_none());
     assert_eq!(workloads.failure_policy.as_deref(), Some("Fail"));
     assert_eq!(workloads.timeout_seconds, Some(5));
-    assert_eq!(workloads.side_effects, "None");
+    // Refused updates are recorded as Events, never on a dry run.
+    assert_eq!(workloads.side_effects, "NoneOnDryRun");
     assert_eq!(
         workloads.admission_review_versions,
         strings(&["v1", "v1beta1"])
@@ -476,7 +550,7 @@ fn the_policy_webhook_checks_container_admission_policies() {
     );
     assert!(policies.namespace_selector.is_none());
     assert_eq!(policies.failure_policy.as_deref(), Some("Fail"));
-    assert_eq!(policies.side_effects, "None");
+    assert_eq!(policies.side_effects, "NoneOnDryRun");
     assert_eq!(
         policies.admission_review_versions,
         strings(&["v1", "v1beta1"])
@@ -573,12 +647,56 @@ fn one_replica_has_no_budget_and_says_why() {
 }
 
 #[test]
+fn the_audit_interval_reaches_the_deployment_only_when_not_the_default() {
+    let (_tmp, dir) = certs(&[]);
+    let args = |extra: &[&str]| -> Vec<String> {
+        let output = manifests(&dir, extra);
+        assert_eq!(exit_code(&output), 0, "{}", stderr(&output));
+        let deployment: Deployment = object(&documents(&stdout(&output)), "Deployment");
+        let pod = deployment.spec.template.spec.unwrap();
+        pod.containers[0].args.clone().unwrap_or_default()
+    };
+    let audit_flags = |args: Vec<String>| -> Vec<String> {
+        args.into_iter()
+            .filter(|arg| arg.starts_with("--audit-interval"))
+            .collect()
+    };
+    assert!(audit_flags(args(&[])).is_empty());
+    assert!(audit_flags(args(&["--audit-interval", "5m"])).is_empty());
+    assert_eq!(
+        audit_flags(args(&["--audit-interval", "600s"])),
+        ["--audit-interval=10m"]
+    );
+    assert_eq!(
+        audit_flags(args(&["--audit-interval", "0"])),
+        ["--audit-interval=0"]
+    );
+    let output = install_support::run(&[
+        "manifests",
+        "--cert-dir",
+        &dir,
+        "--namespace-selector-key",
+        "name",
+        "--namespace-selector-values",
+        "prod",
+        "--audit-interval",
+        "soon",
+    ]);
+    assert_eq!(exit_code(&output), 2);
+    assert!(
+        stderr(&output).contains("--audit-interval \"soon\": expected a whole number"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn the_output_is_documents_separated_by_dashes() {
     let (_tmp, dir) = certs(&[]);
     let output = manifests(&dir, &[]);
     assert_eq!(exit_code(&output), 0);
     let yaml = stdout(&output);
-    assert_eq!(yaml.lines().filter(|line| *line == "---").count(), 12);
+    assert_eq!(yaml.lines().filter(|line| *line == "---").count(), 15);
     assert!(
         stderr(&output).is_empty(),
         "nothing on stderr: {}",

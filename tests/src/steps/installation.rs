@@ -127,6 +127,11 @@ pub fn steps() -> Vec<Registration> {
             step!(with_scan_file),
         ),
         (
+            Keyword::Given,
+            r"the webhook is reinstalled to treat every policy as Warn",
+            step!(dry_run),
+        ),
+        (
             Keyword::When,
             r"the scan-results file becomes unreadable",
             step!(break_scan_file),
@@ -246,6 +251,7 @@ async fn install_unsafely(world: &mut World, ctx: Context) -> Result<(), String>
         selector_values: arg(&ctx, 0)?,
         allow_critical_namespaces: true,
         failure_policy: FailurePolicy::Fail,
+        serve_flags: Vec::new(),
     };
     put_configuration(world, &plan).await
 }
@@ -550,48 +556,71 @@ async fn with_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> 
             read_only: Some(true),
             ..VolumeMount::default()
         });
+    roll_out(&client, &deployment, "read the scan-results file").await?;
+    world.log("the webhook reads a scan-results file");
+    Ok(())
+}
+
+/// The global dry run: the webhook reinstalled with `serve --enforcement=warn`.
+async fn dry_run(world: &mut World, _ctx: Context) -> Result<(), String> {
+    barrier(world).await?;
+    world.install_changed = true;
+    let plan = InstallPlan {
+        serve_flags: vec!["--enforcement=warn".to_string()],
+        ..world.ctx.standard.clone()
+    };
+    let deployment = world.ctx.base.manifests(&plan)?.deployment;
+    roll_out(&world.client(), &deployment, "treat every policy as Warn").await?;
+    world.log("the webhook treats every policy as Warn");
+    Ok(())
+}
+
+/// Puts the webhook's `deployment` and waits for its rollout: two Pods, each running the
+/// webhook container with exactly the Deployment's arguments (the old ones gone), both ready.
+async fn roll_out(
+    client: &kube::Client,
+    deployment: &Deployment,
+    what: &str,
+) -> Result<(), String> {
+    let args_of = |spec: Option<&k8s_openapi::api::core::v1::PodSpec>| {
+        spec.and_then(|spec| {
+            spec.containers
+                .iter()
+                .find(|container| container.name == CONTAINER_NAME)
+                .map(|container| container.args.clone().unwrap_or_default())
+        })
+    };
+    let wanted = args_of(deployment.spec.template.spec.as_ref())
+        .ok_or("the installer's Deployment has no webhook container")?;
     install::put(
         &Api::namespaced(client.clone(), DEFAULT_NAMESPACE),
-        &deployment,
+        deployment,
     )
     .await?;
-    // The rollout: new pods with the file, old ones gone.
     poll(
         install::READY_TIMEOUT,
-        "the webhook's Pods to read the scan-results file",
+        &format!("the webhook's Pods to {what}"),
         || async {
             let pods = Api::<Pod>::namespaced(client.clone(), DEFAULT_NAMESPACE)
                 .list(&ListParams::default().labels(&install::pod_selector()))
                 .await
                 .map_err(|error| error.to_string())?;
-            let with_file = pods
+            let current = pods
                 .items
                 .iter()
                 .filter(|pod| pod.metadata.deletion_timestamp.is_none())
-                .filter(|pod| {
-                    pod.spec.as_ref().is_some_and(|spec| {
-                        spec.containers.iter().any(|container| {
-                            container
-                                .args
-                                .iter()
-                                .flatten()
-                                .any(|arg| arg.starts_with("--scan-results="))
-                        })
-                    })
-                })
+                .filter(|pod| args_of(pod.spec.as_ref()).as_ref() == Some(&wanted))
                 .count();
             let total = pods.items.len();
-            Ok(if with_file == 2 && total == 2 {
+            Ok(if current == 2 && total == 2 {
                 Ok(())
             } else {
-                Err(format!("{with_file} of {total} Pods read it"))
+                Err(format!("{current} of {total} Pods run the new arguments"))
             })
         },
     )
     .await?;
-    install::wait_ready(&client, DEFAULT_NAMESPACE, 2).await?;
-    world.log("the webhook reads a scan-results file");
-    Ok(())
+    install::wait_ready(client, DEFAULT_NAMESPACE, 2).await
 }
 
 async fn break_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> {
@@ -648,6 +677,7 @@ async fn soon_rejected_containing(world: &mut World, ctx: Context) -> Result<(),
         what: format!("create Pod {name} (dry run)"),
         containers: vec![(name, written)],
         outcome: Outcome::Rejected { code: 403, message },
+        warnings: Vec::new(),
     });
     Ok(())
 }
@@ -745,6 +775,13 @@ pub async fn restore(world: &mut World) -> Result<(), String> {
         Err(error) => return Err(format!("delete Secret {SCAN_SECRET}: {error}")),
     }
     install::apply(&client, &manifests).await?;
+    // Nothing of the changed install may answer a later scenario: wait for the standard Pods.
+    roll_out(
+        &client,
+        &manifests.deployment,
+        "run the standard install again",
+    )
+    .await?;
     world.install_changed = false;
     Ok(())
 }

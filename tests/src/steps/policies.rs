@@ -16,6 +16,11 @@ pub fn steps() -> Vec<Registration> {
             r#"the policy "([^"]+)" from the fixtures"#,
             step!(fixture_policy),
         ),
+        (
+            Keyword::Given,
+            r#"the policy "([^"]+)" from the fixtures with enforcement (Enforce|Warn|Audit)"#,
+            step!(fixture_policy_enforced),
+        ),
         (Keyword::Given, r"the policy:", step!(given_policies)),
         (
             Keyword::Given,
@@ -138,8 +143,7 @@ async fn create_all_in(
     Ok(())
 }
 
-async fn fixture_policy(world: &mut World, ctx: Context) -> Result<(), String> {
-    let name = arg(&ctx, 0)?;
+fn fixture_text(world: &World, name: &str) -> Result<(String, String), String> {
     let path = world
         .ctx
         .root
@@ -147,7 +151,36 @@ async fn fixture_policy(world: &mut World, ctx: Context) -> Result<(), String> {
         .join(format!("{name}.yaml"));
     let text =
         std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
-    create_all(world, &text, &path.display().to_string()).await
+    Ok((text, path.display().to_string()))
+}
+
+async fn fixture_policy(world: &mut World, ctx: Context) -> Result<(), String> {
+    let (text, source) = fixture_text(world, &arg(&ctx, 0)?)?;
+    create_all(world, &text, &source).await
+}
+
+/// A fixture policy with `spec.enforcement` set.
+async fn fixture_policy_enforced(world: &mut World, ctx: Context) -> Result<(), String> {
+    let (name, enforcement) = (arg(&ctx, 0)?, arg(&ctx, 1)?);
+    let (text, source) = fixture_text(world, &name)?;
+    for mut policy in documents(&text, &source)? {
+        if let Some(spec) = policy.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert(
+                "enforcement".to_string(),
+                Value::String(enforcement.clone()),
+            );
+        }
+        let (actual, outcome) = create(world, policy).await?;
+        if let Outcome::Rejected { message, .. } = outcome {
+            return Err(format!(
+                "ContainerAdmissionPolicy {actual} was refused: {message}"
+            ));
+        }
+        world.log(format!(
+            "created ContainerAdmissionPolicy {actual} ({enforcement})"
+        ));
+    }
+    Ok(())
 }
 
 async fn given_policies(world: &mut World, ctx: Context) -> Result<(), String> {
@@ -180,6 +213,7 @@ async fn apply_policy(world: &mut World, ctx: Context) -> Result<(), String> {
         what: format!("create ContainerAdmissionPolicy {written}"),
         containers: Vec::new(),
         outcome,
+        warnings: Vec::new(),
     });
     Ok(())
 }

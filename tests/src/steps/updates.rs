@@ -9,7 +9,7 @@ use std::future::Future;
 
 use cucumber::step::Context;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Event, Pod, PodTemplateSpec};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
@@ -73,7 +73,51 @@ pub fn steps() -> Vec<Registration> {
             r#"every Pod of the Deployment "([^"]+)" was restarted"#,
             step!(restarted),
         ),
+        (
+            Keyword::Then,
+            r#"the Deployment "([^"]+)" has a Warning event "([^"]+)" saying:"#,
+            step!(has_event),
+        ),
     ]
+}
+
+/// An Event on the object (what `kubectl describe` lists), names mapped back as written.
+async fn has_event(world: &mut World, ctx: Context) -> Result<(), String> {
+    let (name, reason) = (arg(&ctx, 0)?, arg(&ctx, 1)?);
+    let expected = super::docstring(&ctx)?.trim().to_string();
+    let namespace = world.namespace()?.to_string();
+    let events: Api<Event> = Api::namespaced(world.client(), &namespace);
+    let world = &*world;
+    let message = poll(
+        crate::steps::cluster::CATCH_UP,
+        &format!("a {reason} event on the Deployment {name}"),
+        || async {
+            let list = events
+                .list(&ListParams::default())
+                .await
+                .map_err(|error| format!("list events: {error}"))?;
+            Ok(list
+                .items
+                .into_iter()
+                .find(|event| {
+                    event.involved_object.kind.as_deref() == Some("Deployment")
+                        && event.involved_object.name.as_deref() == Some(name.as_str())
+                        && event.reason.as_deref() == Some(reason.as_str())
+                        && event.type_.as_deref() == Some("Warning")
+                })
+                .and_then(|event| event.message)
+                .ok_or_else(|| "none yet".to_string()))
+        },
+    )
+    .await?;
+    let seen = world.as_written(&message);
+    if seen == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "the {reason} event says:\n  {seen}\nexpected:\n  {expected}"
+        ))
+    }
 }
 
 /// The answer to a write: admitted, or the API server's refusal; anything else is an error.
@@ -105,6 +149,7 @@ where
         what,
         containers,
         outcome,
+        warnings: Vec::new(),
     });
     Ok(())
 }

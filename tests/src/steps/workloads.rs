@@ -7,9 +7,7 @@ use cucumber::step::Context;
 use image_assurance::install::WORKLOAD_WEBHOOK_NAME;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::cluster::{barrier, parse_labels};
@@ -65,6 +63,8 @@ pub fn steps() -> Vec<Registration> {
             step!(rejected_by_rule),
         ),
         (Keyword::Then, r"it is rejected with:", step!(rejected_with)),
+        (Keyword::Then, r"the user is warned:", step!(warned)),
+        (Keyword::Then, r"the user is not warned", step!(not_warned)),
         (
             Keyword::Then,
             r"it is rejected with a message containing:",
@@ -174,19 +174,15 @@ pub async fn create(
     let resource = resource(&kind)?;
     let object: DynamicObject =
         serde_json::from_value(object).map_err(|error| format!("{kind} {name}: {error}"))?;
-    let api: Api<DynamicObject> = Api::namespaced_with(world.client(), namespace, &resource);
-    let outcome = match api.create(&PostParams::default(), &object).await {
-        Ok(_) => Outcome::Admitted,
-        Err(kube::Error::Api(status)) => Outcome::Rejected {
-            code: status.code,
-            message: status.message,
-        },
-        Err(error) => return Err(format!("create {kind} {name}: {error}")),
-    };
+    let (outcome, warnings) =
+        crate::warnings::create(&world.client(), &resource, namespace, &object)
+            .await
+            .map_err(|error| format!("create {kind} {name}: {error}"))?;
     world.record(Attempt {
         what: format!("create {kind} {name}"),
         containers,
         outcome,
+        warnings,
     });
     Ok(())
 }
@@ -315,6 +311,7 @@ async fn add_ephemeral_container(world: &mut World, ctx: Context) -> Result<(), 
         what: format!("add ephemeral container {container} to Pod {pod}"),
         containers: vec![(container, written)],
         outcome,
+        warnings: Vec::new(),
     });
     Ok(())
 }
@@ -403,6 +400,48 @@ async fn rejected_by_rule(world: &mut World, ctx: Context) -> Result<(), String>
 async fn rejected_with(world: &mut World, ctx: Context) -> Result<(), String> {
     let expected = docstring(&ctx)?;
     expect_rejected(world, expected.trim())
+}
+
+/// Each line of the docstring is one warning the API server passed on (names as written).
+async fn warned(world: &mut World, ctx: Context) -> Result<(), String> {
+    let expected = docstring(&ctx)?;
+    let attempt = world.last()?;
+    let seen: Vec<String> = attempt
+        .warnings
+        .iter()
+        .map(|warning| world.as_written(warning))
+        .collect();
+    for line in expected
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+    {
+        if !seen.iter().any(|warning| warning == line) {
+            return Err(format!(
+                "{} did not warn {line:?}; its warnings:\n  {}",
+                attempt.what,
+                seen.join("\n  ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn not_warned(world: &mut World, _ctx: Context) -> Result<(), String> {
+    let attempt = world.last()?;
+    if attempt.warnings.is_empty() {
+        return Ok(());
+    }
+    let seen: Vec<String> = attempt
+        .warnings
+        .iter()
+        .map(|warning| world.as_written(warning))
+        .collect();
+    Err(format!(
+        "{} warned, expected no warning:\n  {}",
+        attempt.what,
+        seen.join("\n  ")
+    ))
 }
 
 async fn rejected_containing(world: &mut World, ctx: Context) -> Result<(), String> {

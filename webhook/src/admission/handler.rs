@@ -11,8 +11,10 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use serde_json::value::RawValue;
 
 use super::review::{allow, deny, is_evaluated};
-use super::{Assessment, Context, Subject, assess_update, namespace_labels, unchanged};
+use super::{Assessment, Context, Finding, Subject, assess_update, namespace_labels, unchanged};
+use crate::policy::Enforcement;
 use crate::policy::evaluate::Verdict;
+use crate::policy::explain::why;
 use crate::policy::{ContainerAdmissionPolicy, PolicySet, compile_policy};
 use crate::quote::{cut, quote};
 use crate::scan::ScanSource;
@@ -33,6 +35,15 @@ pub trait ClusterView: Send + Sync {
         &self,
         namespace: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, LookupError>> + Send;
+    /// Records that an UPDATE of an existing object was refused (an Event on it); nothing by
+    /// default.
+    fn update_rejected(&self, request: &AdmissionRequest<DynamicObject>, message: &str) {
+        let _ = (request, message);
+    }
+    /// Counts what `Warn` and `Audit` policies would have rejected (metrics); nothing by default.
+    fn record_findings(&self, findings: &[Finding]) {
+        let _ = findings;
+    }
     /// The object a controller reference names, in `namespace`; `Ok(None)` when it does not exist.
     fn owner(
         &self,
@@ -51,6 +62,21 @@ pub struct Outcome {
 
 pub const AUDIT_DECISION: &str = "image-assurance.tigera.io/decision";
 pub const AUDIT_RULE: &str = "image-assurance.tigera.io/rule";
+/// What `Warn` policies would have rejected (also told to the user as warnings).
+pub const AUDIT_WARN: &str = "image-assurance.tigera.io/warn";
+/// What `Audit` policies would have rejected.
+pub const AUDIT_AUDIT: &str = "image-assurance.tigera.io/audit";
+
+/// How a `Warn` or `Audit` policy's would-be rejection is told: `Warn policy P would reject
+/// image "i" (container "c"): rule index 0 of ContainerPolicy P matched: …`.
+pub fn finding_text(finding: &Finding) -> String {
+    format!(
+        "{} policy {} would reject {}",
+        finding.enforcement.name(),
+        finding.policy,
+        finding.why
+    )
+}
 
 pub struct Admitter<C: ClusterView> {
     pub cluster: C,
@@ -209,7 +235,7 @@ impl<C: ClusterView> Admitter<C> {
         let Assessment {
             decision,
             mut warnings,
-            findings: _,
+            findings,
         } = match assessment {
             Ok(assessment) => assessment,
             Err(error) => {
@@ -222,11 +248,46 @@ impl<C: ClusterView> Admitter<C> {
             }
         };
         warnings.extend(lookup_warning);
+        // The denial keeps Calico's wording; the why of each rule's rejection goes beside it.
+        warnings.extend(
+            decision
+                .images
+                .iter()
+                .filter(|image| image.decision == Verdict::Rejected)
+                .filter_map(|image| why(&policies, image)),
+        );
+        warnings.extend(
+            findings
+                .iter()
+                .filter(|finding| finding.enforcement == Enforcement::Warn)
+                .map(finding_text),
+        );
         let mut response = match &decision.message {
             None => allow(request),
-            Some(message) => deny(request, 403, "Forbidden", message),
+            Some(message) => {
+                if request.operation == Operation::Update {
+                    self.cluster.update_rejected(request, message);
+                }
+                deny(request, 403, "Forbidden", message)
+            }
         };
         response.audit_annotations = audit_annotations(&decision);
+        for (enforcement, key) in [
+            (Enforcement::Warn, AUDIT_WARN),
+            (Enforcement::Audit, AUDIT_AUDIT),
+        ] {
+            let texts: Vec<String> = findings
+                .iter()
+                .filter(|finding| finding.enforcement == enforcement)
+                .map(finding_text)
+                .collect();
+            if !texts.is_empty() {
+                response
+                    .audit_annotations
+                    .insert(key.to_string(), texts.join("; "));
+            }
+        }
+        self.cluster.record_findings(&findings);
         if !warnings.is_empty() {
             response.warnings = Some(warnings);
         }
@@ -554,7 +615,14 @@ mod tests {
             .review(&request(child, ("", "v1", "Pod"), "jane", "CREATE"), now())
             .await;
         assert!(!response.allowed);
-        assert_eq!(response.warnings, None);
+        // No child-check warning; only the why of the rejection.
+        let warnings = response.warnings.unwrap_or_default();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("rule index 0 of ContainerPolicy")
+                && warnings[0].contains(" matched: "),
+            "{warnings:?}"
+        );
     }
 
     /// An UPDATE as the webhook receives it: JSON text, read by `read_request_text`.

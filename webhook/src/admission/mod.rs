@@ -12,6 +12,7 @@ use jiff::Timestamp;
 
 use crate::image::ImageRef;
 use crate::policy::evaluate::{Decision, EvaluationInput, ImageDecision, Verdict, evaluate};
+use crate::policy::explain::why_or_reason;
 use crate::policy::{Enforcement, PolicySet, Reason};
 use crate::scan::{ScanSource, ScanStatus};
 use crate::workload::{
@@ -104,7 +105,7 @@ pub fn assess_update(
         subject.user,
         context.identities,
     );
-    let (decided, warnings) = match check {
+    let (decided, warnings, findings) = match check {
         ChildCheck::Approved {
             owner_kind,
             owner_name,
@@ -125,10 +126,20 @@ pub fn assess_update(
                     )
                 })
                 .collect();
-            (decisions, Vec::new())
+            (decisions, Vec::new(), Vec::new())
         }
-        ChildCheck::Unclaimed => (evaluate_images(context, subject, new), Vec::new()),
-        ChildCheck::Refused { warning } => (evaluate_images(context, subject, new), vec![warning]),
+        ChildCheck::Unclaimed => {
+            let findings = advisory_findings(context, subject, &new);
+            (evaluate_images(context, subject, new), Vec::new(), findings)
+        }
+        ChildCheck::Refused { warning } => {
+            let findings = advisory_findings(context, subject, &new);
+            (
+                evaluate_images(context, subject, new),
+                vec![warning],
+                findings,
+            )
+        }
     };
     let mut decided = decided.into_iter();
     let images = kept
@@ -141,7 +152,7 @@ pub fn assess_update(
     Ok(Assessment {
         decision: Decision::from_images(images),
         warnings,
-        findings: Vec::new(),
+        findings,
     })
 }
 
@@ -168,6 +179,44 @@ pub fn unchanged(context: &Context<'_>, workload: &Workload, old: &Workload) -> 
         warnings: Vec::new(),
         findings: Vec::new(),
     })
+}
+
+/// Each `Warn` or `Audit` policy evaluated on its own, as if it were the only policy: the
+/// images it would reject, with why.
+fn advisory_findings(
+    context: &Context<'_>,
+    subject: &Subject<'_>,
+    images: &[ContainerImage],
+) -> Vec<Finding> {
+    let advisory = context.policies.advisory();
+    if advisory.is_empty() || images.is_empty() {
+        return Vec::new();
+    }
+    let input = EvaluationInput {
+        object_labels: subject.workload.labels(),
+        namespace_labels: subject.namespace_labels,
+        scans: context.scans,
+        now: context.now,
+    };
+    let mut findings = Vec::new();
+    for policy in advisory {
+        let decision = evaluate(&policy.set, &input, images.to_vec());
+        let rejected = decision
+            .images
+            .iter()
+            .filter(|image| image.decision == Verdict::Rejected);
+        for image in rejected {
+            findings.push(Finding {
+                enforcement: policy.enforcement,
+                policy: image.policy.clone().unwrap_or_default(),
+                rule_index: image.rule_index,
+                container: image.container.clone(),
+                image: image.image.clone(),
+                why: why_or_reason(&policy.set, image),
+            });
+        }
+    }
+    findings
 }
 
 fn evaluate_images(

@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use image_assurance::admission::Finding;
+use image_assurance::admission::handler::finding_text;
 use image_assurance::admission::review::{self, is_evaluated};
 use image_assurance::admission::{self, Assessment, Context, Subject};
 use image_assurance::manifest::{self, Document, Origin};
 use image_assurance::policy::evaluate::{Verdict, applicable_policies};
-use image_assurance::policy::{Reason, read_policies};
+use image_assurance::policy::explain::why;
+use image_assurance::policy::{ImageDecision, PolicySet, Reason, read_policies};
+use image_assurance::scan::ScanStatus;
 use image_assurance::scan::SeverityThresholds;
 use image_assurance::scan::load_scan_file;
 use image_assurance::scan::{NoScanData, ScanIndex, ScanSource};
@@ -51,7 +55,8 @@ struct DocumentReport {
     namespace: String,
     allowed: bool,
     message: Option<String>,
-    images: Vec<image_assurance::policy::ImageDecision>,
+    images: Vec<ImageReport>,
+    /// The child check's warnings, then what `Warn` and `Audit` policies would reject.
     warnings: Vec<String>,
     /// Applicable policies in evaluation order, for `--explain` (not part of the JSON).
     #[serde(skip)]
@@ -65,7 +70,7 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
     let policies =
         read_policies(&options.policies).map_err(|error| CliError::new(error.to_string()))?;
     // No policy at all would allow everything: almost certainly a wrong path, not a decision.
-    if policies.policies().is_empty() && policies.invalid().is_empty() {
+    if policies.is_empty() {
         let paths: Vec<String> = options
             .policies
             .iter()
@@ -103,8 +108,12 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
         now,
         identities: &identities,
     };
-    let documents = manifest::read_documents(&options.resource)
-        .map_err(|error| CliError::new(error.to_string()))?;
+    let documents = if options.resource.as_os_str() == "-" {
+        manifest::read_stdin_documents()
+    } else {
+        manifest::read_documents(&options.resource)
+    }
+    .map_err(|error| CliError::new(error.to_string()))?;
     if documents.is_empty() {
         return Err(CliError::new(format!(
             "{}: no documents to evaluate",
@@ -137,6 +146,64 @@ pub fn run(options: &Options) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(EXIT_REJECTED)
     })
+}
+
+/// One image's decision as `--output json` gives it: `reason` is the why of a rule's decision
+/// (`policy::explain`), and `wouldBeRejectedBy` lists the `Warn`/`Audit` policies that would
+/// reject the image (omitted when none).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageReport {
+    container: String,
+    image: String,
+    subject: String,
+    status: ScanStatus,
+    last_scan: Option<Timestamp>,
+    decision: Verdict,
+    policy: Option<String>,
+    rule_index: Option<usize>,
+    reason: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    would_be_rejected_by: Vec<AdvisoryReport>,
+    /// `Unchanged since admitted`, for the text output.
+    #[serde(skip)]
+    unchanged: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AdvisoryReport {
+    policy: String,
+    enforcement: &'static str,
+    rule_index: Option<usize>,
+    reason: String,
+}
+
+fn image_report(policies: &PolicySet, image: ImageDecision, findings: &[Finding]) -> ImageReport {
+    let reason = why(policies, &image).unwrap_or_else(|| image.explain().to_string());
+    let would_be_rejected_by = findings
+        .iter()
+        .filter(|finding| finding.container == image.container)
+        .map(|finding| AdvisoryReport {
+            policy: finding.policy.clone(),
+            enforcement: finding.enforcement.name(),
+            rule_index: finding.rule_index,
+            reason: finding.why.clone(),
+        })
+        .collect();
+    ImageReport {
+        subject: image.subject().to_string(),
+        unchanged: image.reason == Reason::Unchanged,
+        container: image.container,
+        image: image.image,
+        status: image.status,
+        last_scan: image.last_scan,
+        decision: image.decision,
+        policy: image.policy,
+        rule_index: image.rule_index,
+        reason,
+        would_be_rejected_by,
+    }
 }
 
 /// What one document asks: an object, under an operation, by a user, in a namespace.
@@ -276,7 +343,9 @@ fn evaluate_document(
         owner,
     };
     let Assessment {
-        decision, warnings, ..
+        decision,
+        warnings,
+        findings,
     } = admission::assess_update(context, &subject, old.as_ref()).map_err(|error| at(&error))?;
     report.applicable = applicable_policies(context.policies, workload.labels(), &namespace_labels)
         .iter()
@@ -287,8 +356,13 @@ fn evaluate_document(
         .collect();
     report.allowed = decision.allowed;
     report.message = decision.message;
-    report.images = decision.images;
+    report.images = decision
+        .images
+        .into_iter()
+        .map(|image| image_report(context.policies, image, &findings))
+        .collect();
     report.warnings = warnings;
+    report.warnings.extend(findings.iter().map(finding_text));
     Ok(report)
 }
 
@@ -357,13 +431,11 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
         }
     }
     for image in &report.images {
-        if image.reason == Reason::Unchanged {
+        if image.unchanged {
             let _ = writeln!(
                 out,
                 "  container {:?} image {:?}: {}, not evaluated",
-                image.container,
-                image.image,
-                image.explain()
+                image.container, image.image, image.reason
             );
         }
     }
@@ -399,14 +471,14 @@ fn render_text(report: &DocumentReport, explain: bool, now: Timestamp) -> String
                 "  container {:?} image {:?}",
                 image.container, image.image
             );
-            let _ = writeln!(out, "    subject:  {}", image.subject());
+            let _ = writeln!(out, "    subject:  {}", image.subject);
             let _ = writeln!(
                 out,
                 "    scan:     {} (last scanned {scanned})",
                 image.status
             );
             let _ = writeln!(out, "    decision: {verdict} by {decided_by}");
-            let _ = writeln!(out, "    reason:   {}", image.explain());
+            let _ = writeln!(out, "    reason:   {}", image.reason);
         }
     }
     out

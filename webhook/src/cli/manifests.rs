@@ -14,6 +14,7 @@ use image_assurance::install::{
 };
 
 use super::CliError;
+use super::serve::EnforcementMode;
 
 /// Upstream's installer variables, still honoured so its procedure works unchanged.
 pub const KEY_ENV: &str = "IN_NAMESPACE_SELECTOR_KEY";
@@ -65,6 +66,15 @@ pub struct ManifestsArgs {
     /// default priority]. The class must exist.
     #[arg(long, value_name = "NAME")]
     pub priority_class_name: Option<String>,
+    /// `warn` or `audit`: the webhook treats every policy as that, a dry run for a first
+    /// install (nothing is rejected; `warn` tells users what would be); `policy`: each policy's
+    /// own `spec.enforcement`.
+    #[arg(long, value_enum, default_value_t = EnforcementMode::Policy)]
+    pub enforcement: EnforcementMode,
+    /// The webhook's audit interval (`serve --audit-interval`: `90s`, `5m`, `1h`; `0`
+    /// disables the audit) [default: serve's, 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub audit_interval: Option<String>,
     /// DANGEROUS, for demonstrating the deadlock only: accept kube-system, kube-public,
     /// kube-node-lease and the webhook's own namespace as selector values, and exclude no
     /// namespace by name. If the webhook then goes down, pods in those namespaces, its own
@@ -94,6 +104,16 @@ impl From<FailurePolicyArg> for FailurePolicy {
 struct Setting {
     value: String,
     source: &'static str,
+}
+
+/// `--audit-interval=…` for the Deployment's args, only when it is not serve's default.
+fn audit_interval_flag(text: Option<&str>) -> Result<Option<String>, CliError> {
+    use image_assurance::server::audit_task::{DEFAULT_INTERVAL, format_interval, parse_interval};
+    let Some(text) = text else { return Ok(None) };
+    let interval =
+        parse_interval(text).map_err(|error| CliError::new(format!("--audit-interval {error}")))?;
+    Ok((interval != DEFAULT_INTERVAL)
+        .then(|| format!("--audit-interval={}", format_interval(interval))))
 }
 
 pub fn run(options: &ManifestsArgs) -> Result<ExitCode, CliError> {
@@ -153,6 +173,13 @@ pub fn run(options: &ManifestsArgs) -> Result<ExitCode, CliError> {
         timeout_seconds: options.timeout_seconds,
         certs,
         priority_class_name: options.priority_class_name.clone(),
+        serve_flags: match options.enforcement {
+            EnforcementMode::Policy => Vec::new(),
+            mode => vec![format!("--enforcement={}", mode.flag_value())],
+        }
+        .into_iter()
+        .chain(audit_interval_flag(options.audit_interval.as_deref())?)
+        .collect(),
     })
     .map_err(|error| CliError::new(error.to_string()))?;
     if manifests.pod_disruption_budget.is_none() {

@@ -1,5 +1,6 @@
 //! The subcommands. Each returns its exit code, or a `CliError` (exit 2, printed on stderr).
 
+pub mod audit;
 pub mod certs;
 pub mod crd;
 pub mod evaluate;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use image_assurance::policy::Enforcement;
 use image_assurance::scan::SeverityThresholds;
 use image_assurance::server::ServeOptions;
 use image_assurance::workload::ControllerIdentities;
@@ -58,6 +59,47 @@ pub struct ServeArgs {
     shutdown_grace_seconds: u64,
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// How often the replica holding the audit lease audits running workloads and publishes
+    /// PolicyReports and policy statuses (`90s`, `5m`, `1h`; `0` disables the audit).
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    audit_interval: String,
+    /// The webhook's namespace, where the audit lease lives [default: $POD_NAMESPACE, else the
+    /// service account's namespace file, else tigera-image-assurance].
+    #[arg(long, value_name = "NS")]
+    namespace: Option<String>,
+    /// `warn` or `audit`: treat every policy as that (a dry run of all of them: nothing is
+    /// rejected); `policy`: each policy's own `spec.enforcement`.
+    #[arg(long, value_enum, default_value_t = EnforcementMode::Policy)]
+    enforcement: EnforcementMode,
+}
+
+/// `--enforcement` of `serve` and `manifests`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnforcementMode {
+    /// Each policy's own `spec.enforcement`.
+    #[default]
+    Policy,
+    Warn,
+    Audit,
+}
+
+impl EnforcementMode {
+    /// The enforcement every policy gets, if any.
+    pub fn every(self) -> Option<Enforcement> {
+        match self {
+            EnforcementMode::Policy => None,
+            EnforcementMode::Warn => Some(Enforcement::Warn),
+            EnforcementMode::Audit => Some(Enforcement::Audit),
+        }
+    }
+
+    pub fn flag_value(self) -> &'static str {
+        match self {
+            EnforcementMode::Policy => "policy",
+            EnforcementMode::Warn => "warn",
+            EnforcementMode::Audit => "audit",
+        }
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -83,6 +125,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     } else {
         ControllerIdentities::from_patterns(args.controller_identities.iter().map(String::as_str))
     };
+    let audit_interval = image_assurance::server::audit_task::parse_interval(&args.audit_interval)
+        .map_err(|error| CliError::new(format!("--audit-interval {error}")))?;
+    let audit = image_assurance::server::audit_task::AuditSettings::new(
+        audit_interval,
+        webhook_namespace(args.namespace.clone()),
+        pod_name(),
+    );
     init_logging(args.log_format);
     let options = ServeOptions {
         listen: args.listen,
@@ -92,10 +141,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         scan_results: args.scan_results,
         thresholds,
         identities,
+        every_enforcement: args.enforcement.every(),
         max_body_bytes: args.max_body_bytes,
         deadline: Duration::from_millis(args.deadline_ms),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
         cert_poll: Duration::from_secs(1),
+        audit,
     };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|error| CliError::new(format!("cannot start the async runtime: {error}")))?;
@@ -103,4 +154,48 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .block_on(image_assurance::server::run(options))
         .map_err(|error| CliError::new(error.to_string()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the service account's namespace is mounted in every pod.
+const SERVICE_ACCOUNT_NAMESPACE_FILE: &str =
+    "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// `--namespace`, else `POD_NAMESPACE` (the manifests set it from the downward API), else the
+/// service account's namespace file, else the default namespace.
+fn webhook_namespace(flag: Option<String>) -> String {
+    flag.filter(|namespace| !namespace.is_empty())
+        .or_else(|| {
+            std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|ns| !ns.is_empty())
+        })
+        .or_else(|| {
+            std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE_FILE)
+                .ok()
+                .map(|text| text.trim().to_string())
+                .filter(|ns| !ns.is_empty())
+        })
+        .unwrap_or_else(|| image_assurance::install::DEFAULT_NAMESPACE.to_string())
+}
+
+/// The lease holder's identity: `POD_NAME` (the manifests set it from the downward API), else
+/// the host name with the process id (as client-go adds a unique suffix), so that two
+/// processes on one host never share an identity.
+fn pod_name() -> String {
+    if let Some(name) = std::env::var("POD_NAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+    {
+        return name;
+    }
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|text| text.trim().to_string())
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "image-assurance".to_string());
+    format!("{host}_{}", std::process::id())
 }

@@ -7,10 +7,11 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, HTTPGetAction, PodAffinityTerm,
-    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount, WeightedPodAffinityTerm,
+    Affinity, Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction,
+    ObjectFieldSelector, PodAffinityTerm, PodAntiAffinity, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -37,6 +38,8 @@ pub struct DeploymentOptions {
     /// A PriorityClass for the pods, so that under node pressure they are preempted or evicted
     /// after the workloads they admit; `None` leaves the cluster's default.
     pub priority_class_name: Option<String>,
+    /// Flags appended to `serve`'s, e.g. `--enforcement=warn`.
+    pub serve_flags: Vec<String>,
 }
 
 /// The arguments of the container: `serve` (the image's default command, repeated because
@@ -134,7 +137,17 @@ fn container(options: &DeploymentOptions) -> Container {
         name: CONTAINER_NAME.to_string(),
         image: Some(options.image.clone()),
         image_pull_policy: Some(options.image_pull_policy.clone()),
-        args: Some(serve_args()),
+        args: Some(
+            serve_args()
+                .into_iter()
+                .chain(options.serve_flags.clone())
+                .collect(),
+        ),
+        // The audit Lease's holder identity and namespace (serve reads both).
+        env: Some(vec![
+            field_env("POD_NAME", "metadata.name"),
+            field_env("POD_NAMESPACE", "metadata.namespace"),
+        ]),
         ports: Some(vec![
             container_port(HTTPS_PORT_NAME, HTTPS_PORT),
             container_port(METRICS_PORT_NAME, METRICS_PORT),
@@ -183,6 +196,21 @@ fn container(options: &DeploymentOptions) -> Container {
             ..VolumeMount::default()
         }]),
         ..Container::default()
+    }
+}
+
+/// An environment variable from the downward API.
+fn field_env(name: &str, field_path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                api_version: Some("v1".to_string()),
+                field_path: field_path.to_string(),
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
     }
 }
 

@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::CustomResourceExt;
@@ -23,7 +23,9 @@ use super::deployment::{
 };
 use super::names::{check_dns1123_label, check_dns1123_subdomain};
 use super::network_policy::network_policy;
-use super::rbac::{cluster_role, cluster_role_binding, service_account};
+use super::rbac::{
+    cluster_role, cluster_role_binding, lease_role, lease_role_binding, service_account,
+};
 use super::scope::NamespaceScope;
 use super::webhook_configuration::{
     FailurePolicy, MAX_TIMEOUT_SECONDS, WebhookOptions, validating_webhook_configuration,
@@ -32,6 +34,7 @@ use super::{
     POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL, POD_SECURITY_WARN_LABEL, TLS_SECRET_NAME,
     app_labels,
 };
+use crate::audit::policy_report::PolicyReport;
 use crate::image::ImageRef;
 use crate::policy::crd::ContainerAdmissionPolicy;
 
@@ -53,6 +56,9 @@ pub struct ManifestOptions {
     pub certs: CertFiles,
     /// The pods' PriorityClass (`--priority-class-name`); `None`: the cluster's default.
     pub priority_class_name: Option<String>,
+    /// Flags appended to the webhook's `serve` (`manifests --enforcement warn` adds
+    /// `--enforcement=warn`).
+    pub serve_flags: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -80,9 +86,15 @@ pub enum ManifestError {
 pub struct Manifests {
     pub namespace: Namespace,
     pub crd: CustomResourceDefinition,
+    /// `wgpolicyk8s.io` PolicyReport, where the audit publishes (the same group, version and
+    /// schema as the Policy WG's, which Kyverno also installs).
+    pub policy_report_crd: CustomResourceDefinition,
     pub service_account: ServiceAccount,
     pub cluster_role: ClusterRole,
     pub cluster_role_binding: ClusterRoleBinding,
+    /// The audit Lease's permissions, in the webhook's namespace.
+    pub role: Role,
+    pub role_binding: RoleBinding,
     pub secret: Secret,
     /// Before the Deployment, so that no pod ever runs without it.
     pub network_policy: NetworkPolicy,
@@ -100,9 +112,12 @@ pub fn build(options: &ManifestOptions) -> Result<Manifests, ManifestError> {
     Ok(Manifests {
         namespace: webhook_namespace(namespace),
         crd: ContainerAdmissionPolicy::crd(),
+        policy_report_crd: PolicyReport::crd(),
         service_account: service_account(namespace),
         cluster_role: cluster_role(),
         cluster_role_binding: cluster_role_binding(namespace),
+        role: lease_role(namespace),
+        role_binding: lease_role_binding(namespace),
         secret: tls_secret(namespace, &options.certs),
         network_policy: network_policy(namespace),
         deployment: deployment(&DeploymentOptions {
@@ -111,6 +126,7 @@ pub fn build(options: &ManifestOptions) -> Result<Manifests, ManifestError> {
             image_pull_policy: options.image_pull_policy.clone(),
             replicas: options.replicas,
             priority_class_name: options.priority_class_name.clone(),
+            serve_flags: options.serve_flags.clone(),
         }),
         pod_disruption_budget: (options.replicas > 1).then(|| pod_disruption_budget(namespace)),
         service: service(namespace),
@@ -221,9 +237,12 @@ impl Manifests {
         };
         push(&self.namespace)?;
         push(&self.crd)?;
+        push(&self.policy_report_crd)?;
         push(&self.service_account)?;
         push(&self.cluster_role)?;
         push(&self.cluster_role_binding)?;
+        push(&self.role)?;
+        push(&self.role_binding)?;
         push(&self.secret)?;
         push(&self.network_policy)?;
         push(&self.deployment)?;
@@ -279,6 +298,7 @@ mod tests {
                 ca_pem: certs.ca_cert_pem.into_bytes(),
             },
             priority_class_name: None,
+            serve_flags: Vec::new(),
         }
     }
 
@@ -287,15 +307,20 @@ mod tests {
         let manifests = build(&options()).unwrap();
         let yaml = manifests.to_yaml().unwrap();
         let documents: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&yaml).unwrap();
-        assert_eq!(documents.len(), 12);
-        let policy: NetworkPolicy = serde_json::from_value(documents[6].clone()).unwrap();
+        assert_eq!(documents.len(), 15);
+        let reports: CustomResourceDefinition =
+            serde_json::from_value(documents[2].clone()).unwrap();
+        assert_eq!(reports, manifests.policy_report_crd);
+        let role: Role = serde_json::from_value(documents[6].clone()).unwrap();
+        assert_eq!(role, manifests.role);
+        let policy: NetworkPolicy = serde_json::from_value(documents[9].clone()).unwrap();
         assert_eq!(policy, manifests.network_policy);
-        let deployment: Deployment = serde_json::from_value(documents[7].clone()).unwrap();
+        let deployment: Deployment = serde_json::from_value(documents[10].clone()).unwrap();
         assert_eq!(deployment, manifests.deployment);
-        let metrics: Service = serde_json::from_value(documents[10].clone()).unwrap();
+        let metrics: Service = serde_json::from_value(documents[13].clone()).unwrap();
         assert_eq!(metrics, manifests.metrics_service);
         let configuration: ValidatingWebhookConfiguration =
-            serde_json::from_value(documents[11].clone()).unwrap();
+            serde_json::from_value(documents[14].clone()).unwrap();
         assert_eq!(configuration, manifests.webhook_configuration);
     }
 

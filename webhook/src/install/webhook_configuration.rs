@@ -128,7 +128,8 @@ fn common(options: &WebhookOptions, path: &str) -> ValidatingWebhook {
             url: None,
         },
         match_policy: Some("Equivalent".to_string()),
-        side_effects: "None".to_string(),
+        // The workload webhook records refused updates as Events, never on a dry run.
+        side_effects: "NoneOnDryRun".to_string(),
         timeout_seconds: Some(options.timeout_seconds),
         ..ValidatingWebhook::default()
     }

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 
 use super::candidates::RuleIndex;
 use super::crd::{
-    Action, CalendarDuration, ContainerAdmissionPolicy, SetOperator, StringValueMatch, TimeMatch,
-    TimeOperator,
+    Action, CalendarDuration, ContainerAdmissionPolicy, Enforcement, SetOperator, StringValueMatch,
+    TimeMatch, TimeOperator,
 };
 use super::paths::{MatchedPatterns, PathMatcher, PatternTable};
 use crate::quote::{bound_owned, cut, quote};
@@ -125,6 +125,16 @@ pub struct PolicySet {
     /// Per policy (in `policies` order): ids of its `selector` and `namespaceSelector`.
     selector_ids: Vec<(usize, usize)>,
     rule_index: RuleIndex,
+    /// The `Warn` and `Audit` policies, each a set of its own: they change no decision, and
+    /// each is evaluated as if it were the only policy.
+    advisory: Vec<Advisory>,
+}
+
+/// A `Warn` or `Audit` policy (valid or not), as a set of one.
+#[derive(Clone, Debug)]
+pub struct Advisory {
+    pub enforcement: Enforcement,
+    pub set: PolicySet,
 }
 
 impl PolicySet {
@@ -135,6 +145,37 @@ impl PolicySet {
     /// Like `compile`, plus policies that did not even decode (a watched object of another
     /// shape): they are invalid with unknown selectors, so they reject every request.
     pub fn compile_with_undecodable<'a>(
+        policies: impl IntoIterator<Item = &'a ContainerAdmissionPolicy>,
+        undecodable: Vec<PolicyError>,
+    ) -> Self {
+        Self::compile_enforcing(policies, undecodable, None)
+    }
+
+    /// Like `compile_with_undecodable`, with every policy's enforcement replaced by `every`
+    /// when given (`serve --enforcement warn`, a dry run of the whole cluster's policies).
+    /// A policy that did not decode has no enforcement of its own: it is enforced.
+    pub fn compile_enforcing<'a>(
+        policies: impl IntoIterator<Item = &'a ContainerAdmissionPolicy>,
+        undecodable: Vec<PolicyError>,
+        every: Option<Enforcement>,
+    ) -> Self {
+        let (enforced, advisory): (Vec<_>, Vec<_>) = policies.into_iter().partition(|policy| {
+            every.or(policy.spec.enforcement).unwrap_or_default() == Enforcement::Enforce
+        });
+        let mut set = Self::compile_enforced(enforced, undecodable);
+        set.advisory = advisory
+            .into_iter()
+            .map(|policy| Advisory {
+                enforcement: every.or(policy.spec.enforcement).unwrap_or_default(),
+                set: Self::compile_enforced([policy], Vec::new()),
+            })
+            .collect();
+        set.advisory
+            .sort_by(|a, b| advisory_name(a).cmp(advisory_name(b)));
+        set
+    }
+
+    fn compile_enforced<'a>(
         policies: impl IntoIterator<Item = &'a ContainerAdmissionPolicy>,
         undecodable: Vec<PolicyError>,
     ) -> Self {
@@ -212,9 +253,30 @@ impl PolicySet {
         &self.invalid
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.policies.is_empty() && self.invalid.is_empty()
+    /// The `Warn` and `Audit` policies, by name.
+    pub fn advisory(&self) -> &[Advisory] {
+        &self.advisory
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty() && self.invalid.is_empty() && self.advisory.is_empty()
+    }
+}
+
+fn advisory_name(advisory: &Advisory) -> &str {
+    advisory
+        .set
+        .policies
+        .first()
+        .map(|policy| policy.name.as_str())
+        .or_else(|| {
+            advisory
+                .set
+                .invalid
+                .first()
+                .map(|invalid| invalid.name.as_str())
+        })
+        .unwrap_or_default()
 }
 
 /// Ascending `order`; a policy without one after all that have one; ties by name.

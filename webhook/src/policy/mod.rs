@@ -5,6 +5,7 @@ pub mod candidates;
 pub mod compile;
 pub mod crd;
 pub mod evaluate;
+pub mod explain;
 pub mod paths;
 pub mod reason;
 

@@ -27,7 +27,7 @@ use kube::{Client, ResourceExt};
 
 use super::metrics::{Metrics, Source};
 use crate::admission::handler::{ClusterView, LookupError};
-use crate::policy::{ContainerAdmissionPolicy, PolicyError, PolicySet};
+use crate::policy::{ContainerAdmissionPolicy, Enforcement, PolicyError, PolicySet};
 use crate::scan::trivy::{VulnerabilityReport, record_from_report};
 use crate::scan::{
     ScanIndex, ScanRecord, ScanResult, ScanSource, ScanUnavailable, SeverityThresholds,
@@ -98,6 +98,9 @@ pub struct ClusterCaches {
     namespaces_synced: Arc<AtomicBool>,
     scans: Scans,
     metrics: Arc<Metrics>,
+    /// Every policy's enforcement, when `serve --enforcement` overrides them (a dry run).
+    every_enforcement: Option<Enforcement>,
+    events: super::events::EventRecorder,
 }
 
 impl ClusterCaches {
@@ -107,6 +110,7 @@ impl ClusterCaches {
         scan_file: Option<PathBuf>,
         thresholds: SeverityThresholds,
         metrics: Arc<Metrics>,
+        every_enforcement: Option<Enforcement>,
     ) -> Arc<ClusterCaches> {
         let (namespaces, namespace_writer) = reflector::store();
         let caches = Arc::new(ClusterCaches {
@@ -124,6 +128,12 @@ impl ClusterCaches {
                 }),
             },
             metrics,
+            every_enforcement,
+            events: super::events::EventRecorder::new(
+                client.clone(),
+                // The manifests set it from the downward API.
+                std::env::var("POD_NAME").unwrap_or_else(|_| super::events::COMPONENT.to_string()),
+            ),
         });
         caches
             .metrics
@@ -264,7 +274,7 @@ fn rebuild_policies(caches: &ClusterCaches, objects: &[Arc<DynamicObject>]) {
             }),
         }
     }
-    let set = PolicySet::compile_with_undecodable(&policies, undecodable);
+    let set = PolicySet::compile_enforcing(&policies, undecodable, caches.every_enforcement);
     caches
         .metrics
         .policies_loaded
@@ -484,6 +494,27 @@ fn workload_resource(kind: WorkloadKind) -> ApiResource {
 impl ClusterView for Arc<ClusterCaches> {
     fn policies(&self) -> Arc<PolicySet> {
         lock(&self.policies).clone()
+    }
+
+    fn update_rejected(
+        &self,
+        request: &kube::core::admission::AdmissionRequest<DynamicObject>,
+        message: &str,
+    ) {
+        self.events.update_rejected(request, message);
+    }
+
+    fn record_findings(&self, findings: &[crate::admission::Finding]) {
+        for finding in findings {
+            let labels = super::metrics::AdvisoryLabels {
+                enforcement: finding.enforcement.name(),
+                policy: finding.policy.clone(),
+            };
+            self.metrics
+                .advisory_rejections
+                .get_or_create(&labels)
+                .inc();
+        }
     }
 
     fn scans(&self) -> &dyn ScanSource {

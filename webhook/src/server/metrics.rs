@@ -60,6 +60,23 @@ impl Source {
     }
 }
 
+/// A `Warn` or `Audit` policy: its name comes from the cluster's policies (as many series as
+/// policies), never from a request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AdvisoryLabels {
+    pub enforcement: &'static str,
+    pub policy: String,
+}
+
+/// A (namespace, policy) pair with violations at the last audit: namespaces come from those
+/// the webhook covers and policies from the cluster's policies, and a series is removed when
+/// its count drops to 0, so the set stays bounded by what actually violates.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct AuditLabels {
+    pub namespace: String,
+    pub policy: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SourceLabels {
     pub source: &'static str,
@@ -89,6 +106,19 @@ pub struct Metrics {
     /// scan time (no data, unavailable, or results without `lastScan`) has no sample at all,
     /// so that "no data" never reads as fresh data.
     pub scan_data_age: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    /// Images that `Warn` and `Audit` policies would have rejected, by enforcement and policy.
+    pub advisory_rejections: Family<AdvisoryLabels, Counter>,
+    /// Running workloads each policy would reject, per namespace, at the last audit.
+    pub audit_violations: Family<AuditLabels, Gauge>,
+    /// When the last audit finished (Unix seconds); 0 until one has on this replica.
+    pub audit_last_run: Gauge,
+    /// 1 while this replica holds the audit lease.
+    pub audit_leader: Gauge,
+    /// The series `audit_violations` has, to remove those that drop to 0.
+    audit_series: Mutex<BTreeMap<AuditLabels, i64>>,
+    /// Bumped whenever a scan source's data changes (every source reports its new data
+    /// through `set_scan_data`): what the audit watches to re-run soon after scan data moves.
+    scan_data_changes: AtomicU64,
     /// The newest scan time of each scan source that has one.
     newest_scan: Mutex<BTreeMap<Source, jiff::Timestamp>>,
 }
@@ -148,8 +178,38 @@ impl Default for Metrics {
             "Seconds since a scan source's newest scan; no sample while it has no scan time",
             scan_data_age.clone(),
         );
+        let advisory_rejections = Family::<AdvisoryLabels, Counter>::default();
+        registry.register(
+            "advisory_rejections",
+            "Images that a Warn or Audit policy would have rejected in admission requests, by enforcement and policy",
+            advisory_rejections.clone(),
+        );
+        let audit_violations = Family::<AuditLabels, Gauge>::default();
+        registry.register(
+            "audit_violations",
+            "Running workloads that a policy would reject, by namespace and policy, at the last audit (only pairs with violations)",
+            audit_violations.clone(),
+        );
+        let audit_last_run = Gauge::default();
+        registry.register(
+            "audit_last_run_timestamp_seconds",
+            "When this replica last finished an audit (Unix seconds)",
+            audit_last_run.clone(),
+        );
+        let audit_leader = Gauge::default();
+        registry.register(
+            "audit_leader",
+            "1 while this replica holds the audit lease",
+            audit_leader.clone(),
+        );
         let metrics = Metrics {
             registry,
+            audit_violations,
+            audit_last_run,
+            audit_leader,
+            audit_series: Mutex::new(BTreeMap::new()),
+            scan_data_changes: AtomicU64::new(0),
+            advisory_rejections,
             requests,
             latency,
             ready,
@@ -182,6 +242,8 @@ impl Metrics {
 
     /// What a scan source holds now: `results` results, the newest scanned at `newest`.
     pub fn set_scan_data(&self, source: Source, results: usize, newest: Option<jiff::Timestamp>) {
+        self.scan_data_changes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         self.scan_results
             .get_or_create(&source.into())
             .set(i64::try_from(results).unwrap_or(i64::MAX));
@@ -198,6 +260,28 @@ impl Metrics {
                 self.scan_data_age.remove(&source.into());
             }
         }
+    }
+
+    /// How many times scan data has changed so far.
+    pub fn scan_data_generation(&self) -> u64 {
+        self.scan_data_changes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The counts of the last audit: `counts` has every (namespace, policy) with violations;
+    /// series that are not in it any more are removed.
+    pub fn set_audit_violations(&self, counts: BTreeMap<AuditLabels, i64>) {
+        let mut series = self
+            .audit_series
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for gone in series.keys().filter(|labels| !counts.contains_key(*labels)) {
+            self.audit_violations.remove(gone);
+        }
+        for (labels, count) in &counts {
+            self.audit_violations.get_or_create(labels).set(*count);
+        }
+        *series = counts;
     }
 
     /// The ages as of now: a gauge set when the data changed would stay at its age then.
@@ -261,6 +345,43 @@ mod tests {
                 "image_assurance_admission_requests_total{decision=\"allowed\",kind=\"other\",endpoint=\"admission-review\"} 100"
             ]
         );
+    }
+
+    #[test]
+    fn audit_series_exist_only_while_they_have_violations() {
+        let metrics = Metrics::default();
+        let labels = |namespace: &str, policy: &str| AuditLabels {
+            namespace: namespace.to_string(),
+            policy: policy.to_string(),
+        };
+        metrics.set_audit_violations(BTreeMap::from([
+            (labels("team-a", "p"), 2),
+            (labels("team-b", "p"), 1),
+        ]));
+        // A family encodes its series in hash order: compare them sorted.
+        let series = |text: &str| -> Vec<String> {
+            let mut lines: Vec<String> = text
+                .lines()
+                .filter(|line| line.starts_with("image_assurance_audit_violations{"))
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(
+            series(&metrics.encode()),
+            [
+                "image_assurance_audit_violations{namespace=\"team-a\",policy=\"p\"} 2",
+                "image_assurance_audit_violations{namespace=\"team-b\",policy=\"p\"} 1"
+            ]
+        );
+        metrics.set_audit_violations(BTreeMap::from([(labels("team-b", "p"), 3)]));
+        assert_eq!(
+            series(&metrics.encode()),
+            ["image_assurance_audit_violations{namespace=\"team-b\",policy=\"p\"} 3"]
+        );
+        metrics.set_audit_violations(BTreeMap::new());
+        assert!(series(&metrics.encode()).is_empty());
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `image-assurance serve`: the webhook. HTTPS (rustls, TLS 1.2/1.3) for admission, plain
 //! HTTP on a separate port for Prometheus metrics; watches the cluster through kube-rs.
 
+pub mod audit_task;
 pub mod body;
 pub mod caches;
 pub mod connections;
 pub mod decisions;
+pub mod events;
 pub mod limits;
 pub mod metrics;
 pub mod routes;
@@ -36,12 +38,16 @@ pub struct ServeOptions {
     pub scan_results: Option<PathBuf>,
     pub thresholds: SeverityThresholds,
     pub identities: ControllerIdentities,
+    /// `--enforcement warn`: every policy treated as `Warn` (a dry run of all of them).
+    pub every_enforcement: Option<crate::policy::Enforcement>,
     pub max_body_bytes: usize,
     /// Per-request deadline, well inside the API server's webhook timeout (5 s by default).
     pub deadline: Duration,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_grace: Duration,
     pub cert_poll: Duration,
+    /// The periodic audit and its lease (`--audit-interval`; disabled by a zero interval).
+    pub audit: audit_task::AuditSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,10 +97,18 @@ pub async fn serve_with_limits(
         })?;
     let metrics = Arc::new(metrics::Metrics::default());
     let caches = caches::ClusterCaches::start(
-        client,
+        client.clone(),
         options.scan_results.clone(),
         options.thresholds,
         metrics.clone(),
+        options.every_enforcement,
+    );
+    let audits = audit_task::spawn(
+        options.audit.clone(),
+        client,
+        caches.clone(),
+        metrics.clone(),
+        options.identities.clone(),
     );
     let state = Arc::new(routes::AppState {
         admitter: Admitter {
@@ -164,6 +178,9 @@ pub async fn serve_with_limits(
     )
     .await;
     reloader.abort();
+    for task in audits {
+        task.abort();
+    }
     let _ = stop_metrics.send(());
     let _ = metrics_task.await;
     Ok(())

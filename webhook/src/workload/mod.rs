@@ -24,7 +24,7 @@ pub use children::{ChildCheck, ControllerIdentities, check_child, controller_ref
 use crate::image::{ImageRef, ImageRefError};
 
 /// The kinds whose objects create pods.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WorkloadKind {
     Pod,
     Deployment,

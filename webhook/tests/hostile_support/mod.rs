@@ -172,10 +172,12 @@ pub async fn start(setup: Setup) -> Server {
         scan_results: None,
         thresholds: SeverityThresholds::default(),
         identities: ControllerIdentities::default(),
+        every_enforcement: None,
         max_body_bytes: setup.max_body_bytes,
         deadline: setup.deadline,
         shutdown_grace: Duration::from_secs(1),
         cert_poll: Duration::from_secs(1),
+        audit: image_assurance::server::audit_task::AuditSettings::disabled(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_client = client.clone();

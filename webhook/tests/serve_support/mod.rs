@@ -133,10 +133,12 @@ pub async fn start(install_crd: bool, scan_results: Option<PathBuf>) -> Harness 
         scan_results,
         thresholds: SeverityThresholds::default(),
         identities: ControllerIdentities::default(),
+        every_enforcement: None,
         max_body_bytes: 1024 * 1024,
         deadline: Duration::from_secs(3),
         shutdown_grace: Duration::from_secs(1),
         cert_poll: Duration::from_millis(100),
+        audit: image_assurance::server::audit_task::AuditSettings::disabled(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_client = client.clone();
