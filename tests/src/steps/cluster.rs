@@ -225,6 +225,7 @@ pub async fn barrier(world: &mut World) -> Result<(), String> {
     if !world.policies.contains(&policy_name) {
         world.policies.push(policy_name.clone());
     }
+    every_replica_caught_up(&client, &namespace, &policy_name).await?;
     let pods: Api<Pod> = Api::namespaced(client, &namespace);
     let probe: Pod = serde_json::from_value(json!({
         "metadata": {"name": "e2e-barrier-probe"},
@@ -260,6 +261,88 @@ pub async fn barrier(world: &mut World) -> Result<(), String> {
     .await?;
     world.dirty = false;
     Ok(())
+}
+
+/// Waits until every ready webhook replica has seen the barrier's policy and report, by the
+/// newest resourceVersion each reports per source (`image_assurance_source_resource_version`).
+/// The API server sends a request to whichever replica its connection leads to, so refusals of
+/// the probe alone may all come from the replica that caught up first.
+async fn every_replica_caught_up(
+    client: &kube::Client,
+    namespace: &str,
+    policy_name: &str,
+) -> Result<(), String> {
+    let version =
+        |object: Result<kube::api::ObjectMeta, kube::Error>| -> Result<Option<i64>, String> {
+            let meta = object.map_err(|error| format!("barrier: {error}"))?;
+            Ok(meta
+                .resource_version
+                .and_then(|version| version.parse().ok()))
+        };
+    let policy = version(
+        Api::<ContainerAdmissionPolicy>::all(client.clone())
+            .get(policy_name)
+            .await
+            .map(|policy| policy.metadata),
+    )?;
+    let report = version(
+        Api::<kube::api::DynamicObject>::namespaced_with(
+            client.clone(),
+            namespace,
+            &crate::steps::scans::report_resource(),
+        )
+        .get("e2e-barrier")
+        .await
+        .map(|report| report.metadata),
+    )?;
+    // Resource versions that are not numbers cannot be compared: the probe alone decides.
+    let (Some(policy), Some(report)) = (policy, report) else {
+        return Ok(());
+    };
+    poll(CATCH_UP, "every webhook replica to see this scenario's changes", || async {
+        let pods = install::webhook_pods(client, DEFAULT_NAMESPACE).await?;
+        for pod in pods.iter().filter(|pod| is_serving(pod)) {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let text = match crate::steps::requests::pod_metrics(client, pod).await {
+                Ok(text) => text,
+                Err(error) => return Ok(Err(format!("Pod {name}: {error}"))),
+            };
+            let seen = |source: &str| seen_version(&text, source);
+            if seen("policies") < policy || seen("vulnerabilityreports") < report {
+                return Ok(Err(format!(
+                    "Pod {name} has seen policies up to {} and reports up to {}, not {policy} and {report}",
+                    seen("policies"),
+                    seen("vulnerabilityreports")
+                )));
+            }
+        }
+        Ok(Ok(()))
+    })
+    .await
+}
+
+/// A Pod the webhook Service sends requests to: not being deleted, and Ready.
+fn is_serving(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|status| status.conditions.as_ref())
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|condition| condition.type_ == "Ready" && condition.status == "True")
+            })
+}
+
+/// The `image_assurance_source_resource_version` of `source` in a metrics text; 0 if absent.
+fn seen_version(metrics: &str, source: &str) -> i64 {
+    let prefix = format!("image_assurance_source_resource_version{{source=\"{source}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as i64)
 }
 
 /// After every scenario: put back the standard install if the scenario changed it, and delete
@@ -345,5 +428,13 @@ mod tests {
         assert_eq!(labels["environment"], "production");
         assert_eq!(labels.len(), 2);
         assert!(parse_labels("novalue").is_err());
+    }
+
+    #[test]
+    fn a_replicas_resource_versions_are_read_from_its_metrics() {
+        let metrics = "# HELP x\nimage_assurance_source_resource_version{source=\"policies\"} 812\nimage_assurance_source_resource_version{source=\"vulnerabilityreports\"} 90\n";
+        assert_eq!(seen_version(metrics, "policies"), 812);
+        assert_eq!(seen_version(metrics, "vulnerabilityreports"), 90);
+        assert_eq!(seen_version(metrics, "namespaces"), 0);
     }
 }

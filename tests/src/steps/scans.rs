@@ -83,7 +83,7 @@ pub fn parse_scanned(text: &str, now: Timestamp) -> Result<Timestamp, String> {
         .map_err(|error| format!("scanned {text:?}: {error}"))
 }
 
-fn report_resource() -> ApiResource {
+pub fn report_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("aquasecurity.github.io", "v1alpha1", "VulnerabilityReport"),
         "vulnerabilityreports",

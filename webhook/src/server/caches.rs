@@ -178,6 +178,13 @@ impl ClusterCaches {
     fn mark(&self, source: Source, synced: bool) {
         self.metrics.set_synced(source, synced);
     }
+
+    /// Notes the object of a watch event, for the newest resourceVersion seen per source.
+    fn seen(&self, source: Source, object: &DynamicObject) {
+        if let Some(version) = object.metadata.resource_version.as_deref() {
+            self.metrics.saw_resource_version(source, version);
+        }
+    }
 }
 
 /// The longest watch error quoted in a message: enough for the API server's reason.
@@ -228,6 +235,12 @@ async fn watch_policies(caches: Arc<ClusterCaches>) {
     loop {
         match stream.try_next().await {
             Ok(Some(event)) => {
+                if let watcher::Event::Apply(object)
+                | watcher::Event::Delete(object)
+                | watcher::Event::InitApply(object) = &event
+                {
+                    caches.seen(Source::Policies, object);
+                }
                 let first_sync = matches!(event, watcher::Event::InitDone)
                     && !caches.policies_synced.load(Ordering::Acquire);
                 let listing = matches!(event, watcher::Event::Init | watcher::Event::InitApply(_));
@@ -360,6 +373,7 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
         match stream.try_next().await {
             Ok(Some(watcher::Event::Init)) => pending.clear(),
             Ok(Some(watcher::Event::InitApply(object))) => {
+                caches.seen(Source::VulnerabilityReports, &object);
                 if let Some(record) = report_record(&object, &thresholds) {
                     pending.insert(ObjectRef::from_obj_with(&object, report_resource()), record);
                 }
@@ -372,6 +386,7 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
                 tracing::info!(reports = records.len(), "VulnerabilityReports synced");
             }
             Ok(Some(watcher::Event::Apply(object))) => {
+                caches.seen(Source::VulnerabilityReports, &object);
                 let key = ObjectRef::from_obj_with(&object, report_resource());
                 match report_record(&object, &thresholds) {
                     Some(record) => records.insert(key, record),
@@ -380,6 +395,7 @@ async fn watch_reports(caches: Arc<ClusterCaches>, thresholds: SeverityThreshold
                 publish_reports(&caches, &records);
             }
             Ok(Some(watcher::Event::Delete(object))) => {
+                caches.seen(Source::VulnerabilityReports, &object);
                 records.remove(&ObjectRef::from_obj_with(&object, report_resource()));
                 publish_reports(&caches, &records);
             }

@@ -106,6 +106,10 @@ pub struct Metrics {
     /// scan time (no data, unavailable, or results without `lastScan`) has no sample at all,
     /// so that "no data" never reads as fresh data.
     pub scan_data_age: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    /// The newest resourceVersion this replica has seen from a watched source, when it is a
+    /// number (kube-apiserver's are etcd revisions): how far this replica has caught up, which
+    /// the conformance harness waits on for every replica.
+    pub resource_version: Family<SourceLabels, Gauge<i64, AtomicI64>>,
     /// Images that `Warn` and `Audit` policies would have rejected, by enforcement and policy.
     pub advisory_rejections: Family<AdvisoryLabels, Counter>,
     /// Running workloads each policy would reject, per namespace, at the last audit.
@@ -178,6 +182,12 @@ impl Default for Metrics {
             "Seconds since a scan source's newest scan; no sample while it has no scan time",
             scan_data_age.clone(),
         );
+        let resource_version = Family::<SourceLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "source_resource_version",
+            "The newest resourceVersion seen from a watched source (when it is a number)",
+            resource_version.clone(),
+        );
         let advisory_rejections = Family::<AdvisoryLabels, Counter>::default();
         registry.register(
             "advisory_rejections",
@@ -204,6 +214,7 @@ impl Default for Metrics {
         );
         let metrics = Metrics {
             registry,
+            resource_version,
             audit_violations,
             audit_last_run,
             audit_leader,
@@ -234,6 +245,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Raises the source's resourceVersion gauge to `version` if it is a newer number.
+    pub fn saw_resource_version(&self, source: Source, version: &str) {
+        if let Ok(version) = version.parse::<i64>() {
+            let gauge = self.resource_version.get_or_create(&source.into());
+            if version > gauge.get() {
+                gauge.set(version);
+            }
+        }
+    }
+
     pub fn set_synced(&self, source: Source, synced: bool) {
         self.synced
             .get_or_create(&source.into())
