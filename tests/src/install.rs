@@ -33,6 +33,9 @@ pub const VULNERABILITY_REPORT_CRD: &str = "fixtures/crds/vulnerabilityreports.y
 /// How long a fresh install may take to serve (image start, two replicas, readiness).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// How often the installed webhook audits running workloads (besides after every change).
+pub const AUDIT_INTERVAL_FLAG: &str = "--audit-interval=15s";
+
 /// One way of installing: the safe default, or a variant a scenario asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstallPlan {
@@ -51,7 +54,8 @@ impl Default for InstallPlan {
             selector_values: SCOPE_VALUES.to_string(),
             allow_critical_namespaces: false,
             failure_policy: FailurePolicy::Fail,
-            serve_flags: Vec::new(),
+            // Scenarios wait for the audit's reports: a short interval keeps them short.
+            serve_flags: vec![AUDIT_INTERVAL_FLAG.to_string()],
         }
     }
 }

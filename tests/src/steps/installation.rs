@@ -251,7 +251,7 @@ async fn install_unsafely(world: &mut World, ctx: Context) -> Result<(), String>
         selector_values: arg(&ctx, 0)?,
         allow_critical_namespaces: true,
         failure_policy: FailurePolicy::Fail,
-        serve_flags: Vec::new(),
+        serve_flags: world.ctx.standard.serve_flags.clone(),
     };
     put_configuration(world, &plan).await
 }
@@ -565,9 +565,14 @@ async fn with_scan_file(world: &mut World, _ctx: Context) -> Result<(), String> 
 async fn dry_run(world: &mut World, _ctx: Context) -> Result<(), String> {
     barrier(world).await?;
     world.install_changed = true;
+    let standard = world.ctx.standard.clone();
     let plan = InstallPlan {
-        serve_flags: vec!["--enforcement=warn".to_string()],
-        ..world.ctx.standard.clone()
+        serve_flags: [
+            standard.serve_flags.clone(),
+            vec!["--enforcement=warn".to_string()],
+        ]
+        .concat(),
+        ..standard
     };
     let deployment = world.ctx.base.manifests(&plan)?.deployment;
     roll_out(&world.client(), &deployment, "treat every policy as Warn").await?;

@@ -1,6 +1,7 @@
 //! The step vocabulary of the features, registered explicitly (no link-time inventory: the
 //! steps live in a library, whose unreferenced objects a linker may drop).
 
+mod audit;
 mod cluster;
 mod controllers;
 mod installation;
@@ -98,7 +99,8 @@ pub type Registration = (Keyword, &'static str, cucumber::Step<World>);
 /// as an error rather than a panic.
 pub fn collection() -> Result<Collection<World>, String> {
     let mut collection = Collection::new();
-    let groups: [Vec<Registration>; 8] = [
+    let groups: [Vec<Registration>; 9] = [
+        audit::steps(),
         cluster::steps(),
         policies::steps(),
         scans::steps(),
