@@ -5,7 +5,7 @@
 
 mod admission_support;
 
-use admission_support::raw;
+use admission_support::{create_and_get, raw};
 use serde_json::{Value, json};
 use sim::{Config, Simulator};
 
@@ -17,20 +17,6 @@ async fn start() -> (Simulator, kube::Client) {
     let sim = Simulator::start(Config::default()).await.unwrap();
     let client = sim.client().unwrap();
     (sim, client)
-}
-
-/// Creates `body` at `collection` and reads it back with a GET, as `kubectl get -o json` would.
-async fn create_and_get(client: &kube::Client, collection: &str, body: Value) -> Value {
-    let created = raw(client, "POST", collection, Some(body)).await;
-    assert_eq!(created.code, 201, "{:#}", created.body);
-    let name = created.body["metadata"]["name"].as_str().unwrap();
-    let read = raw(client, "GET", &format!("{collection}/{name}"), None).await;
-    assert_eq!(read.code, 200, "{:#}", read.body);
-    assert_eq!(
-        created.body, read.body,
-        "the create's answer is the stored object"
-    );
-    read.body
 }
 
 fn pod(name: &str, spec: Value) -> Value {

@@ -374,7 +374,8 @@ pub async fn ready_endpoints(client: &Client, namespace: &str) -> Result<usize, 
     Ok(all.len())
 }
 
-fn is_ready(pod: &Pod) -> bool {
+/// Whether the Pod's `Ready` condition is `True`.
+pub fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|status| status.conditions.as_ref())

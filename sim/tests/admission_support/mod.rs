@@ -257,6 +257,21 @@ pub async fn raw(client: &kube::Client, method: &str, path: &str, body: Option<V
     }
 }
 
+/// Creates `body` at `collection` and reads it back with a GET, as `kubectl get -o json` would;
+/// the create's answer must be the stored object.
+pub async fn create_and_get(client: &kube::Client, collection: &str, body: Value) -> Value {
+    let created = raw(client, "POST", collection, Some(body)).await;
+    assert_eq!(created.code, 201, "{:#}", created.body);
+    let name = created.body["metadata"]["name"].as_str().unwrap();
+    let read = raw(client, "GET", &format!("{collection}/{name}"), None).await;
+    assert_eq!(read.code, 200, "{:#}", read.body);
+    assert_eq!(
+        created.body, read.body,
+        "the create's answer is the stored object"
+    );
+    read.body
+}
+
 /// A Service `name` in `namespace` on port 443 whose only ready endpoint is `endpoint`.
 pub async fn service_for(client: &kube::Client, namespace: &str, name: &str, endpoint: SocketAddr) {
     let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},

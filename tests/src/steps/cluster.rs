@@ -323,16 +323,7 @@ async fn every_replica_caught_up(
 
 /// A Pod the webhook Service sends requests to: not being deleted, and Ready.
 fn is_serving(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && pod
-            .status
-            .as_ref()
-            .and_then(|status| status.conditions.as_ref())
-            .is_some_and(|conditions| {
-                conditions
-                    .iter()
-                    .any(|condition| condition.type_ == "Ready" && condition.status == "True")
-            })
+    pod.metadata.deletion_timestamp.is_none() && install::is_ready(pod)
 }
 
 /// The `image_assurance_source_resource_version` of `source` in a metrics text; 0 if absent.

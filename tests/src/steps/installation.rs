@@ -716,7 +716,7 @@ async fn ready_with_scan_file_unavailable(world: &mut World, _ctx: Context) -> R
                 if ready != Some(1.0) {
                     return Err(format!("Pod {name}: image_assurance_ready is {ready:?}"));
                 }
-                if !is_ready(pod) {
+                if !install::is_ready(pod) {
                     return Err(format!("Pod {name} is not Ready"));
                 }
                 let file = r#"image_assurance_source_synced{source="scan-results-file"}"#;
@@ -753,17 +753,6 @@ fn metric(exposition: &str, sample: &str) -> Option<f64> {
             .parse::<f64>()
             .ok()
     })
-}
-
-fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|condition| condition.type_ == "Ready" && condition.status == "True")
-        })
 }
 
 /// Puts back the standard install: the webhook configuration first (it is never intercepted,

@@ -130,21 +130,6 @@ pub async fn webhook_namespace_selector(
     }
 }
 
-/// Where the objects of a pod-creating kind are served.
-pub fn workload_resource(kind: WorkloadKind) -> ApiResource {
-    let (group, plural) = match kind {
-        WorkloadKind::Pod => ("", "pods"),
-        WorkloadKind::ReplicationController => ("", "replicationcontrollers"),
-        WorkloadKind::Deployment => ("apps", "deployments"),
-        WorkloadKind::ReplicaSet => ("apps", "replicasets"),
-        WorkloadKind::StatefulSet => ("apps", "statefulsets"),
-        WorkloadKind::DaemonSet => ("apps", "daemonsets"),
-        WorkloadKind::Job => ("batch", "jobs"),
-        WorkloadKind::CronJob => ("batch", "cronjobs"),
-    };
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind.name()), plural)
-}
-
 /// Every object `api` lists, page by page, each handed to `each`.
 async fn list_all(
     api: &Api<DynamicObject>,
@@ -175,7 +160,7 @@ pub async fn list_objects(
 ) -> Result<Vec<AuditObject>, ReadError> {
     let mut objects = Vec::new();
     for kind in WorkloadKind::ALL {
-        let resource = workload_resource(kind);
+        let resource = kind.api_resource();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
         let what = format!("list {}", resource.plural);
         list_all(&api, |object| {

@@ -493,20 +493,6 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
     }
 }
 
-fn workload_resource(kind: WorkloadKind) -> ApiResource {
-    let (group, plural) = match kind {
-        WorkloadKind::Pod => ("", "pods"),
-        WorkloadKind::ReplicationController => ("", "replicationcontrollers"),
-        WorkloadKind::Deployment => ("apps", "deployments"),
-        WorkloadKind::ReplicaSet => ("apps", "replicasets"),
-        WorkloadKind::StatefulSet => ("apps", "statefulsets"),
-        WorkloadKind::DaemonSet => ("apps", "daemonsets"),
-        WorkloadKind::Job => ("batch", "jobs"),
-        WorkloadKind::CronJob => ("batch", "cronjobs"),
-    };
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind.name()), plural)
-}
-
 impl ClusterView for Arc<ClusterCaches> {
     fn policies(&self) -> Arc<PolicySet> {
         lock(&self.policies).clone()
@@ -568,7 +554,7 @@ impl ClusterView for Arc<ClusterCaches> {
             return Ok(None);
         };
         let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), namespace, &workload_resource(kind));
+            Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource());
         let found = match tokio::time::timeout(LOOKUP_TIMEOUT, api.get_opt(&reference.name)).await {
             Ok(Ok(found)) => found,
             Ok(Err(error)) => return Err(LookupError(error.to_string())),

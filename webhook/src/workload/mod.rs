@@ -77,6 +77,22 @@ impl WorkloadKind {
         group_ok.then_some(workload)
     }
 
+    /// Where objects of this kind are served (`apps/v1` `deployments`, …).
+    pub fn api_resource(self) -> kube::core::ApiResource {
+        let (group, plural) = match self {
+            WorkloadKind::Pod => ("", "pods"),
+            WorkloadKind::ReplicationController => ("", "replicationcontrollers"),
+            WorkloadKind::Deployment => ("apps", "deployments"),
+            WorkloadKind::ReplicaSet => ("apps", "replicasets"),
+            WorkloadKind::StatefulSet => ("apps", "statefulsets"),
+            WorkloadKind::DaemonSet => ("apps", "daemonsets"),
+            WorkloadKind::Job => ("batch", "jobs"),
+            WorkloadKind::CronJob => ("batch", "cronjobs"),
+        };
+        let gvk = kube::core::GroupVersionKind::gvk(group, "v1", self.name());
+        kube::core::ApiResource::from_gvk_with_plural(&gvk, plural)
+    }
+
     /// Where the pod spec lives in objects of this kind, for messages.
     pub fn pod_spec_path(self) -> &'static str {
         match self {
