@@ -555,3 +555,39 @@ async fn matching_webhooks_are_called_in_parallel() {
     // One after the other would take 2.4 s.
     assert!(elapsed < Duration::from_millis(2000), "took {elapsed:?}");
 }
+
+/// kube-apiserver calls every matching webhook at once and answers with the error that reaches
+/// it first, not the first webhook listed: a quick denial wins over a listed-earlier timeout.
+#[tokio::test]
+async fn the_first_error_to_arrive_wins_when_several_webhooks_fail() {
+    let setup = setup(|path, _| match path.split('?').next().unwrap_or("") {
+        "/hang" => Answer::Hang,
+        _ => Answer::Deny {
+            status: json!({"code": 403, "message": "quick no"}),
+            warnings: vec![],
+        },
+    })
+    .await;
+    let client = &setup.client;
+    configure(
+        client,
+        "two",
+        vec![
+            webhook(
+                "slow.example.com",
+                "hook",
+                "/hang",
+                &setup.ca,
+                json!({"timeoutSeconds": 2}),
+            ),
+            webhook("quick.example.com", "hook", "/deny", &setup.ca, json!({})),
+        ],
+    )
+    .await;
+    let answer = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    assert_eq!(answer.code, 403, "{:?}", answer.body);
+    assert_eq!(
+        answer.body["message"],
+        "admission webhook \"quick.example.com\" denied the request: quick no"
+    );
+}

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use futures::future::join_all;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use serde_json::Value;
 
 use super::Caller;
@@ -121,13 +122,22 @@ pub async fn admit(
             }
         }
     }
-    let results = join_all(calls.iter().map(|(webhook, invoked)| {
-        let invoked = (invoked.0.as_str(), invoked.1.as_str(), invoked.2.as_str());
-        call_hook(state, webhook, invoked, attributes, namespace, caller)
-    }))
-    .await;
-    // Go returns the first error its channel yields; here the first in webhook order.
-    results.into_iter().collect()
+    let mut pending: FuturesUnordered<_> = calls
+        .iter()
+        .map(|(webhook, invoked)| {
+            let invoked = (invoked.0.as_str(), invoked.1.as_str(), invoked.2.as_str());
+            call_hook(state, webhook, invoked, attributes, namespace, caller)
+        })
+        .collect();
+    // As Go's dispatcher: every call runs to its end, and the error that reached the channel
+    // first (the first call to fail, not the first webhook listed) is the answer.
+    let mut first_error = None;
+    while let Some(result) = pending.next().await {
+        if let Err(error) = result {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 fn name_of(object: &Value) -> &str {
