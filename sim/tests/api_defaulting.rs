@@ -5,19 +5,12 @@
 
 mod admission_support;
 
-use admission_support::{create_and_get, raw};
+use admission_support::{create_and_get, raw, start_api};
 use serde_json::{Value, json};
-use sim::{Config, Simulator};
 
 const NS: &str = "/api/v1/namespaces/default";
 const APPS: &str = "/apis/apps/v1/namespaces/default";
 const BATCH: &str = "/apis/batch/v1/namespaces/default";
-
-async fn start() -> (Simulator, kube::Client) {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    (sim, client)
-}
 
 fn pod(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
@@ -45,7 +38,7 @@ fn defaulted_busybox_template(labels: Value) -> Value {
 
 #[tokio::test]
 async fn a_deployment_gets_kube_apiservers_defaults_down_to_its_containers() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
             "metadata": {"labels": {"app": "web"}},
@@ -87,7 +80,7 @@ async fn a_deployment_gets_kube_apiservers_defaults_down_to_its_containers() {
 
 #[tokio::test]
 async fn replica_sets_stateful_sets_daemon_sets_and_replication_controllers_are_defaulted() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let labels = |app: &str| json!({"app": app});
     let rs = create_and_get(&client, &format!("{APPS}/replicasets"), json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": "rs"}, "spec": {"replicas": 0, "selector": {"matchLabels": labels("rs")},
@@ -189,7 +182,7 @@ async fn replica_sets_stateful_sets_daemon_sets_and_replication_controllers_are_
 
 #[tokio::test]
 async fn a_job_gets_a_generated_selector_and_the_batch_defaults() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "job"},
         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}}}});
     let stored = create_and_get(&client, &format!("{BATCH}/jobs"), job).await;
@@ -249,7 +242,7 @@ async fn a_job_gets_a_generated_selector_and_the_batch_defaults() {
 
 #[tokio::test]
 async fn a_cron_job_gets_its_defaults_but_not_the_jobs() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let cron_job = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
         "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
             "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}});
@@ -269,7 +262,7 @@ async fn a_cron_job_gets_its_defaults_but_not_the_jobs() {
 
 #[tokio::test]
 async fn services_get_ports_families_and_traffic_policies() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let services = format!("{NS}/services");
     let stored = create_and_get(&client, &services, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}, {"port": 8443, "targetPort": "https", "name": "https"}]}})).await;
@@ -325,7 +318,7 @@ async fn services_get_ports_families_and_traffic_policies() {
 
 #[tokio::test]
 async fn updates_are_defaulted_too_and_keep_what_was_allocated() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let deployments = format!("{APPS}/deployments");
     let body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"strategy": {"type": "Recreate"}, "selector": {"matchLabels": {"app": "web"}}, "template": busybox_template(json!({"app": "web"}))}});

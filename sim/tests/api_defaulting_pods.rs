@@ -6,18 +6,11 @@
 mod admission_support;
 
 use admission_support::{
-    Answer, Ca, TestWebhook, configure, create_and_get, raw, service_for, webhook,
+    Answer, Ca, TestWebhook, configure, create_and_get, raw, service_for, start_api, webhook,
 };
 use serde_json::{Value, json};
-use sim::{Config, Simulator};
 
 const NS: &str = "/api/v1/namespaces/default";
-
-async fn start() -> (Simulator, kube::Client) {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    (sim, client)
-}
 
 fn pod(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
@@ -25,7 +18,7 @@ fn pod(name: &str, spec: Value) -> Value {
 
 #[tokio::test]
 async fn pods_get_their_qos_class_from_requests_and_limits() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let pods = format!("{NS}/pods");
     let burstable = create_and_get(
         &client,
@@ -65,7 +58,7 @@ async fn pods_get_their_qos_class_from_requests_and_limits() {
 
 #[tokio::test]
 async fn a_pod_runs_as_the_default_service_account_with_a_projected_token_volume() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let stored = create_and_get(&client, &format!("{NS}/pods"), pod("burst", json!({
         "containers": [{"name": "c", "image": "busybox:latest", "resources": {"requests": {"cpu": "100m"}}}],
         "initContainers": [{"name": "i", "image": "busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000"}],
@@ -107,7 +100,7 @@ async fn a_pod_runs_as_the_default_service_account_with_a_projected_token_volume
 
 #[tokio::test]
 async fn automounting_can_be_turned_off_by_the_pod_or_its_service_account() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let pods = format!("{NS}/pods");
     let stored = create_and_get(
         &client,
@@ -185,7 +178,7 @@ async fn automounting_can_be_turned_off_by_the_pod_or_its_service_account() {
 
 #[tokio::test]
 async fn a_pod_naming_a_missing_service_account_is_forbidden_as_kube_apiserver_words_it() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let pods = format!("{NS}/pods");
     let refused = raw(
         &client,
@@ -223,7 +216,7 @@ async fn a_pod_naming_a_missing_service_account_is_forbidden_as_kube_apiserver_w
 
 #[tokio::test]
 async fn priority_classes_resolve_to_their_values() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let pods = format!("{NS}/pods");
     let critical = create_and_get(
         &client,
@@ -271,7 +264,7 @@ async fn priority_classes_resolve_to_their_values() {
 
 #[tokio::test]
 async fn existing_tolerations_of_the_node_taints_are_left_alone() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_api().await;
     let own = json!([{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]);
     let stored = create_and_get(
         &client,
@@ -291,7 +284,7 @@ async fn existing_tolerations_of_the_node_taints_are_left_alone() {
 
 #[tokio::test]
 async fn a_validating_webhook_sees_the_defaulted_pod() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_api().await;
     let ca = Ca::new("webhooks");
     let hook = TestWebhook::start(&ca, &["hook.default.svc"], |_, _| Answer::allow()).await;
     service_for(&client, "default", "hook", hook.address).await;

@@ -257,6 +257,13 @@ pub async fn raw(client: &kube::Client, method: &str, path: &str, body: Option<V
     }
 }
 
+/// A simulator (API server only) and a client of it.
+pub async fn start_api() -> (sim::Simulator, kube::Client) {
+    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
+    let client = sim.client().unwrap();
+    (sim, client)
+}
+
 /// Creates `body` at `collection` and reads it back with a GET, as `kubectl get -o json` would;
 /// the create's answer must be the stored object.
 pub async fn create_and_get(client: &kube::Client, collection: &str, body: Value) -> Value {

@@ -140,11 +140,7 @@ impl<C: ClusterView> Admitter<C> {
         if !is_evaluated(&request.operation) {
             return skipped(allow(request));
         }
-        let api_version = if request.kind.group.is_empty() {
-            request.kind.version.clone()
-        } else {
-            format!("{}/{}", request.kind.group, request.kind.version)
-        };
+        let api_version = request.kind.api_version();
         let Some(kind) = WorkloadKind::from_type(&api_version, &request.kind.kind) else {
             return skipped(allow(request));
         };
@@ -256,11 +252,15 @@ impl<C: ClusterView> Admitter<C> {
                 .filter(|image| image.decision == Verdict::Rejected)
                 .filter_map(|image| why(&policies, image)),
         );
+        // Each finding is told once: a warning for `Warn`, and the audit annotation of its kind.
+        let told: Vec<(Enforcement, String)> = findings
+            .iter()
+            .map(|finding| (finding.enforcement, finding_text(finding)))
+            .collect();
         warnings.extend(
-            findings
-                .iter()
-                .filter(|finding| finding.enforcement == Enforcement::Warn)
-                .map(finding_text),
+            told.iter()
+                .filter(|(enforcement, _)| *enforcement == Enforcement::Warn)
+                .map(|(_, text)| text.clone()),
         );
         let mut response = match &decision.message {
             None => allow(request),
@@ -276,10 +276,10 @@ impl<C: ClusterView> Admitter<C> {
             (Enforcement::Warn, AUDIT_WARN),
             (Enforcement::Audit, AUDIT_AUDIT),
         ] {
-            let texts: Vec<String> = findings
+            let texts: Vec<&str> = told
                 .iter()
-                .filter(|finding| finding.enforcement == enforcement)
-                .map(finding_text)
+                .filter(|(kind, _)| *kind == enforcement)
+                .map(|(_, text)| text.as_str())
                 .collect();
             if !texts.is_empty() {
                 response

@@ -207,7 +207,7 @@ async fn audit_loop(
             continue;
         }
         let policies = caches.policies();
-        let scans = metrics.scan_data_generation();
+        let scans = caches.scan_generation();
         let changed = seen
             .as_ref()
             .is_some_and(|seen| !Arc::ptr_eq(&seen.policies, &policies) || seen.scans != scans);

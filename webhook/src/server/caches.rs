@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -55,6 +55,15 @@ pub struct Scans {
     reports: RwLock<Arc<ScanIndex>>,
     reports_synced: AtomicBool,
     file: Option<RwLock<Result<Arc<ScanIndex>, String>>>,
+    /// Bumped whenever either source's data is replaced: what the audit watches to re-run
+    /// soon after scan data moves.
+    generation: AtomicU64,
+}
+
+impl Scans {
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl ScanSource for Scans {
@@ -126,6 +135,7 @@ impl ClusterCaches {
                 file: scan_file.as_ref().map(|_| {
                     RwLock::new(Err("the scan-results file has not been read yet".into()))
                 }),
+                generation: AtomicU64::new(0),
             },
             metrics,
             every_enforcement,
@@ -156,6 +166,11 @@ impl ClusterCaches {
     /// Whether this replica can answer (what `/readyz` reports): the policies have synced.
     /// Scan sources do not count: while one is unavailable, the decisions that need it are
     /// denied with the reason, which users can only read from a ready replica.
+    /// How many times the scan data has changed: the audit re-runs soon after it moves.
+    pub fn scan_generation(&self) -> u64 {
+        self.scans.generation.load(Ordering::Acquire)
+    }
+
     pub fn ready(&self) -> Result<(), String> {
         match self.policies_not_loaded() {
             None => Ok(()),
@@ -437,6 +452,7 @@ fn publish_reports(
         .metrics
         .set_scan_data(Source::VulnerabilityReports, records.len(), newest);
     set(&caches.scans.reports, Arc::new(index));
+    caches.scans.changed();
 }
 
 /// Re-reads the scan-results file whenever its modification time changes. An unreadable or
@@ -476,6 +492,7 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
                     index.newest_scan(),
                 );
                 set(file, Ok(Arc::new(index)));
+                caches.scans.changed();
                 caches.mark(Source::ScanResultsFile, true);
             }
             Err(error) => {
@@ -484,6 +501,7 @@ async fn poll_scan_file(caches: Arc<ClusterCaches>, path: PathBuf, thresholds: S
                     file,
                     Err(format!("the scan-results file is unavailable: {error}")),
                 );
+                caches.scans.changed();
                 caches.mark(Source::ScanResultsFile, false);
                 caches
                     .metrics

@@ -76,11 +76,7 @@ pub fn rejection_event(
         .old_object
         .as_ref()
         .and_then(|old| old.metadata.uid.clone());
-    let api_version = if request.kind.group.is_empty() {
-        request.kind.version.clone()
-    } else {
-        format!("{}/{}", request.kind.group, request.kind.version)
-    };
+    let api_version = request.kind.api_version();
     let time = Time(now);
     Some(Event {
         metadata: ObjectMeta {

@@ -120,9 +120,6 @@ pub struct Metrics {
     pub audit_leader: Gauge,
     /// The series `audit_violations` has, to remove those that drop to 0.
     audit_series: Mutex<BTreeMap<AuditLabels, i64>>,
-    /// Bumped whenever a scan source's data changes (every source reports its new data
-    /// through `set_scan_data`): what the audit watches to re-run soon after scan data moves.
-    scan_data_changes: AtomicU64,
     /// The newest scan time of each scan source that has one.
     newest_scan: Mutex<BTreeMap<Source, jiff::Timestamp>>,
 }
@@ -219,7 +216,6 @@ impl Default for Metrics {
             audit_last_run,
             audit_leader,
             audit_series: Mutex::new(BTreeMap::new()),
-            scan_data_changes: AtomicU64::new(0),
             advisory_rejections,
             requests,
             latency,
@@ -263,8 +259,6 @@ impl Metrics {
 
     /// What a scan source holds now: `results` results, the newest scanned at `newest`.
     pub fn set_scan_data(&self, source: Source, results: usize, newest: Option<jiff::Timestamp>) {
-        self.scan_data_changes
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
         self.scan_results
             .get_or_create(&source.into())
             .set(i64::try_from(results).unwrap_or(i64::MAX));
@@ -281,12 +275,6 @@ impl Metrics {
                 self.scan_data_age.remove(&source.into());
             }
         }
-    }
-
-    /// How many times scan data has changed so far.
-    pub fn scan_data_generation(&self) -> u64 {
-        self.scan_data_changes
-            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The counts of the last audit: `counts` has every (namespace, policy) with violations;

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -23,41 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-pub struct Certs {
-    pub ca_pem: String,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-/// A CA and a serving certificate for 127.0.0.1 and localhost, written as PEM files.
-pub fn make_certs(dir: &Path) -> Certs {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "hostile-input test CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let (cert_path, key_path) = (dir.join("tls.crt"), dir.join("tls.key"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    Certs {
-        ca_pem: ca.pem(),
-        cert: cert_path,
-        key: key_path,
-    }
-}
+#[path = "../certs_support/mod.rs"]
+mod certs_support;
+pub use certs_support::{Certs, make_certs};
 
 pub fn client_tls(ca_pem: &str, alpn: &[&[u8]]) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
@@ -161,7 +128,7 @@ pub async fn start(setup: Setup) -> Server {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let certs = make_certs(dir.path());
+    let certs = make_certs(dir.path(), "tls");
     let address = free_port();
     let metrics = free_port();
     let options = ServeOptions {
