@@ -129,55 +129,74 @@ pub async fn start(setup: Setup) -> Server {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let certs = make_certs(dir.path(), "tls");
-    let address = free_port();
-    let metrics = free_port();
-    let options = ServeOptions {
-        listen: address,
-        metrics_listen: metrics,
-        tls_cert: certs.cert.clone(),
-        tls_key: certs.key.clone(),
-        scan_results: None,
-        thresholds: SeverityThresholds::default(),
-        identities: ControllerIdentities::default(),
-        every_enforcement: None,
-        max_body_bytes: setup.max_body_bytes,
-        deadline: setup.deadline,
-        shutdown_grace: Duration::from_secs(1),
-        cert_poll: Duration::from_secs(1),
-        audit: image_assurance::server::audit_task::AuditSettings::disabled(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_client = client.clone();
-    let limits = setup.limits;
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = stopped.await;
+    // A port picked free may be taken by a parallel test before the webhook binds it: then
+    // the webhook is started again on others.
+    for _ in 0..5 {
+        let address = free_port();
+        let metrics = free_port();
+        let options = ServeOptions {
+            listen: address,
+            metrics_listen: metrics,
+            tls_cert: certs.cert.clone(),
+            tls_key: certs.key.clone(),
+            scan_results: None,
+            thresholds: SeverityThresholds::default(),
+            identities: ControllerIdentities::default(),
+            every_enforcement: None,
+            max_body_bytes: setup.max_body_bytes,
+            deadline: setup.deadline,
+            shutdown_grace: Duration::from_secs(1),
+            cert_poll: Duration::from_secs(1),
+            audit: image_assurance::server::audit_task::AuditSettings::disabled(),
         };
-        if let Err(error) = serve_with_limits(options, limits, server_client, stopped).await {
-            panic!("serve failed: {error}");
-        }
-    });
-    let server = Server {
-        sim,
-        client,
-        address,
-        metrics,
-        certs,
-        dir,
-        stop: Some(stop),
-    };
-    let ready = async {
-        loop {
-            if let Ok((200, _)) = server.get("/readyz").await {
-                return;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (failed, failure) = tokio::sync::oneshot::channel::<String>();
+        let server_client = client.clone();
+        let limits = setup.limits.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = serve_with_limits(options, limits, server_client, stopped).await {
+                let _ = failed.send(error.to_string());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        });
+        let https = reqwest::Client::builder()
+            .use_preconfigured_tls(client_tls(&certs.ca_pem, &[]))
+            .build()
+            .unwrap();
+        let readyz = format!("https://localhost:{}/readyz", address.port());
+        let ready = async {
+            loop {
+                if let Ok(response) = https.get(&readyz).send().await
+                    && response.status().as_u16() == 200
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            () = ready => {
+                return Server {
+                    sim,
+                    client,
+                    address,
+                    metrics,
+                    certs,
+                    dir,
+                    stop: Some(stop),
+                };
+            }
+            Ok(error) = failure => {
+                assert!(error.contains("Address already in use"), "serve failed: {error}");
+            }
+            () = tokio::time::sleep(Duration::from_secs(20)) => {
+                panic!("the webhook never became ready")
+            }
         }
-    };
-    tokio::time::timeout(Duration::from_secs(20), ready)
-        .await
-        .expect("the webhook never became ready");
-    server
+    }
+    panic!("no free ports for the webhook after 5 tries")
 }
 
 impl Server {

@@ -88,53 +88,67 @@ pub async fn start(install_crd: bool, scan_results: Option<PathBuf>) -> Harness 
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let certs = make_certs(dir.path(), "first");
-    let address = free_port();
-    let metrics = free_port();
-    let options = ServeOptions {
-        listen: address,
-        metrics_listen: metrics,
-        tls_cert: certs.cert.clone(),
-        tls_key: certs.key.clone(),
-        scan_results,
-        thresholds: SeverityThresholds::default(),
-        identities: ControllerIdentities::default(),
-        every_enforcement: None,
-        max_body_bytes: 1024 * 1024,
-        deadline: Duration::from_secs(3),
-        shutdown_grace: Duration::from_secs(1),
-        cert_poll: Duration::from_millis(100),
-        audit: image_assurance::server::audit_task::AuditSettings::disabled(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_client = client.clone();
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = stopped.await;
+    // A port picked free may be taken by a parallel test before the webhook binds it: then
+    // the webhook is started again on others.
+    for _ in 0..5 {
+        let address = free_port();
+        let metrics = free_port();
+        let options = ServeOptions {
+            listen: address,
+            metrics_listen: metrics,
+            tls_cert: certs.cert.clone(),
+            tls_key: certs.key.clone(),
+            scan_results: scan_results.clone(),
+            thresholds: SeverityThresholds::default(),
+            identities: ControllerIdentities::default(),
+            every_enforcement: None,
+            max_body_bytes: 1024 * 1024,
+            deadline: Duration::from_secs(3),
+            shutdown_grace: Duration::from_secs(1),
+            cert_poll: Duration::from_millis(100),
+            audit: image_assurance::server::audit_task::AuditSettings::disabled(),
         };
-        if let Err(error) = serve(options, server_client, stopped).await {
-            panic!("serve failed: {error}");
-        }
-    });
-    let https = https_client(&[&certs.ca_pem]);
-    let harness = Harness {
-        sim,
-        client,
-        address,
-        metrics,
-        https,
-        certs,
-        dir,
-        stop: Some(stop),
-    };
-    // The listener is up once healthz answers.
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            harness.get("/healthz").await.0 == 200
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (failed, mut failure) = tokio::sync::oneshot::channel::<String>();
+        let server_client = client.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = serve(options, server_client, stopped).await {
+                let _ = failed.send(error.to_string());
+            }
+        });
+        let https = https_client(&[&certs.ca_pem]);
+        let healthz = format!("https://localhost:{}/healthz", address.port());
+        // The listener is up once healthz answers.
+        let up = eventually(Duration::from_secs(5), || async {
+            https
+                .get(&healthz)
+                .send()
+                .await
+                .is_ok_and(|response| response.status().as_u16() == 200)
         })
-        .await,
-        "serve did not start"
-    );
-    harness
+        .await;
+        if up {
+            return Harness {
+                sim,
+                client,
+                address,
+                metrics,
+                https,
+                certs,
+                dir,
+                stop: Some(stop),
+            };
+        }
+        match failure.try_recv() {
+            Ok(error) if error.contains("Address already in use") => continue,
+            Ok(error) => panic!("serve failed: {error}"),
+            Err(_) => panic!("serve did not start"),
+        }
+    }
+    panic!("no free ports for the webhook after 5 tries")
 }
 
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
