@@ -203,6 +203,7 @@ impl Simulator {
                 &state.tokens,
                 crate::controllers::root_ca::generate_ca()
                     .map_err(|error| StartError::RootCa(error.to_string()))?,
+                &state,
             )?),
             None => None,
         };

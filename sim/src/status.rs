@@ -109,11 +109,20 @@ impl ApiError {
 
     /// The optimistic-concurrency failure of an update with a stale resourceVersion.
     pub fn conflict(info: &ResourceInfo, name: &str) -> Self {
+        Self::conflict_because(
+            info,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// `errors.NewConflict(resource, name, reason)`, e.g. a failed delete precondition.
+    pub fn conflict_because(info: &ResourceInfo, name: &str, reason: &str) -> Self {
         ApiError::new(
             409,
             "Conflict",
             format!(
-                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                "Operation cannot be fulfilled on {} \"{name}\": {reason}",
                 info.qualified_name()
             ),
         )

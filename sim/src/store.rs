@@ -181,6 +181,17 @@ impl Store {
             .any(|object| object.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid))
     }
 
+    /// The object with this `metadata.uid` (the garbage collector's owner lookup).
+    pub fn by_uid(&self, uid: &str) -> Option<(ObjectKey, Arc<Value>)> {
+        self.lock()
+            .objects
+            .iter()
+            .find(|(_, object)| {
+                object.pointer("/metadata/uid").and_then(Value::as_str) == Some(uid)
+            })
+            .map(|(key, object)| (key.clone(), object.clone()))
+    }
+
     /// Every object whose ownerReferences name `uid` (for cascading deletion).
     pub fn dependents_of(&self, uid: &str) -> Vec<(ObjectKey, Arc<Value>)> {
         self.lock()
@@ -232,7 +243,23 @@ impl Store {
     }
 
     pub fn delete(&self, key: &ObjectKey) -> Result<Arc<Value>, StoreError> {
+        self.delete_if(key, |_| true)
+            .map(|deleted| deleted.unwrap_or_default())
+    }
+
+    /// Deletes an object if `still` holds for it (a precondition such as "not changed since it
+    /// was admitted"), under the store lock; `Ok(None)` when it did not hold.
+    pub fn delete_if(
+        &self,
+        key: &ObjectKey,
+        still: impl FnOnce(&Value) -> bool,
+    ) -> Result<Option<Arc<Value>>, StoreError> {
         let mut inner = self.lock();
+        match inner.objects.get(key) {
+            None => return Err(StoreError::NotFound),
+            Some(current) if !still(current) => return Ok(None),
+            Some(_) => {}
+        }
         let Some(object) = inner.objects.remove(key) else {
             return Err(StoreError::NotFound);
         };
@@ -242,7 +269,7 @@ impl Store {
         set_resource_version(&mut object, resource_version);
         let object = Arc::new(object);
         self.record(&mut inner, key.clone(), EventType::Deleted, object.clone());
-        Ok(object)
+        Ok(Some(object))
     }
 
     fn commit(

@@ -3,24 +3,23 @@
 //! an admitted pod and its node.
 
 mod admission_support;
+mod common;
 
-use admission_support::{Answer, Ca, TestWebhook, configure, pod, raw, service_for, webhook};
+use admission_support::{Answer, Ca, TestWebhook, configure, webhook};
+use common::api::raw;
+use common::objects::app_pod;
+use common::start;
 use serde_json::json;
-use sim::{Config, Simulator};
 
 const PODS: &str = "/api/v1/namespaces/default/pods";
 
 #[tokio::test]
 async fn a_binding_is_admitted_as_a_create_of_pods_binding_and_sets_the_node_once() {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
+    let (_sim, client) = start::api().await;
     let ca = Ca::new("webhooks");
-    let pods_hook =
-        TestWebhook::start(&ca, &["pods-hook.default.svc"], |_, _| Answer::allow()).await;
+    let pods_hook = TestWebhook::serve(&client, &ca, "pods-hook", |_, _| Answer::allow()).await;
     let binding_hook =
-        TestWebhook::start(&ca, &["binding-hook.default.svc"], |_, _| Answer::allow()).await;
-    service_for(&client, "default", "pods-hook", pods_hook.address).await;
-    service_for(&client, "default", "binding-hook", binding_hook.address).await;
+        TestWebhook::serve(&client, &ca, "binding-hook", |_, _| Answer::allow()).await;
     let rules = |resource: &str| {
         json!({"rules": [{"operations": ["*"], "apiGroups": [""], "apiVersions": ["v1"],
                           "resources": [resource]}]})
@@ -40,7 +39,7 @@ async fn a_binding_is_admitted_as_a_create_of_pods_binding_and_sets_the_node_onc
         ],
     )
     .await;
-    let created = raw(&client, "POST", PODS, Some(pod("web", json!({})))).await;
+    let created = raw(&client, "POST", PODS, Some(app_pod("web", json!({})))).await;
     assert_eq!(created.code, 201, "{:?}", created.body);
     pods_hook.clear();
 

@@ -4,19 +4,14 @@
 //! LabelSelector example of the shared `webhook-match-examples.json` as a webhook's selectors;
 //! and what kubectl shows of it.
 
-mod admission_support;
-mod kubectl_support;
+mod common;
 
-use admission_support::raw;
+use common::api::{patch, raw};
+use common::kubectl::Cluster;
+use common::{data, start};
 use serde_json::{Value, json};
 
 const GROUP_PATH: &str = "/apis/admissionregistration.k8s.io/v1";
-
-fn data(name: &str) -> Value {
-    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 fn collection(kind: &str) -> String {
     format!("{GROUP_PATH}/{}s", kind.to_ascii_lowercase())
@@ -86,9 +81,8 @@ async fn check_case(client: &kube::Client, case: &Value) -> Result<(), String> {
 
 #[tokio::test]
 async fn kube_apiservers_recorded_answers() {
-    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    let recorded = data("webhook-configuration-validation.json");
+    let (_sim, client) = start::api().await;
+    let recorded = data::json("webhook-configuration-validation.json");
     let cases = recorded["cases"].as_array().unwrap();
     assert!(cases.len() > 100, "the recording has its cases");
     let mut failures = Vec::new();
@@ -127,9 +121,8 @@ fn with_selector(name: &str, selector: &Value) -> Value {
 /// ones stored as given (a null one defaulted to `{}`).
 #[tokio::test]
 async fn shared_label_selector_examples_through_the_api() {
-    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    let examples = data("webhook-match-examples.json");
+    let (_sim, client) = start::api().await;
+    let examples = data::json("webhook-match-examples.json");
     let section = &examples["labelSelector"];
     let path = collection("ValidatingWebhookConfiguration");
     let mut failures = Vec::new();
@@ -178,28 +171,16 @@ async fn shared_label_selector_examples_through_the_api() {
 
 #[tokio::test]
 async fn updates_and_patches_are_validated_and_bump_generation_on_change() {
-    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
+    let (_sim, client) = start::api().await;
     let path = collection("ValidatingWebhookConfiguration");
     let created = raw(&client, "POST", &path, Some(with_selector("c", &json!({})))).await;
     assert_eq!(created.code, 201, "{:?}", created.body);
     assert_eq!(created.body["metadata"]["generation"], 1);
 
-    let merge = |patch: Value| {
-        let client = client.clone();
-        let item = format!("{path}/c");
-        async move {
-            let request = axum::http::Request::builder()
-                .method("PATCH")
-                .uri(item)
-                .header("content-type", "application/merge-patch+json")
-                .body(kube::client::Body::from(patch.to_string().into_bytes()))
-                .unwrap();
-            let response = client.send(request).await.unwrap();
-            let code = response.status().as_u16();
-            let bytes = response.into_body().collect_bytes().await.unwrap();
-            (code, serde_json::from_slice::<Value>(&bytes).unwrap())
-        }
+    let item = format!("{path}/c");
+    let merge = async |merge: Value| {
+        let patched = patch(&client, &item, "application/merge-patch+json", merge).await;
+        (patched.code, patched.body)
     };
     let (code, body) = merge(json!({"metadata": {"labels": {"a": "b"}}})).await;
     assert_eq!(
@@ -269,7 +250,7 @@ webhooks:
 
 #[tokio::test]
 async fn kubectl_shows_the_defaults_and_the_refusals() {
-    let cluster = kubectl_support::Cluster::start().await;
+    let cluster = Cluster::start().await;
     let file = cluster.write("minimal.yaml", MINIMAL);
     let applied = cluster.run(&["apply", "-f", &file]).await;
     assert!(applied.success, "{applied:?}");

@@ -3,10 +3,10 @@
 //! (reference `k8s-admission.md` §2.2, §2.3).
 
 mod admission_support;
-mod kubectl_support;
+mod common;
 
-use admission_support::{Answer, Ca, TestWebhook, configure, service_for, webhook};
-use kubectl_support::{Cluster, lines};
+use admission_support::{Answer, Ca, TestWebhook, configure, webhook};
+use common::kubectl::{Cluster, lines};
 use serde_json::{Value, json};
 
 const POD: &str = "apiVersion: v1
@@ -24,7 +24,7 @@ async fn kubectl_prints_denials_and_warnings_as_it_does_against_kube_apiserver()
     let cluster = Cluster::start().await;
     let client = cluster.client();
     let ca = Ca::new("kubectl");
-    let hook = TestWebhook::start(&ca, &["hook.default.svc"], |_, review: &Value| {
+    let _hook = TestWebhook::serve(&client, &ca, "hook", |_, review: &Value| {
         let name = review["request"]["name"].as_str().unwrap_or("");
         if name == "root" {
             Answer::Deny {
@@ -38,7 +38,6 @@ async fn kubectl_prints_denials_and_warnings_as_it_does_against_kube_apiserver()
         }
     })
     .await;
-    service_for(&client, "default", "hook", hook.address).await;
     configure(
         &client,
         "pods",

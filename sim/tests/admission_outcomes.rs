@@ -4,39 +4,20 @@
 //! warnings as headers, exempt webhook configurations.
 
 mod admission_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use admission_support::{
-    Answer, Ca, Raw, TestWebhook, configure, pod, raw, service_for, unconfigure, webhook,
+    Answer, CONFIGURATIONS, Ca, TestWebhook, configuration, configure, service_for, setup,
+    unconfigure, webhook,
 };
+use common::api::raw;
+use common::objects::{app_pod, service};
 use serde_json::{Value, json};
-use sim::{Config, Simulator};
 
 const PODS: &str = "/api/v1/namespaces/default/pods";
 const WEBHOOK: &str = "w.example.com";
-
-struct Setup {
-    _sim: Simulator,
-    client: kube::Client,
-    ca: Ca,
-    hook: TestWebhook,
-}
-
-/// A simulator and a test webhook behind Service `hook` in `default`.
-async fn setup(decide: impl Fn(&str, &Value) -> Answer + Send + Sync + 'static) -> Setup {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    let ca = Ca::new("webhooks");
-    let hook = TestWebhook::start(&ca, &["hook.default.svc"], decide).await;
-    service_for(&client, "default", "hook", hook.address).await;
-    Setup {
-        _sim: sim,
-        client,
-        ca,
-        hook,
-    }
-}
 
 fn uid(review: &Value) -> Value {
     review["request"]["uid"].clone()
@@ -86,10 +67,6 @@ fn misbehave(path: &str, review: &Value) -> Answer {
         "/patch-type" => review_answer(review, json!({"allowed": true, "patchType": "JSONPatch"})),
         _ => Answer::allow(),
     }
-}
-
-fn message(response: &Raw) -> &str {
-    response.body["message"].as_str().unwrap_or("")
 }
 
 #[tokio::test]
@@ -147,11 +124,11 @@ async fn denials_follow_kube_apiservers_status_rules() {
             client,
             "POST",
             PODS,
-            Some(pod(&format!("p{index}"), json!({}))),
+            Some(app_pod(&format!("p{index}"), json!({}))),
         )
         .await;
         assert_eq!(response.code, code, "{path}: {:?}", response.body);
-        assert_eq!(message(&response), expected, "{path}");
+        assert_eq!(response.message(), expected, "{path}");
         assert_eq!(response.body["reason"].as_str(), reason, "{path}");
         assert_eq!(response.body["status"], "Failure", "{path}");
         assert_eq!(response.body["kind"], "Status", "{path}");
@@ -178,11 +155,12 @@ async fn call_failures_fail_closed_with_kube_apiservers_reasons_and_open_under_i
     let client = &setup.client;
     // A webhook whose certificate comes from another CA than the caBundle says.
     let stranger = Ca::new("stranger");
-    let other = TestWebhook::start(&stranger, &["other.default.svc"], |_, _| Answer::allow()).await;
-    service_for(client, "default", "other", other.address).await;
+    let _other = TestWebhook::serve(client, &stranger, "other", |_, _| Answer::allow()).await;
     // A Service whose only endpoint is not ready.
-    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "empty"},
-                         "spec": {"ports": [{"port": 443, "targetPort": 8443}]}});
+    let service = service(
+        "empty",
+        json!({"ports": [{"port": 443, "targetPort": 8443}]}),
+    );
     assert_eq!(
         raw(
             client,
@@ -265,7 +243,7 @@ async fn call_failures_fail_closed_with_kube_apiservers_reasons_and_open_under_i
             setup.hook.clear();
             let started = Instant::now();
             let name = format!("p{index}-{}", policy.to_lowercase());
-            let response = raw(client, "POST", PODS, Some(pod(&name, json!({})))).await;
+            let response = raw(client, "POST", PODS, Some(app_pod(&name, json!({})))).await;
             if policy == "Fail" {
                 let sent = setup
                     .hook
@@ -277,7 +255,7 @@ async fn call_failures_fail_closed_with_kube_apiservers_reasons_and_open_under_i
                 assert_eq!(response.code, 500, "{path} on {svc}: {:?}", response.body);
                 assert_eq!(response.body["reason"], "InternalError");
                 assert_eq!(
-                    message(&response),
+                    response.message(),
                     format!(
                         "Internal error occurred: failed calling webhook \"{WEBHOOK}\": {reason}"
                     ),
@@ -318,19 +296,20 @@ async fn dry_run_needs_webhooks_without_side_effects() {
     // admissionregistration.k8s.io/v1 stores only webhooks without side effects (or none on
     // dry runs), so kube-apiserver's "does not support dry run" refusal cannot be reached.
     for side_effects in ["Some", "Unknown"] {
-        let configuration = json!({"apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "dry"},
-            "webhooks": [webhook(WEBHOOK, "hook", "/", &setup.ca, json!({"sideEffects": side_effects}))]});
-        let response = raw(
-            client,
-            "POST",
-            "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-            Some(configuration),
-        )
-        .await;
+        let configuration = configuration(
+            "dry",
+            vec![webhook(
+                WEBHOOK,
+                "hook",
+                "/",
+                &setup.ca,
+                json!({"sideEffects": side_effects}),
+            )],
+        );
+        let response = raw(client, "POST", CONFIGURATIONS, Some(configuration)).await;
         assert_eq!(response.code, 422, "{side_effects}: {:?}", response.body);
         assert_eq!(
-            message(&response),
+            response.message(),
             format!(
                 "ValidatingWebhookConfiguration.admissionregistration.k8s.io \"dry\" is invalid: webhooks[0].sideEffects: Unsupported value: \"{side_effects}\": supported values: \"None\", \"NoneOnDryRun\""
             )
@@ -353,7 +332,7 @@ async fn dry_run_needs_webhooks_without_side_effects() {
         client,
         "POST",
         &format!("{PODS}?dryRun=All"),
-        Some(pod("p", json!({}))),
+        Some(app_pod("p", json!({}))),
     )
     .await;
     assert_eq!(response.code, 201, "{:?}", response.body);
@@ -391,7 +370,7 @@ async fn warnings_of_every_webhook_come_back_as_headers() {
         vec![webhook(WEBHOOK, "hook", "/allow", &setup.ca, json!({}))],
     )
     .await;
-    let response = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    let response = raw(client, "POST", PODS, Some(app_pod("p", json!({})))).await;
     assert_eq!(response.code, 201);
     assert_eq!(
         response.warnings,
@@ -409,7 +388,7 @@ async fn warnings_of_every_webhook_come_back_as_headers() {
         )],
     )
     .await;
-    let response = raw(client, "POST", PODS, Some(pod("q", json!({})))).await;
+    let response = raw(client, "POST", PODS, Some(app_pod("q", json!({})))).await;
     assert_eq!(response.code, 403);
     let mut warnings = response.warnings.clone();
     warnings.sort();
@@ -440,7 +419,7 @@ async fn webhook_configurations_are_exempt_so_a_deadlock_can_be_undone() {
         )],
     )
     .await;
-    let response = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    let response = raw(client, "POST", PODS, Some(app_pod("p", json!({})))).await;
     assert_eq!(response.code, 500);
     // Webhook configurations are never sent to webhooks: others can be created and this one
     // patched and deleted.
@@ -456,12 +435,16 @@ async fn webhook_configurations_are_exempt_so_a_deadlock_can_be_undone() {
         )],
     )
     .await;
-    let patched = raw(client, "PUT", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/another",
-        Some(json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-                    "metadata": {"name": "another"}, "webhooks": []}))).await;
+    let patched = raw(
+        client,
+        "PUT",
+        &format!("{CONFIGURATIONS}/another"),
+        Some(configuration("another", vec![])),
+    )
+    .await;
     assert_eq!(patched.code, 200, "{:?}", patched.body);
     unconfigure(client, "deadlock").await;
-    let response = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    let response = raw(client, "POST", PODS, Some(app_pod("p", json!({})))).await;
     assert_eq!(response.code, 201, "{:?}", response.body);
 }
 
@@ -475,25 +458,23 @@ async fn match_conditions_are_refused_naming_the_field() {
         &setup.ca,
         json!({"matchConditions": [{"name": "c", "expression": "true"}]}),
     );
-    let configuration = json!({"apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "cel"},
-        "webhooks": [webhook("plain.example.com", "hook", "/", &setup.ca, json!({})), with_conditions]});
-    let response = raw(
-        &setup.client,
-        "POST",
-        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-        Some(configuration),
-    )
-    .await;
+    let configuration = configuration(
+        "cel",
+        vec![
+            webhook("plain.example.com", "hook", "/", &setup.ca, json!({})),
+            with_conditions,
+        ],
+    );
+    let response = raw(&setup.client, "POST", CONFIGURATIONS, Some(configuration)).await;
     assert_eq!(response.code, 422, "{:?}", response.body);
     assert_eq!(response.body["reason"], "Invalid");
     assert_eq!(
         response.body["details"]["causes"][0]["field"],
         "webhooks[1].matchConditions"
     );
-    assert!(message(&response).starts_with(
+    assert!(response.message().starts_with(
         "ValidatingWebhookConfiguration.admissionregistration.k8s.io \"cel\" is invalid: webhooks[1].matchConditions: Forbidden: "
-    ), "{}", message(&response));
+    ), "{}", response.message());
 }
 
 #[tokio::test]
@@ -512,7 +493,7 @@ async fn a_hundred_calls_reuse_connections_and_take_well_under_ten_seconds() {
             client,
             "POST",
             PODS,
-            Some(pod(&format!("p{index}"), json!({}))),
+            Some(app_pod(&format!("p{index}"), json!({}))),
         )
         .await;
         assert_eq!(response.code, 201);
@@ -548,7 +529,7 @@ async fn matching_webhooks_are_called_in_parallel() {
     )
     .await;
     let started = Instant::now();
-    let response = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    let response = raw(client, "POST", PODS, Some(app_pod("p", json!({})))).await;
     let elapsed = started.elapsed();
     assert_eq!(response.code, 201, "{:?}", response.body);
     assert_eq!(setup.hook.reviews().len(), 3);
@@ -584,7 +565,7 @@ async fn the_first_error_to_arrive_wins_when_several_webhooks_fail() {
         ],
     )
     .await;
-    let answer = raw(client, "POST", PODS, Some(pod("p", json!({})))).await;
+    let answer = raw(client, "POST", PODS, Some(app_pod("p", json!({})))).await;
     assert_eq!(answer.code, 403, "{:?}", answer.body);
     assert_eq!(
         answer.body["message"],

@@ -3,36 +3,18 @@
 //! identity, and a write that conflicts while it is being admitted being admitted again.
 
 mod admission_support;
+mod common;
 
 use std::time::Duration;
 
-use admission_support::{Answer, Ca, TestWebhook, configure, pod, raw, service_for, webhook};
+use admission_support::{Answer, TestWebhook, configure, setup, webhook};
+use common::api::{patch, raw};
+use common::objects::app_pod;
+use common::poll::eventually;
 use serde_json::{Value, json};
 use sim::auth::UserInfo;
-use sim::{Config, Simulator};
 
 const PODS: &str = "/api/v1/namespaces/default/pods";
-
-struct Setup {
-    sim: Simulator,
-    client: kube::Client,
-    ca: Ca,
-    hook: TestWebhook,
-}
-
-async fn setup(decide: impl Fn(&str, &Value) -> Answer + Send + Sync + 'static) -> Setup {
-    let sim = Simulator::start(Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    let ca = Ca::new("webhooks");
-    let hook = TestWebhook::start(&ca, &["hook.default.svc"], decide).await;
-    service_for(&client, "default", "hook", hook.address).await;
-    Setup {
-        sim,
-        client,
-        ca,
-        hook,
-    }
-}
 
 /// Every `request` the webhook got since the last call.
 fn take(hook: &TestWebhook) -> Vec<Value> {
@@ -125,9 +107,14 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
     )
     .await;
     assert_eq!(
-        raw(client, "POST", PODS, Some(pod("p", json!({"app": "web"}))))
-            .await
-            .code,
+        raw(
+            client,
+            "POST",
+            PODS,
+            Some(app_pod("p", json!({"app": "web"})))
+        )
+        .await
+        .code,
         201
     );
     take(&setup.hook);
@@ -161,14 +148,14 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
     );
 
     // PATCH is an UPDATE
-    let patch = kube_patch(
+    let patched = patch(
         client,
         &format!("{PODS}/p"),
         "application/merge-patch+json",
         json!({"metadata": {"labels": {"patched": "yes"}}}),
     )
     .await;
-    assert_eq!(patch, 200);
+    assert_eq!(patched.code, 200);
     let request = only(&setup.hook);
     assert_eq!(request["operation"], "UPDATE");
     assert_eq!(request["object"]["metadata"]["labels"]["patched"], "yes");
@@ -196,13 +183,14 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
     let debug =
         json!({"spec": {"ephemeralContainers": [{"name": "debugger", "image": "busybox"}]}});
     assert_eq!(
-        kube_patch(
+        patch(
             client,
             &format!("{PODS}/p/ephemeralcontainers"),
             "application/strategic-merge-patch+json",
             debug
         )
-        .await,
+        .await
+        .code,
         200
     );
     let request = only(&setup.hook);
@@ -238,13 +226,14 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
     );
     take(&setup.hook);
     assert_eq!(
-        kube_patch(
+        patch(
             client,
             "/apis/apps/v1/namespaces/default/deployments/web/scale",
             "application/merge-patch+json",
             json!({"spec": {"replicas": 3}})
         )
-        .await,
+        .await
+        .code,
         200
     );
     let request = only(&setup.hook);
@@ -266,10 +255,12 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
     );
 
     // server-side apply that creates is a CREATE with CreateOptions
-    let applied = pod("applied", json!({}));
+    let applied = app_pod("applied", json!({}));
     let path = format!("{PODS}/applied?fieldManager=tester");
     assert_eq!(
-        kube_patch(client, &path, "application/apply-patch+yaml", applied).await,
+        patch(client, &path, "application/apply-patch+yaml", applied)
+            .await
+            .code,
         201
     );
     let request = only(&setup.hook);
@@ -288,6 +279,11 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
     )
     .await;
     assert_eq!(deleted.code, 200);
+    // The API server alone only marks it: the garbage collector would finish a Foreground delete.
+    assert_eq!(
+        deleted.body["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
     let request = only(&setup.hook);
     assert_eq!(request["operation"], "DELETE");
     assert_eq!(request["name"], "p");
@@ -298,24 +294,18 @@ async fn updates_patches_subresources_and_deletes_are_admitted_as_kube_apiserver
         json!({"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", "propagationPolicy": "Foreground"})
     );
 
-    // deletecollection: each item, without a name
+    // deletecollection: each item, without a name, the marked one again too
     assert_eq!(raw(client, "DELETE", PODS, None).await.code, 200);
     let requests = take(&setup.hook);
-    assert_eq!(requests.len(), 1, "one pod was left: {requests:#?}");
-    assert_eq!(requests[0]["operation"], "DELETE");
-    assert!(requests[0].get("name").is_none());
-    assert_eq!(requests[0]["oldObject"]["metadata"]["name"], "applied");
-}
-
-/// A PATCH with `content_type`; the status code.
-async fn kube_patch(client: &kube::Client, path: &str, content_type: &str, body: Value) -> u16 {
-    let request = axum::http::Request::builder()
-        .method("PATCH")
-        .uri(path)
-        .header("content-type", content_type)
-        .body(kube::client::Body::from(body.to_string().into_bytes()))
-        .unwrap();
-    client.send(request).await.unwrap().status().as_u16()
+    let names: Vec<&Value> = requests
+        .iter()
+        .map(|request| &request["oldObject"]["metadata"]["name"])
+        .collect();
+    assert_eq!(names, [&json!("applied"), &json!("p")], "{requests:#?}");
+    for request in &requests {
+        assert_eq!(request["operation"], "DELETE");
+        assert!(request.get("name").is_none());
+    }
 }
 
 #[tokio::test]
@@ -332,7 +322,7 @@ async fn the_callers_identity_is_sent_as_user_info() {
         .client_as(&UserInfo::controller("replicaset"))
         .unwrap();
     assert_eq!(
-        raw(&controller, "POST", PODS, Some(pod("p", json!({}))))
+        raw(&controller, "POST", PODS, Some(app_pod("p", json!({}))))
             .await
             .code,
         201
@@ -420,7 +410,7 @@ async fn v1beta1_is_sent_when_it_is_the_first_known_version() {
     )
     .await;
     assert_eq!(
-        raw(&setup.client, "POST", PODS, Some(pod("p", json!({}))))
+        raw(&setup.client, "POST", PODS, Some(app_pod("p", json!({}))))
             .await
             .code,
         201
@@ -446,7 +436,7 @@ async fn an_update_that_conflicts_while_admitted_is_recomputed_and_admitted_agai
     .await;
     let client = setup.client.clone();
     assert_eq!(
-        raw(&client, "POST", PODS, Some(pod("p", json!({}))))
+        raw(&client, "POST", PODS, Some(app_pod("p", json!({}))))
             .await
             .code,
         201
@@ -460,31 +450,31 @@ async fn an_update_that_conflicts_while_admitted_is_recomputed_and_admitted_agai
     let slow = tokio::spawn({
         let client = client.clone();
         async move {
-            kube_patch(
+            patch(
                 &client,
                 &format!("{PODS}/p"),
                 "application/merge-patch+json",
                 json!({"metadata": {"labels": {"slow": "yes"}}}),
             )
             .await
+            .code
         }
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while setup.hook.reviews().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the slow admission never started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        Duration::from_secs(5),
+        "the slow admission to start",
+        || !setup.hook.reviews().is_empty(),
+    )
+    .await;
     assert_eq!(
-        kube_patch(
+        patch(
             &client,
             &format!("{PODS}/p"),
             "application/merge-patch+json",
             json!({"metadata": {"labels": {"fast": "yes"}}})
         )
-        .await,
+        .await
+        .code,
         200
     );
     assert_eq!(slow.await.unwrap(), 200);
@@ -518,7 +508,7 @@ async fn deletions_are_admitted_item_by_item_and_dry_runs_too() {
     let client = &setup.client;
     for name in ["a", "keep", "b"] {
         assert_eq!(
-            raw(client, "POST", PODS, Some(pod(name, json!({}))))
+            raw(client, "POST", PODS, Some(app_pod(name, json!({}))))
                 .await
                 .code,
             201

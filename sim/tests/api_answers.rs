@@ -3,14 +3,14 @@
 //! PodDisruptionBudgets, and metadata-only answers (`as=PartialObjectMetadata`). The expected
 //! bodies and rows were taken from a real kube-apiserver v1.32.9 given the same requests.
 
-mod kubectl_support;
+mod common;
 
+use common::kubectl::{Cluster, tables};
 use futures::{StreamExt, TryStreamExt};
 use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::Api;
 use kube::api::{ListParams, WatchEvent, WatchParams};
-use kubectl_support::{Cluster, tables};
 use serde_json::Value;
 
 /// One request through the kube client; the status code and the body's bytes.

@@ -3,18 +3,16 @@
 //! for the same requests). Pods and the admission plugins that change them:
 //! `api_defaulting_pods.rs`.
 
-mod admission_support;
+mod common;
 
-use admission_support::{create_and_get, raw, start_api};
+use common::api::{create_and_get, patch, raw};
+use common::objects::pod;
+use common::start;
 use serde_json::{Value, json};
 
 const NS: &str = "/api/v1/namespaces/default";
 const APPS: &str = "/apis/apps/v1/namespaces/default";
 const BATCH: &str = "/apis/batch/v1/namespaces/default";
-
-fn pod(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
-}
 
 fn busybox_template(labels: Value) -> Value {
     json!({"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
@@ -38,7 +36,7 @@ fn defaulted_busybox_template(labels: Value) -> Value {
 
 #[tokio::test]
 async fn a_deployment_gets_kube_apiservers_defaults_down_to_its_containers() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
             "metadata": {"labels": {"app": "web"}},
@@ -80,7 +78,7 @@ async fn a_deployment_gets_kube_apiservers_defaults_down_to_its_containers() {
 
 #[tokio::test]
 async fn replica_sets_stateful_sets_daemon_sets_and_replication_controllers_are_defaulted() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let labels = |app: &str| json!({"app": app});
     let rs = create_and_get(&client, &format!("{APPS}/replicasets"), json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": "rs"}, "spec": {"replicas": 0, "selector": {"matchLabels": labels("rs")},
@@ -182,7 +180,7 @@ async fn replica_sets_stateful_sets_daemon_sets_and_replication_controllers_are_
 
 #[tokio::test]
 async fn a_job_gets_a_generated_selector_and_the_batch_defaults() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "job"},
         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}}}});
     let stored = create_and_get(&client, &format!("{BATCH}/jobs"), job).await;
@@ -242,7 +240,7 @@ async fn a_job_gets_a_generated_selector_and_the_batch_defaults() {
 
 #[tokio::test]
 async fn a_cron_job_gets_its_defaults_but_not_the_jobs() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let cron_job = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj"},
         "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
             "restartPolicy": "OnFailure", "containers": [{"name": "c", "image": "busybox"}]}}}}}});
@@ -262,7 +260,7 @@ async fn a_cron_job_gets_its_defaults_but_not_the_jobs() {
 
 #[tokio::test]
 async fn services_get_ports_families_and_traffic_policies() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let services = format!("{NS}/services");
     let stored = create_and_get(&client, &services, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "name": "http"}, {"port": 8443, "targetPort": "https", "name": "https"}]}})).await;
@@ -318,7 +316,7 @@ async fn services_get_ports_families_and_traffic_policies() {
 
 #[tokio::test]
 async fn updates_are_defaulted_too_and_keep_what_was_allocated() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let deployments = format!("{APPS}/deployments");
     let body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"strategy": {"type": "Recreate"}, "selector": {"matchLabels": {"app": "web"}}, "template": busybox_template(json!({"app": "web"}))}});
@@ -346,15 +344,16 @@ async fn updates_are_defaulted_too_and_keep_what_was_allocated() {
         "defaults are no spec change"
     );
     // A merge patch removing the strategy gets the default one back.
-    let patch = axum::http::Request::builder()
-        .method("PATCH")
-        .uri(format!("{deployments}/web"))
-        .header("content-type", "application/merge-patch+json")
-        .body(json!({"spec": {"strategy": null}}).to_string().into_bytes())
-        .unwrap();
-    let patched: Value = client.request(patch).await.unwrap();
+    let patched = patch(
+        &client,
+        &format!("{deployments}/web"),
+        "application/merge-patch+json",
+        json!({"spec": {"strategy": null}}),
+    )
+    .await;
+    assert_eq!(patched.code, 200, "{:#}", patched.body);
     assert_eq!(
-        patched["spec"]["strategy"],
+        patched.body["spec"]["strategy"],
         json!({"rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}, "type": "RollingUpdate"})
     );
 

@@ -4,21 +4,19 @@
 //! real one returned for the same requests. Other kinds: `api_defaulting.rs`.
 
 mod admission_support;
+mod common;
 
-use admission_support::{
-    Answer, Ca, TestWebhook, configure, create_and_get, raw, service_for, start_api, webhook,
-};
-use serde_json::{Value, json};
+use admission_support::{Answer, configure, setup, webhook};
+use common::api::{create_and_get, raw};
+use common::objects::pod;
+use common::start;
+use serde_json::json;
 
 const NS: &str = "/api/v1/namespaces/default";
 
-fn pod(name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
-}
-
 #[tokio::test]
 async fn pods_get_their_qos_class_from_requests_and_limits() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let pods = format!("{NS}/pods");
     let burstable = create_and_get(
         &client,
@@ -58,7 +56,7 @@ async fn pods_get_their_qos_class_from_requests_and_limits() {
 
 #[tokio::test]
 async fn a_pod_runs_as_the_default_service_account_with_a_projected_token_volume() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let stored = create_and_get(&client, &format!("{NS}/pods"), pod("burst", json!({
         "containers": [{"name": "c", "image": "busybox:latest", "resources": {"requests": {"cpu": "100m"}}}],
         "initContainers": [{"name": "i", "image": "busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000"}],
@@ -100,7 +98,7 @@ async fn a_pod_runs_as_the_default_service_account_with_a_projected_token_volume
 
 #[tokio::test]
 async fn automounting_can_be_turned_off_by_the_pod_or_its_service_account() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let pods = format!("{NS}/pods");
     let stored = create_and_get(
         &client,
@@ -178,7 +176,7 @@ async fn automounting_can_be_turned_off_by_the_pod_or_its_service_account() {
 
 #[tokio::test]
 async fn a_pod_naming_a_missing_service_account_is_forbidden_as_kube_apiserver_words_it() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let pods = format!("{NS}/pods");
     let refused = raw(
         &client,
@@ -216,7 +214,7 @@ async fn a_pod_naming_a_missing_service_account_is_forbidden_as_kube_apiserver_w
 
 #[tokio::test]
 async fn priority_classes_resolve_to_their_values() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let pods = format!("{NS}/pods");
     let critical = create_and_get(
         &client,
@@ -264,7 +262,7 @@ async fn priority_classes_resolve_to_their_values() {
 
 #[tokio::test]
 async fn existing_tolerations_of_the_node_taints_are_left_alone() {
-    let (_sim, client) = start_api().await;
+    let (_sim, client) = start::api().await;
     let own = json!([{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]);
     let stored = create_and_get(
         &client,
@@ -284,18 +282,16 @@ async fn existing_tolerations_of_the_node_taints_are_left_alone() {
 
 #[tokio::test]
 async fn a_validating_webhook_sees_the_defaulted_pod() {
-    let (sim, client) = start_api().await;
-    let ca = Ca::new("webhooks");
-    let hook = TestWebhook::start(&ca, &["hook.default.svc"], |_, _| Answer::allow()).await;
-    service_for(&client, "default", "hook", hook.address).await;
+    let setup = setup(|_, _| Answer::allow()).await;
+    let (client, ca, hook) = (&setup.client, &setup.ca, &setup.hook);
     let rules = json!({"rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}]});
     configure(
-        &client,
+        client,
         "v",
-        vec![webhook("w.example.com", "hook", "/validate", &ca, rules)],
+        vec![webhook("w.example.com", "hook", "/validate", ca, rules)],
     )
     .await;
-    let stored = create_and_get(&client, &format!("{NS}/pods"), pod("seen", json!({"containers": [
+    let stored = create_and_get(client, &format!("{NS}/pods"), pod("seen", json!({"containers": [
         {"name": "c", "image": "busybox", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}))).await;
     let reviews = hook.reviews();
     assert_eq!(reviews.len(), 1);
@@ -307,5 +303,4 @@ async fn a_validating_webhook_sees_the_defaulted_pod() {
     assert_eq!(object["spec"]["serviceAccountName"], "default");
     assert_eq!(object["spec"]["containers"][0]["imagePullPolicy"], "Always");
     assert_eq!(object["status"]["qosClass"], "Guaranteed");
-    drop(sim);
 }

@@ -3,18 +3,18 @@
 //! namespace, the `kubernetes` Service, node ports, TokenRequest, the self reviews of
 //! `kubectl auth`, APIServices, and the storage and ingress kinds `kubectl apply --prune` lists.
 
-mod controllers_support;
-mod kubectl_support;
+mod common;
 
 use std::time::Duration;
 
-use controllers_support::wait_for;
+use common::kubectl::{Cluster, lines, tables};
+use common::poll::wait_for;
+use common::start;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Service, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kubectl_support::{Cluster, lines, tables};
 use serde_json::{Value, json};
 
 /// A bound on how long a controller may take; only a broken controller comes near it.
@@ -22,7 +22,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_namespace_gets_a_default_service_account_and_the_root_ca() {
-    let (_sim, client) = controllers_support::cluster().await;
+    let (_sim, client) = start::cluster().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let namespace = Namespace {
         metadata: kube::api::ObjectMeta {

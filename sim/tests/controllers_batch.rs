@@ -1,31 +1,20 @@
 //! The Job and CronJob controllers against the emulator, through a `kube::Client`. Pod
 //! phases, the kubelet's part, are set by the tests through `pods/status`.
 
+mod common;
 mod controllers_support;
 
 use std::time::Duration;
 
+use common::objects::events_for;
+use common::poll::wait_for;
+use common::start::cluster;
 use controllers_support::*;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn pod_template(app: &str) -> serde_json::Value {
-    json!({
-        "metadata": {"labels": {"app": app}},
-        // On a node no simulated kubelet runs: the test plays the kubelet.
-        "spec": {"containers": [{"name": "main", "image": "busybox"}], "restartPolicy": "Never", "nodeName": "test-unmanaged"},
-    })
-}
-
-fn names(pods: &[Pod]) -> Vec<String> {
-    pods.iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_job_runs_pods_until_its_completions_succeed() {

@@ -2,10 +2,14 @@
 //! the objects they create (names, labels, owner references), scaling, rollouts, replacement of
 //! deleted pods, status, and the failure path (`FailedCreate`, `ReplicaFailure`).
 
+mod common;
 mod controllers_support;
 
 use std::time::{Duration, Instant};
 
+use common::objects::events_for;
+use common::poll::wait_for;
+use common::start::cluster;
 use controllers_support::*;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;

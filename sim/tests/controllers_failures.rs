@@ -7,15 +7,17 @@
 //! controller gets exactly what kube-apiserver would send it.
 
 mod admission_support;
-mod controllers_support;
+mod common;
 
 use std::time::Duration;
 
-use admission_support::{Answer, Ca, TestWebhook, configure, service_for, webhook};
-use controllers_support::*;
+use admission_support::{Answer, Ca, TestWebhook, configure, webhook};
+use common::objects::events_for;
+use common::poll::wait_for;
+use common::start::cluster;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -24,7 +26,7 @@ const DENIAL: &str = "admission webhook \"refuse.example.com\" denied the reques
 /// A webhook on pod CREATEs that denies pods labelled `app=refused`.
 async fn refusing_webhook(client: &kube::Client) -> TestWebhook {
     let ca = Ca::new("webhooks");
-    let hook = TestWebhook::start(&ca, &["refuse.default.svc"], |_, review| {
+    let hook = TestWebhook::serve(client, &ca, "refuse", |_, review| {
         if review["request"]["object"]["metadata"]["labels"]["app"] == "refused" {
             Answer::Deny {
                 status: json!({"code": 403, "reason": "Forbidden",
@@ -36,7 +38,6 @@ async fn refusing_webhook(client: &kube::Client) -> TestWebhook {
         }
     })
     .await;
-    service_for(client, "default", "refuse", hook.address).await;
     let rules = json!({"rules": [{"operations": ["CREATE"], "apiGroups": [""],
                                   "apiVersions": ["v1"], "resources": ["pods"]}]});
     configure(
@@ -48,23 +49,31 @@ async fn refusing_webhook(client: &kube::Client) -> TestWebhook {
     hook
 }
 
-#[tokio::test]
-async fn a_refused_pod_create_is_an_event_a_replicaset_condition_and_a_deployment_condition() {
-    let (_sim, client) = cluster().await;
-    let _hook = refusing_webhook(&client).await;
-    let name = "refused".to_string();
-    let deployment: Deployment = serde_json::from_value(json!({
+/// A Deployment `name` of pods labelled `app=refused` (on a node no simulated kubelet runs),
+/// with `spec` (`replicas`, …) added to its spec.
+fn refused_deployment(name: &str, spec: Value) -> Deployment {
+    let mut deployment = json!({
         "metadata": {"name": name},
         "spec": {
-            "replicas": 2,
             "selector": {"matchLabels": {"app": "refused"}},
             "template": {
                 "metadata": {"labels": {"app": "refused"}},
                 "spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeName": "test-unmanaged"},
             },
         },
-    }))
-    .unwrap();
+    });
+    for (key, value) in spec.as_object().unwrap() {
+        deployment["spec"][key] = value.clone();
+    }
+    serde_json::from_value(deployment).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_pod_create_is_an_event_a_replicaset_condition_and_a_deployment_condition() {
+    let (_sim, client) = cluster().await;
+    let _hook = refusing_webhook(&client).await;
+    let name = "refused".to_string();
+    let deployment = refused_deployment(&name, json!({"replicas": 2}));
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     deployments
         .create(&PostParams::default(), &deployment)
@@ -228,19 +237,8 @@ async fn a_deployment_that_cannot_progress_exceeds_its_deadline() {
     let (_sim, client) = cluster().await;
     let _hook = refusing_webhook(&client).await;
     let name = "stuck".to_string();
-    let deployment: Deployment = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "progressDeadlineSeconds": 1,
-            "selector": {"matchLabels": {"app": "refused"}},
-            "template": {
-                "metadata": {"labels": {"app": "refused"}},
-                "spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeName": "test-unmanaged"},
-            },
-        },
-    }))
-    .unwrap();
+    let deployment =
+        refused_deployment(&name, json!({"replicas": 1, "progressDeadlineSeconds": 1}));
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     deployments
         .create(&PostParams::default(), &deployment)

@@ -2,10 +2,14 @@
 //! emulator, through a `kube::Client`. The kubelet's part (pod phases, readiness) is played by
 //! the tests through `pods/status`.
 
+mod common;
 mod controllers_support;
 
 use std::time::Duration;
 
+use common::objects::events_for;
+use common::poll::wait_for;
+use common::start::cluster;
 use controllers_support::*;
 use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod, ReplicationController};
@@ -13,20 +17,6 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn pod_template(app: &str) -> serde_json::Value {
-    json!({
-        "metadata": {"labels": {"app": app}},
-        // On a node no simulated kubelet runs: the test plays the kubelet.
-        "spec": {"containers": [{"name": "main", "image": "busybox"}], "restartPolicy": "Never", "nodeName": "test-unmanaged"},
-    })
-}
-
-fn names(pods: &[Pod]) -> Vec<String> {
-    pods.iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .collect()
-}
 
 #[tokio::test]
 async fn statefulset_pods_are_created_in_order_each_after_the_previous_is_ready() {

@@ -3,11 +3,11 @@
 //! taken from a real kube-apiserver given the same CRD and objects), and `kubectl explain`
 //! answered from the schema.
 
-mod kubectl_support;
+mod common;
 
-use axum::http::{Method, Request};
-use http_body_util::BodyExt;
-use kubectl_support::{Cluster, workspace};
+use common::api::{Raw, request};
+use common::data::fixture;
+use common::kubectl::Cluster;
 use serde_json::{Value, json};
 
 const WIDGETS: &str = "apiVersion: apiextensions.k8s.io/v1
@@ -67,69 +67,19 @@ spec:
 
 const COLLECTION: &str = "/apis/schema.example.com/v1/namespaces/default/widgets";
 
-struct Answer {
-    code: u16,
-    body: Value,
-    warnings: Vec<String>,
-}
-
-impl Answer {
-    fn message(&self) -> &str {
-        self.body["message"].as_str().unwrap_or("")
-    }
-
-    fn causes(&self) -> Vec<(String, String, String)> {
-        self.body["details"]["causes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|cause| {
-                let text = |key: &str| cause[key].as_str().unwrap_or("").to_string();
-                (text("reason"), text("field"), text("message"))
-            })
-            .collect()
-    }
-}
-
 async fn send(
     cluster: &Cluster,
-    method: Method,
+    method: &str,
     path: &str,
     content_type: &str,
     body: &Value,
-) -> Answer {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", content_type)
-        .body(serde_json::to_vec(body).unwrap().into())
-        .unwrap();
-    let response = cluster.client().send(request).await.unwrap();
-    let code = response.status().as_u16();
-    let warnings = response
-        .headers()
-        .get_all("warning")
-        .iter()
-        .map(|value| value.to_str().unwrap().to_string())
-        .collect();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        code,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        warnings,
-    }
+) -> Raw {
+    request(&cluster.client(), method, path, content_type, Some(body)).await
 }
 
-async fn create(cluster: &Cluster, spec: Value) -> Answer {
+async fn create(cluster: &Cluster, spec: Value) -> Raw {
     let widget = json!({"apiVersion": "schema.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec});
-    send(
-        cluster,
-        Method::POST,
-        COLLECTION,
-        "application/json",
-        &widget,
-    )
-    .await
+    send(cluster, "POST", COLLECTION, "application/json", &widget).await
 }
 
 async fn cluster_with_widgets() -> Cluster {
@@ -295,7 +245,7 @@ async fn required_fields_and_nulls_are_refused_as_kube_apiserver_refuses_them() 
         json!({"apiVersion": "schema.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
     let answer = send(
         &cluster,
-        Method::POST,
+        "POST",
         COLLECTION,
         "application/json",
         &missing_spec,
@@ -358,7 +308,7 @@ async fn unknown_fields_are_pruned_and_reported_per_field_validation() {
     ];
     let strict = send(
         &cluster,
-        Method::POST,
+        "POST",
         &format!("{COLLECTION}?fieldValidation=Strict"),
         "application/json",
         &widget,
@@ -376,14 +326,7 @@ async fn unknown_fields_are_pruned_and_reported_per_field_validation() {
             listed.join(", ")
         )
     );
-    let warned = send(
-        &cluster,
-        Method::POST,
-        COLLECTION,
-        "application/json",
-        &widget,
-    )
-    .await;
+    let warned = send(&cluster, "POST", COLLECTION, "application/json", &widget).await;
     assert_eq!(warned.code, 201, "{}", warned.body);
     let expected_warnings: Vec<String> = unknown
         .iter()
@@ -407,7 +350,7 @@ async fn unknown_fields_are_pruned_and_reported_per_field_validation() {
     ignored["metadata"]["name"] = json!("w4");
     let quiet = send(
         &cluster,
-        Method::POST,
+        "POST",
         &format!("{COLLECTION}?fieldValidation=Ignore"),
         "application/json",
         &ignored,
@@ -423,7 +366,7 @@ async fn updates_patches_and_status_writes_are_defaulted_and_validated() {
     let path = format!("{COLLECTION}/w");
     let patch = send(
         &cluster,
-        Method::PATCH,
+        "PATCH",
         &path,
         "application/merge-patch+json",
         &json!({"spec": {"color": "blue"}}),
@@ -451,7 +394,7 @@ async fn updates_patches_and_status_writes_are_defaulted_and_validated() {
     // Defaults apply to updates too.
     let patched = send(
         &cluster,
-        Method::PATCH,
+        "PATCH",
         &path,
         "application/merge-patch+json",
         &json!({"spec": {"mode": null, "items": [{"name": "x"}]}}),
@@ -466,7 +409,7 @@ async fn updates_patches_and_status_writes_are_defaulted_and_validated() {
     // The status subresource validates status alone, under `status`.
     let status = send(
         &cluster,
-        Method::PATCH,
+        "PATCH",
         &format!("{path}/status"),
         "application/merge-patch+json",
         &json!({"status": {"phase": "Lost"}}),
@@ -513,8 +456,8 @@ FIELDS:
 #[tokio::test]
 async fn the_projects_policies_are_checked_and_explained_from_their_crd() {
     let cluster = Cluster::start().await;
-    let crd = workspace().join("webhook/deploy/crd.yaml");
-    cluster.ok(&["apply", "-f", &crd.to_string_lossy()]).await;
+    let crd = fixture("webhook/deploy/crd.yaml");
+    cluster.ok(&["apply", "-f", &crd]).await;
     let policy = cluster.write(
         "deny.yaml",
         "apiVersion: containersecurity.tigera.io/v1beta1\nkind: ContainerAdmissionPolicy\nmetadata: {name: deny}\nspec:\n  rules:\n  - action: Deny\n",

@@ -1,9 +1,13 @@
 //! The emulator driven by kube-rs, the client our webhook and steps use: typed `Api`s, and
 //! `kube::runtime` watchers and reflectors (initial list, live events, a forced watch restart).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::api::api_error;
+use common::poll::until;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
@@ -14,32 +18,6 @@ use kube::discovery::ApiResource;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use serde_json::json;
 use sim::{Config, Simulator};
-
-async fn start() -> (Simulator, kube::Client) {
-    let sim = Simulator::start(Config::default())
-        .await
-        .expect("the simulator starts");
-    let client = sim.client().expect("a client");
-    (sim, client)
-}
-
-/// Polls `check` until it holds or `limit` passes; no fixed sleeps.
-async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn config_map(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
     serde_json::from_value(json!({
@@ -63,16 +41,9 @@ fn deployment(name: &str, image: &str) -> Deployment {
     .expect("valid Deployment")
 }
 
-fn api_error(error: kube::Error) -> (u16, String, String) {
-    match error {
-        kube::Error::Api(status) => (status.code, status.reason.clone(), status.message.clone()),
-        other => panic!("expected an API error, got {other}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_four_initial_namespaces_exist_with_their_name_label() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let namespaces: Api<Namespace> = Api::all(client);
     let list = namespaces.list(&ListParams::default()).await.unwrap();
     let mut names: Vec<String> = list
@@ -96,7 +67,7 @@ async fn the_four_initial_namespaces_exist_with_their_name_label() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn typed_crud_fills_metadata_like_kube_apiserver() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let created = deployments
         .create(&PostParams::default(), &deployment("web", "nginx:1.27"))
@@ -172,7 +143,7 @@ async fn typed_crud_fills_metadata_like_kube_apiserver() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_carry_kube_apiservers_reasons_and_codes() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     maps.create(&PostParams::default(), &config_map("a", &[]))
         .await
@@ -215,7 +186,7 @@ async fn errors_carry_kube_apiservers_reasons_and_codes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stale_resource_version_is_a_conflict() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let maps: Api<ConfigMap> = Api::namespaced(client, "default");
     let original = maps
         .create(&PostParams::default(), &config_map("c", &[]))
@@ -243,7 +214,7 @@ async fn a_stale_resource_version_is_a_conflict() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generate_name_and_label_and_field_selectors() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let maps: Api<ConfigMap> = Api::namespaced(client, "default");
     let mut generated = config_map("", &[("tier", "web")]);
     generated.metadata.name = None;
@@ -307,7 +278,7 @@ async fn generate_name_and_label_and_field_selectors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lists_page_with_limit_and_continue() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let maps: Api<ConfigMap> = Api::namespaced(client, "default");
     for index in 0..7 {
         maps.create(
@@ -333,7 +304,7 @@ async fn lists_page_with_limit_and_continue() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reflector_sees_the_initial_list_then_live_events_then_survives_a_watch_restart() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     maps.create(&PostParams::default(), &config_map("before", &[]))
         .await
@@ -363,17 +334,16 @@ async fn a_reflector_sees_the_initial_list_then_live_events_then_survives_a_watc
             }
         }
     };
-    assert!(
-        eventually(Duration::from_secs(5), has(&["before"])).await,
-        "initial list"
-    );
+    until("initial list", Duration::from_secs(5), has(&["before"])).await;
     maps.create(&PostParams::default(), &config_map("live", &[]))
         .await
         .unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), has(&["before", "live"])).await,
-        "live event"
-    );
+    until(
+        "live event",
+        Duration::from_secs(5),
+        has(&["before", "live"]),
+    )
+    .await;
     // Outlast the watch timeout, then change things: the restarted watch must catch them.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     maps.delete("before", &DeleteParams::default())
@@ -382,10 +352,12 @@ async fn a_reflector_sees_the_initial_list_then_live_events_then_survives_a_watc
     maps.create(&PostParams::default(), &config_map("after-restart", &[]))
         .await
         .unwrap();
-    assert!(
-        eventually(Duration::from_secs(5), has(&["after-restart", "live"])).await,
-        "after the restart"
-    );
+    until(
+        "after the restart",
+        Duration::from_secs(5),
+        has(&["after-restart", "live"]),
+    )
+    .await;
     task.abort();
 }
 
@@ -426,7 +398,7 @@ async fn a_watch_from_a_compacted_version_gets_410_gone() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watch_from_a_version_replays_what_came_after_it_in_order() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let maps: Api<ConfigMap> = Api::namespaced(client, "default");
     let first = maps
         .create(&PostParams::default(), &config_map("a", &[]))
@@ -460,20 +432,23 @@ async fn a_watch_from_a_version_replays_what_came_after_it_in_order() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_an_owner_cascades_to_dependents_unless_orphaned() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::cluster().await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let replicasets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     for (owner_name, policy) in [("cascade", None), ("orphan", Some(DeleteParams::orphan()))] {
+        // Zero replicas: the dependents below are the only ones.
+        let mut owner = deployment(owner_name, "nginx");
+        owner.spec.replicas = Some(0);
         let owner = deployments
-            .create(&PostParams::default(), &deployment(owner_name, "nginx"))
+            .create(&PostParams::default(), &owner)
             .await
             .unwrap();
         let owner_ref = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": owner_name, "uid": owner.metadata.uid, "controller": true}]);
         let rs: ReplicaSet = serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": format!("{owner_name}-rs"), "ownerReferences": owner_ref},
-            "spec": {"selector": {"matchLabels": {"app": owner_name}}, "template": {"metadata": {"labels": {"app": owner_name}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": format!("{owner_name}-other")}}, "template": {"metadata": {"labels": {"app": format!("{owner_name}-other")}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
         }))
         .unwrap();
         let rs = replicasets
@@ -492,24 +467,39 @@ async fn deleting_an_owner_cascades_to_dependents_unless_orphaned() {
             .await
             .unwrap();
     }
-    // Background cascade: the ReplicaSet and, through it, its Pod are gone.
-    assert!(replicasets.get_opt("cascade-rs").await.unwrap().is_none());
-    assert!(pods.get_opt("cascade-pod").await.unwrap().is_none());
-    // Orphan: the ReplicaSet stays, without the owner reference; its Pod is untouched.
-    let orphaned = replicasets.get("orphan-rs").await.unwrap();
-    assert!(
-        orphaned
-            .metadata
-            .owner_references
-            .unwrap_or_default()
-            .is_empty()
-    );
+    // Background cascade: the garbage collector deletes the ReplicaSet and, through it, its Pod.
+    until(
+        "the dependents of a deleted owner are collected",
+        Duration::from_secs(10),
+        || async {
+            replicasets.get_opt("cascade-rs").await.unwrap().is_none()
+                && pods.get_opt("cascade-pod").await.unwrap().is_none()
+        },
+    )
+    .await;
+    // Orphan: the owner waits for its `orphan` finalizer; the collector strips the references
+    // and then the finalizer, and the ReplicaSet and its Pod stay.
+    until(
+        "the orphaned ReplicaSet lost its reference and the owner went",
+        Duration::from_secs(10),
+        || async {
+            deployments.get_opt("orphan").await.unwrap().is_none()
+                && replicasets
+                    .get("orphan-rs")
+                    .await
+                    .unwrap()
+                    .metadata
+                    .owner_references
+                    .is_none()
+        },
+    )
+    .await;
     assert!(pods.get_opt("orphan-pod").await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn deleting_a_namespace_deletes_what_is_in_it() {
-    let (_sim, client) = start().await;
+async fn deleting_a_namespace_terminates_it_until_the_controller_has_emptied_it() {
+    let (_sim, client) = common::start::cluster().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}),
@@ -523,12 +513,25 @@ async fn deleting_a_namespace_deletes_what_is_in_it() {
     maps.create(&PostParams::default(), &config_map("inside", &[]))
         .await
         .unwrap();
-    namespaces
+    let answered = namespaces
         .delete("doomed", &DeleteParams::default())
         .await
         .unwrap();
+    let terminating = answered.left().expect("a namespace answers with itself");
+    assert_eq!(
+        terminating
+            .status
+            .and_then(|status| status.phase)
+            .as_deref(),
+        Some("Terminating")
+    );
+    until(
+        "the namespace controller empties and finalizes it",
+        Duration::from_secs(10),
+        || async { namespaces.get_opt("doomed").await.unwrap().is_none() },
+    )
+    .await;
     assert!(maps.get_opt("inside").await.unwrap().is_none());
-    assert!(namespaces.get_opt("doomed").await.unwrap().is_none());
 }
 
 fn widget_crd(scope: &str) -> CustomResourceDefinition {
@@ -549,7 +552,7 @@ fn widget_crd(scope: &str) -> CustomResourceDefinition {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_created_crd_is_served_at_once_in_every_version_and_deleting_it_removes_its_objects() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let created = crds
         .create(&PostParams::default(), &widget_crd("Namespaced"))
@@ -604,7 +607,7 @@ async fn a_created_crd_is_served_at_once_in_every_version_and_deleting_it_remove
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_side_apply_creates_then_updates_and_the_scale_and_status_subresources_work() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = common::start::api().await;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
     let params = PatchParams::apply("test-manager");
     let applied = deployments

@@ -1,20 +1,17 @@
 //! `kubectl apply`, client-side (three-way strategic merge with the last-applied annotation)
 //! and `--server-side`, against the simulator, with the repository's fixtures.
 
-mod kubectl_support;
+mod common;
 
+use common::data::fixture;
+use common::kubectl::{Cluster, lines};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use kubectl_support::{Cluster, lines, workspace};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
-fn fixture(path: &str) -> String {
-    workspace().join(path).to_string_lossy().into_owned()
-}
 
 fn policies_api(client: kube::Client) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk(
@@ -126,8 +123,7 @@ async fn client_side_apply_of_the_fixtures_creates_then_reports_unchanged_then_c
         .ok(&["set", "env", "deployment/api", "FROM_CLI=1"])
         .await;
     assert_eq!(lines(&set_env), ["deployment.apps/api env updated"]);
-    let original =
-        std::fs::read_to_string(workspace().join("fixtures/workloads/deployment.yaml")).unwrap();
+    let original = std::fs::read_to_string(fixture("fixtures/workloads/deployment.yaml")).unwrap();
     let changed = original.replace("api:1.2", "api:1.3").replace(
         "          ports: [{containerPort: 8080}]\n",
         "          ports: [{containerPort: 8080}]\n          env: [{name: MODE, value: prod}]\n",

@@ -1,12 +1,12 @@
 //! CustomResourceDefinitions through kubectl: a created CRD serves its resource (namespaced and
 //! cluster-scoped, with its printer columns), and a deleted one takes it away again.
 
-mod kubectl_support;
+mod common;
 
+use common::kubectl::{Cluster, is_recent_age, lines, tables};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use kubectl_support::{Cluster, is_recent_age, lines, tables};
 use serde_json::{Value, json};
 
 const CRDS: &str = "apiVersion: apiextensions.k8s.io/v1

@@ -1,11 +1,12 @@
 //! Errors as kubectl prints them from the simulator's Status answers: kube-apiserver's reasons
 //! and wording, word for word.
 
-mod kubectl_support;
+mod common;
 
+use common::data::fixture;
+use common::kubectl::{Cluster, lines};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kubectl_support::{Cluster, lines, workspace};
 
 /// kubectl words an Invalid Status from its details (kind, name, causes), also for `create -f`.
 const INVALID: &str = concat!(
@@ -17,10 +18,7 @@ const INVALID: &str = concat!(
 async fn missing_existing_and_invalid_objects_are_reported_like_kube_apiserver() {
     let cluster = Cluster::start().await;
     let pods = Api::<Pod>::namespaced(cluster.client(), "default");
-    let pod = workspace()
-        .join("fixtures/workloads/pod.yaml")
-        .to_string_lossy()
-        .into_owned();
+    let pod = fixture("fixtures/workloads/pod.yaml");
 
     let missing = cluster.fails(&["get", "pod", "nope"]).await;
     assert_eq!(
@@ -109,7 +107,7 @@ async fn unknown_resource_types_are_refused_by_kubectl_after_discovery() {
 async fn fields_the_kind_does_not_declare_are_refused() {
     let cluster = Cluster::start().await;
     let pods = Api::<Pod>::namespaced(cluster.client(), "default");
-    let good = std::fs::read_to_string(workspace().join("fixtures/workloads/pod.yaml")).unwrap();
+    let good = std::fs::read_to_string(fixture("fixtures/workloads/pod.yaml")).unwrap();
     let typo = good.replace(
         "      image: nginx:1.27\n",
         "      image: nginx:1.27\n      imagePullPolcy: Always\n",

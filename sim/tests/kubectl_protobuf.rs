@@ -2,12 +2,12 @@
 //! protobuf bodies (`application/vnd.kubernetes.protobuf`), with no fallback to JSON: these
 //! commands work only if the simulator decodes protobuf.
 
-mod kubectl_support;
+mod common;
 
+use common::kubectl::{Cluster, lines};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Api;
-use kubectl_support::{Cluster, lines};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_deployment_sends_protobuf() {

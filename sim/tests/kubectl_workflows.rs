@@ -1,17 +1,18 @@
 //! Everyday imperative kubectl against the simulator: run, get (tables, jsonpath), label,
 //! scale, set image, events, describe, delete with its cascade and its wait.
 
-mod kubectl_support;
+mod common;
 
 use std::time::Duration;
 
+use common::data::workspace;
+use common::kubectl::{Cluster, is_recent_age, lines, tables};
+use common::poll::{eventually, until, wait_for};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use kubectl_support::{Cluster, eventually, is_recent_age, lines, tables, workspace};
-use serde_json::json;
 
 /// A Deployment whose container is called `web` (what `kubectl set image deploy/web web=...`
 /// names), written as a file so that creating it needs no protobuf.
@@ -336,48 +337,41 @@ async fn events_are_listed_and_described_with_their_object() {
     );
 }
 
-fn owner(kind: &str, object: &ObjectMeta) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: kind.into(),
-        name: object.name.clone().unwrap_or_default(),
-        uid: object.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
-/// A ReplicaSet owned by the Deployment, and a Pod owned by the ReplicaSet (what the
-/// deployment controller would make).
+/// The ReplicaSet the deployment controller made for `deployment`, and one of its Pods.
 async fn dependents(cluster: &Cluster, deployment: &Deployment) -> (ReplicaSet, Pod) {
     let client = cluster.client();
-    let name = deployment.metadata.name.clone().unwrap_or_default();
-    let mut replica_set: ReplicaSet = serde_json::from_value(json!({
-        "metadata": {"name": format!("{name}-5d8f7"), "labels": {"app": "web"}},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
-    }))
-    .unwrap();
-    replica_set.metadata.owner_references = Some(vec![owner("Deployment", &deployment.metadata)]);
-    let replica_set = Api::<ReplicaSet>::namespaced(client.clone(), "default")
-        .create(&PostParams::default(), &replica_set)
-        .await
-        .unwrap();
-    let mut pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": format!("{name}-5d8f7-x2k4q"), "labels": {"app": "web"}},
-        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
-    }))
-    .unwrap();
-    pod.metadata.owner_references = Some(vec![owner("ReplicaSet", &replica_set.metadata)]);
-    let pod = Api::<Pod>::namespaced(client, "default")
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
-    (replica_set, pod)
+    let owner_uid = deployment.metadata.uid.clone().unwrap_or_default();
+    let owned_by = |meta: &ObjectMeta, uid: &str| {
+        meta.owner_references
+            .iter()
+            .flatten()
+            .any(|reference| reference.uid == uid)
+    };
+    let replica_sets = Api::<ReplicaSet>::namespaced(client.clone(), "default");
+    let pods = Api::<Pod>::namespaced(client, "default");
+    wait_for(
+        "the controllers' ReplicaSet and Pod for the Deployment",
+        Duration::from_secs(10),
+        || async {
+            let sets = replica_sets.list(&Default::default()).await.unwrap().items;
+            let set = sets
+                .into_iter()
+                .find(|set| owned_by(&set.metadata, &owner_uid))?;
+            let set_uid = set.metadata.uid.clone().unwrap_or_default();
+            let owned = pods.list(&Default::default()).await.unwrap().items;
+            let pod = owned
+                .into_iter()
+                .find(|pod| owned_by(&pod.metadata, &set_uid))?;
+            Some((set, pod))
+        },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_cascades_to_dependents_unless_orphaned() {
-    let cluster = Cluster::start().await;
+    // Controllers and a garbage collector, as a real cluster has.
+    let cluster = Cluster::with_nodes(&[]).await;
     let client = cluster.client();
     let replica_sets = Api::<ReplicaSet>::namespaced(client.clone(), "default");
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
@@ -394,22 +388,27 @@ async fn delete_cascades_to_dependents_unless_orphaned() {
         started.elapsed()
     );
     assert!(deployments.get_opt("web").await.unwrap().is_none());
-    assert!(
-        replica_sets
-            .get_opt(replica_set.metadata.name.as_deref().unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        pods.get_opt(pod.metadata.name.as_deref().unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    // The garbage collector deletes the dependents after the owner, as on a real cluster.
+    let replica_set_name = replica_set.metadata.name.clone().unwrap();
+    let pod_name = pod.metadata.name.clone().unwrap();
+    until(
+        "the ReplicaSet and its Pod to be collected",
+        Duration::from_secs(10),
+        || async {
+            replica_sets
+                .get_opt(&replica_set_name)
+                .await
+                .unwrap()
+                .is_none()
+                && pods.get_opt(&pod_name).await.unwrap().is_none()
+        },
+    )
+    .await;
 
     let kept = create_web(&cluster, "kept").await;
     let (replica_set, pod) = dependents(&cluster, &kept).await;
+    // kubectl waits until the owner is gone: the collector has orphaned the dependents and
+    // removed the owner's `orphan` finalizer by then.
     let deleted = cluster
         .ok(&["delete", "deploy", "kept", "--cascade=orphan"])
         .await;

@@ -1,14 +1,17 @@
 //! The endpoints controller: an Endpoints object per Service with a selector, following the
 //! pods it selects and the Service itself; Services without a selector are left alone.
 
+mod common;
 mod kubelet_support;
 
 use std::time::Duration;
 
+use common::kubectl::Cluster;
+use common::objects::service;
+use common::poll::wait_for;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kubelet_support::{Cluster, until};
 use serde_json::json;
 
 fn pod(name: &str, app: &str) -> Pod {
@@ -21,9 +24,9 @@ fn pod(name: &str, app: &str) -> Pod {
 
 /// The addresses of the Endpoints `name` (ready ones), sorted, once they number `count`.
 async fn addresses(endpoints: &Api<Endpoints>, name: &str, count: usize) -> Vec<(String, i32)> {
-    until(
-        Duration::from_secs(10),
+    wait_for(
         &format!("{count} addresses in {name}"),
+        Duration::from_secs(10),
         || async {
             let object = endpoints.get_opt(name).await.ok().flatten()?;
             let mut found: Vec<(String, i32)> = Vec::new();
@@ -49,7 +52,7 @@ async fn addresses(endpoints: &Api<Endpoints>, name: &str, count: usize) -> Vec<
 
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoints_follow_pods_and_their_service() {
-    let cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::with_nodes(&[]).await;
     let pods = cluster.pods("default");
     let services: Api<Service> = Api::namespaced(cluster.client(), "default");
     let endpoints: Api<Endpoints> = Api::namespaced(cluster.client(), "default");
@@ -58,15 +61,12 @@ async fn endpoints_follow_pods_and_their_service() {
             .await
             .unwrap();
     }
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]},
-    }))
+    let web: Service = serde_json::from_value(service(
+        "web",
+        json!({"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}),
+    ))
     .unwrap();
-    services
-        .create(&PostParams::default(), &service)
-        .await
-        .unwrap();
+    services.create(&PostParams::default(), &web).await.unwrap();
     assert_eq!(
         addresses(&endpoints, "web", 2).await,
         [("web-a".to_string(), 8080), ("web-b".to_string(), 8080)]
@@ -96,10 +96,8 @@ async fn endpoints_follow_pods_and_their_service() {
     );
 
     // A Service without a selector keeps the Endpoints its user writes.
-    let manual: Service = serde_json::from_value(json!({
-        "metadata": {"name": "external"}, "spec": {"ports": [{"port": 443}]},
-    }))
-    .unwrap();
+    let manual: Service =
+        serde_json::from_value(service("external", json!({"ports": [{"port": 443}]}))).unwrap();
     services
         .create(&PostParams::default(), &manual)
         .await
@@ -119,9 +117,9 @@ async fn endpoints_follow_pods_and_their_service() {
         .delete("web", &DeleteParams::default())
         .await
         .unwrap();
-    until(
-        Duration::from_secs(10),
+    wait_for(
         "the endpoints of web to go",
+        Duration::from_secs(10),
         || async { endpoints.get_opt("web").await.ok()?.is_none().then_some(()) },
     )
     .await;
@@ -130,9 +128,7 @@ async fn endpoints_follow_pods_and_their_service() {
     pods.create(&PostParams::default(), &pod("late", "web"))
         .await
         .unwrap();
-    cluster
-        .pod_until("default", "late", "late Ready", kubelet_support::is_ready)
-        .await;
+    cluster.ready_pod("late").await;
     let kept = endpoints.get("external").await.unwrap();
     assert_eq!(
         kept.subsets.unwrap()[0].addresses.as_ref().unwrap()[0].ip,

@@ -5,36 +5,18 @@
 //! `Killing`; and a pod whose image is not registered says it is simulated, and is not Ready
 //! when it has a readiness probe it cannot answer.
 
+mod common;
 mod kubelet_support;
 
 use std::time::Duration;
 
+use common::kubectl::Cluster;
+use common::objects::{events_for, is_ready, phase, pod};
+use common::poll::wait_for;
 use k8s_openapi::api::core::v1::{Event, Pod};
-use kube::api::{DeleteParams, PostParams};
-use kubelet_support::{Cluster, is_ready, phase, until};
+use kube::api::DeleteParams;
+use kubelet_support::{PYTHON_IMAGE, python};
 use serde_json::json;
-
-const PYTHON: &str = "/usr/bin/python3";
-const IMAGE: &str = "example.com/python:1";
-
-fn python(name: &str, code: &str) -> serde_json::Value {
-    json!({"name": name, "image": IMAGE, "command": ["python3"], "args": ["-c", code]})
-}
-
-fn pod(name: &str, spec: serde_json::Value) -> Pod {
-    serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec,
-    }))
-    .unwrap()
-}
-
-async fn create(cluster: &Cluster, pod: Pod) -> Pod {
-    cluster
-        .pods("default")
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap()
-}
 
 /// What `kubectl describe` reads of an event, and what a kube-apiserver requires of it.
 fn assert_written_by_the_kubelet(event: &Event, pod: &Pod) {
@@ -58,15 +40,13 @@ fn assert_written_by_the_kubelet(event: &Event, pod: &Pod) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_looping_pod_has_the_kubelets_events_and_describe_shows_them() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
-    create(
-        &cluster,
-        pod(
+    let cluster = Cluster::with_python().await;
+    cluster
+        .create_pod(pod(
             "crasher",
             json!({"containers": [python("app", "import sys; sys.exit(3)")]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let started = cluster
         .event_until("default", "crasher", "Started", "Started container app")
         .await;
@@ -92,18 +72,18 @@ async fn a_crash_looping_pod_has_the_kubelets_events_and_describe_shows_them() {
             "default",
             "crasher",
             "Pulled",
-            &format!("Container image \"{IMAGE}\" already present on machine"),
+            &format!("Container image \"{PYTHON_IMAGE}\" already present on machine"),
         )
         .await;
     cluster
         .event_until("default", "crasher", "Created", "Created container: app")
         .await;
     // Each restart repeats them: counted on one event each, not a new event per restart.
-    let counted = until(
-        Duration::from_secs(20),
+    let counted = wait_for(
         "Started counted at least 3 times",
+        Duration::from_secs(20),
         || async {
-            let events = cluster.events_of("default", "crasher").await;
+            let events = events_for(&cluster.client(), "default", "crasher").await;
             let started: Vec<&Event> = events
                 .iter()
                 .filter(|e| e.reason.as_deref() == Some("Started"))
@@ -113,7 +93,7 @@ async fn a_crash_looping_pod_has_the_kubelets_events_and_describe_shows_them() {
     )
     .await;
     assert!(counted.last_timestamp >= counted.first_timestamp);
-    let out = cluster.kubectl(&["describe", "pod", "crasher"]).await;
+    let out = cluster.succeeds(&["describe", "pod", "crasher"]).await;
     assert!(
         out.contains("Back-off restarting failed container app in pod crasher_default"),
         "{out}"
@@ -126,7 +106,7 @@ async fn a_crash_looping_pod_has_the_kubelets_events_and_describe_shows_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_probes_missing_secrets_and_deletions_are_recorded() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_python().await;
     // Answers 500 on every path: never ready, and its liveness probe fails.
     // Answers 500 on every path: never ready. It listens where its argument says (the
     // kubelet gives each pod its own address for `0.0.0.0:<port>`).
@@ -140,11 +120,9 @@ http.server.HTTPServer((host, int(port)), H).serve_forever()";
     container["args"] = json!(["-c", server, "0.0.0.0:8080"]);
     container["readinessProbe"] =
         json!({"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1});
-    create(
-        &cluster,
-        pod("unready", json!({"containers": [container.clone()]})),
-    )
-    .await;
+    cluster
+        .create_pod(pod("unready", json!({"containers": [container.clone()]})))
+        .await;
     cluster
         .event_until(
             "default",
@@ -160,7 +138,9 @@ http.server.HTTPServer((host, int(port)), H).serve_forever()";
     live.as_object_mut().unwrap().remove("readinessProbe");
     live["livenessProbe"] =
         json!({"tcpSocket": {"port": 9999}, "periodSeconds": 1, "failureThreshold": 2});
-    create(&cluster, pod("dead", json!({"containers": [live]}))).await;
+    cluster
+        .create_pod(pod("dead", json!({"containers": [live]})))
+        .await;
     let unhealthy = cluster
         .event_until(
             "default",
@@ -186,14 +166,12 @@ http.server.HTTPServer((host, int(port)), H).serve_forever()";
         .await;
 
     let needs_secret = json!({
-        "name": "app", "image": IMAGE, "command": ["python3"], "args": ["-c", "pass"],
+        "name": "app", "image": PYTHON_IMAGE, "command": ["python3"], "args": ["-c", "pass"],
         "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}],
     });
-    create(
-        &cluster,
-        pod("unconfigured", json!({"containers": [needs_secret]})),
-    )
-    .await;
+    cluster
+        .create_pod(pod("unconfigured", json!({"containers": [needs_secret]})))
+        .await;
     let failed = cluster
         .event_until("default", "unconfigured", "Failed", "Error: ")
         .await;
@@ -202,7 +180,7 @@ http.server.HTTPServer((host, int(port)), H).serve_forever()";
         "containers": [python("app", "pass")],
         "volumes": [{"name": "certs", "secret": {"secretName": "absent"}}],
     });
-    create(&cluster, pod("unmounted", mounted)).await;
+    cluster.create_pod(pod("unmounted", mounted)).await;
     cluster
         .event_until(
             "default",
@@ -224,27 +202,23 @@ http.server.HTTPServer((host, int(port)), H).serve_forever()";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_of_an_unregistered_image_says_it_is_simulated_and_is_not_ready_with_a_probe() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
-    create(
-        &cluster,
-        pod(
+    let cluster = Cluster::with_python().await;
+    cluster
+        .create_pod(pod(
             "plain",
             json!({"containers": [{"name": "c", "image": "busybox"}]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     // A mistyped webhook image: its readiness probe cannot be answered.
-    create(
-        &cluster,
-        pod(
+    cluster
+        .create_pod(pod(
             "mistyped",
             json!({"containers": [{
                 "name": "webhook", "image": "image-asurance:0.1.0",
                 "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8443, "scheme": "HTTPS"}},
             }]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let simulated = cluster
         .event_until("default", "plain", "Simulated", "Container c is simulated: no process runs (image \"busybox\" is not registered with the kubelet)")
         .await;
@@ -271,9 +245,9 @@ async fn a_pod_of_an_unregistered_image_says_it_is_simulated_and_is_not_ready_wi
         })
         .await;
     assert!(!is_ready(&mistyped), "{:?}", mistyped.status);
-    let out = cluster.kubectl(&["get", "pod", "mistyped"]).await;
+    let out = cluster.succeeds(&["get", "pod", "mistyped"]).await;
     assert!(out.contains("0/1") && out.contains("Running"), "{out}");
-    let out = cluster.kubectl(&["describe", "pod", "mistyped"]).await;
+    let out = cluster.succeeds(&["describe", "pod", "mistyped"]).await;
     assert!(
         out.contains("Simulated") && out.contains("image-asurance:0.1.0"),
         "{out}"

@@ -4,49 +4,39 @@
 //! `-f` (until the container ends) — and refuses, in kube-apiserver's and the kubelet's words,
 //! what has no log: a simulated container, one that has not started, bad options.
 
+mod common;
 mod kubelet_support;
 
 use std::time::Duration;
 
+use common::api::api_error;
+use common::kubectl::{Cluster, Run};
+use common::objects::{phase, pod};
+use common::poll::wait_for;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::api::{LogParams, PostParams};
-use kubelet_support::{Cluster, phase, until};
+use kubelet_support::PYTHON_IMAGE;
 use serde_json::json;
 
-const PYTHON: &str = "/usr/bin/python3";
-const IMAGE: &str = "example.com/python:1";
-
+/// A container `name` running `code` unbuffered (`-u`): what it prints reaches its log at once.
 fn python(name: &str, code: &str) -> serde_json::Value {
-    json!({"name": name, "image": IMAGE, "command": ["python3"], "args": ["-u", "-c", code]})
-}
-
-fn pod(name: &str, spec: serde_json::Value) -> Pod {
-    serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec,
-    }))
-    .unwrap()
-}
-
-async fn create(cluster: &Cluster, pod: Pod) {
-    cluster
-        .pods("default")
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
+    let mut container = kubelet_support::python(name, code);
+    container["args"] = json!(["-u", "-c", code]);
+    container
 }
 
 /// Polls `kubectl logs ARGS` until its output contains `text`; returns the output.
 async fn logs_until(cluster: &Cluster, args: &[&str], text: &str) -> String {
     let mut command = vec!["logs"];
     command.extend_from_slice(args);
-    until(
-        Duration::from_secs(20),
+    wait_for(
         &format!("kubectl {command:?} to print {text:?}"),
+        Duration::from_secs(20),
         || async {
-            let (ok, out, _) = cluster.kubectl_result(&command).await;
-            (ok && out.contains(text)).then_some(out)
+            let run = cluster.run(&command).await;
+            (run.success && run.stdout.contains(text)).then_some(run.stdout)
         },
     )
     .await
@@ -54,7 +44,7 @@ async fn logs_until(cluster: &Cluster, args: &[&str], text: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_logs_reads_a_deployments_pod_by_container_with_tail() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_python().await;
     let deployment: Deployment = serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "printer"},
@@ -123,15 +113,13 @@ async fn kubectl_logs_reads_a_deployments_pod_by_container_with_tail() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn previous_reads_the_crashed_run_and_follow_ends_with_the_container() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
-    create(
-        &cluster,
-        pod(
+    let cluster = Cluster::with_python().await;
+    cluster
+        .create_pod(pod(
             "crasher",
             json!({"containers": [python("c", "import os, sys\nprint('run of pid', os.getpid())\nsys.exit(3)")]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     let pods = cluster.pods("default");
     cluster
         .pod_until("default", "crasher", "a restart", |pod| {
@@ -159,17 +147,15 @@ async fn previous_reads_the_crashed_run_and_follow_ends_with_the_container() {
     assert_eq!(out.lines().count(), 1, "{out:?}");
 
     // A container that prints for a while, then ends: `-f` shows every line and returns.
-    create(
-        &cluster,
-        pod(
+    cluster
+        .create_pod(pod(
             "ticker",
             json!({
                 "restartPolicy": "Never",
                 "containers": [python("c", "import time\nfor n in range(10):\n    print('tick', n)\n    time.sleep(0.1)")],
             }),
-        ),
-    )
-    .await;
+        ))
+        .await;
     cluster
         .pod_until("default", "ticker", "ticker started", |pod| {
             phase(pod) == "Running" || phase(pod) == "Succeeded"
@@ -182,44 +168,44 @@ async fn previous_reads_the_crashed_run_and_follow_ends_with_the_container() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn what_has_no_log_is_refused_as_kube_apiserver_and_the_kubelet_word_it() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_python().await;
     // busybox is not registered: its container is simulated and has printed nothing.
-    create(
-        &cluster,
-        pod(
+    cluster
+        .create_pod(pod(
             "simulated",
             json!({"containers": [{"name": "c", "image": "busybox"}]}),
-        ),
-    )
-    .await;
+        ))
+        .await;
     cluster
         .pod_until("default", "simulated", "running", |pod| {
             phase(pod) == "Running"
         })
         .await;
-    let (ok, _, error) = cluster.kubectl_result(&["logs", "simulated"]).await;
+    let Run {
+        success: ok,
+        stderr: error,
+        ..
+    } = cluster.run(&["logs", "simulated"]).await;
     assert!(!ok);
     assert!(
         error.contains("Error from server (BadRequest): container \"c\" in pod \"simulated\" is simulated: no process runs (image \"busybox\" is not registered with the kubelet)"),
         "{error}"
     );
     // A container waiting for a Secret that does not exist has not started.
-    create(
-        &cluster,
-        pod(
+    cluster
+        .create_pod(pod(
             "waiting",
             json!({"containers": [{
-                "name": "c", "image": IMAGE, "command": ["python3"], "args": ["-c", "pass"],
+                "name": "c", "image": PYTHON_IMAGE, "command": ["python3"], "args": ["-c", "pass"],
                 "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}],
             }]}),
-        ),
-    )
-    .await;
-    let error = until(
-        Duration::from_secs(20),
+        ))
+        .await;
+    let error = wait_for(
         "kubectl logs to say the container waits",
+        Duration::from_secs(20),
         || async {
-            let (_, _, error) = cluster.kubectl_result(&["logs", "waiting"]).await;
+            let error = cluster.run(&["logs", "waiting"]).await.stderr;
             error
                 .contains("CreateContainerConfigError")
                 .then_some(error)
@@ -232,9 +218,11 @@ async fn what_has_no_log_is_refused_as_kube_apiserver_and_the_kubelet_word_it() 
         ),
         "{error}"
     );
-    let (ok, _, error) = cluster
-        .kubectl_result(&["logs", "waiting", "--previous"])
-        .await;
+    let Run {
+        success: ok,
+        stderr: error,
+        ..
+    } = cluster.run(&["logs", "waiting", "--previous"]).await;
     assert!(
         !ok && error.contains("previous terminated container \"c\" in pod \"waiting\" not found"),
         "{error}"
@@ -242,10 +230,7 @@ async fn what_has_no_log_is_refused_as_kube_apiserver_and_the_kubelet_word_it() 
 
     // Bad options and containers, before any kubelet is asked.
     let pods = cluster.pods("default");
-    let status = |result: Result<String, kube::Error>| match result {
-        Err(kube::Error::Api(status)) => (status.code, status.reason, status.message),
-        other => panic!("{other:?}"),
-    };
+    let status = |result: Result<String, kube::Error>| api_error(result.unwrap_err());
     let (code, reason, message) = status(
         pods.logs(
             "simulated",

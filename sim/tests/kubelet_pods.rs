@@ -2,17 +2,18 @@
 //! registered: nodes are listed Ready, pods are bound and become Running and Ready with
 //! unique loopback IPs, run-to-completion pods succeed, init containers complete first.
 
-mod kubectl_support;
+mod common;
 mod kubelet_support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use common::kubectl::{Cluster, tables};
+use common::objects::{is_ready, phase, pod_ip};
+use common::poll::wait_for;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use kubectl_support::tables;
-use kubelet_support::{Cluster, is_ready, phase, pod_ip, until};
 use serde_json::json;
 
 fn pod(name: &str, extra: serde_json::Value) -> Pod {
@@ -29,7 +30,7 @@ fn pod(name: &str, extra: serde_json::Value) -> Pod {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nodes_are_registered_ready_and_listed_by_kubectl() {
-    let cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::with_nodes(&[]).await;
     let nodes = Api::<Node>::all(cluster.client())
         .list(&Default::default())
         .await
@@ -57,7 +58,7 @@ async fn nodes_are_registered_ready_and_listed_by_kubectl() {
     assert_eq!(status.node_info.unwrap().kubelet_version, "v1.32.0");
     assert_eq!(status.allocatable.unwrap()["pods"].0, "110");
 
-    let out = cluster.kubectl(&["get", "nodes", "-o", "wide"]).await;
+    let out = cluster.succeeds(&["get", "nodes", "-o", "wide"]).await;
     let table = &tables(&out)[0];
     assert_eq!(table.cell("sim-node-1", "STATUS"), "Ready");
     assert_eq!(table.cell("sim-node-2", "STATUS"), "Ready");
@@ -66,7 +67,7 @@ async fn nodes_are_registered_ready_and_listed_by_kubectl() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pods_are_bound_running_and_ready_with_unique_ips() {
-    let cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::with_nodes(&[]).await;
     let pods = cluster.pods("default");
     let names: Vec<String> = (0..6).map(|i| format!("web-{i}")).collect();
     for name in &names {
@@ -81,9 +82,9 @@ async fn pods_are_bound_running_and_ready_with_unique_ips() {
     )
     .await
     .unwrap();
-    let all: Vec<Pod> = until(
-        Duration::from_secs(10),
+    let all: Vec<Pod> = wait_for(
         "7 Running and Ready pods",
+        Duration::from_secs(10),
         || async {
             let list = pods.list(&Default::default()).await.ok()?;
             let ready = list
@@ -151,7 +152,7 @@ async fn pods_are_bound_running_and_ready_with_unique_ips() {
             .is_some()
     );
 
-    let out = cluster.kubectl(&["get", "pods", "-o", "wide"]).await;
+    let out = cluster.succeeds(&["get", "pods", "-o", "wide"]).await;
     let table = &tables(&out)[0];
     for pod in &all {
         let name = pod.metadata.name.clone().unwrap();
@@ -168,7 +169,7 @@ async fn pods_are_bound_running_and_ready_with_unique_ips() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_to_completion_pod_succeeds_and_init_containers_complete_first() {
-    let cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::with_nodes(&[]).await;
     let pods = cluster.pods("default");
     let job = pod(
         "job",
@@ -238,7 +239,7 @@ async fn a_run_to_completion_pod_succeeds_and_init_containers_complete_first() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_deleted_and_recreated_under_its_name_runs_again() {
-    let cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::with_nodes(&[]).await;
     let pods = cluster.pods("default");
     pods.create(&PostParams::default(), &pod("a", json!({})))
         .await
@@ -258,7 +259,7 @@ async fn a_pod_deleted_and_recreated_under_its_name_runs_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_pods_run_within_a_generous_bound() {
-    let cluster = Cluster::start(&[]).await;
+    let cluster = Cluster::with_nodes(&[]).await;
     let pods = cluster.pods("default");
     let started = std::time::Instant::now();
     let creates = (0..100).map(|i| {

@@ -4,20 +4,22 @@
 //! wildcard listen address rewritten to the pod IP; probes make it Ready; Endpoints list it;
 //! deleting the pod or stopping the simulator stops the process; a crashing one restarts.
 
+mod common;
 mod kubelet_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::kubectl::Cluster;
+use common::objects::{is_ready, pod, pod_ip, service};
+use common::poll::wait_for;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Secret, Service};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use kubelet_support::{Cluster, is_ready, pod_ip, until};
+use kubelet_support::{PYTHON, http_get};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PYTHON: &str = "/usr/bin/python3";
 const IMAGE: &str = "example.com/pyserver:1";
 
 /// A small server: `/env` answers its environment and argv, `/file/<name>` a file of the
@@ -111,43 +113,17 @@ async fn create_secret(cluster: &Cluster) {
         .unwrap();
 }
 
-/// A plain HTTP GET; `None` when nothing answers.
-async fn http_get(address: &str, path: &str) -> Option<String> {
-    let mut stream = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::net::TcpStream::connect(address),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-        .await
-        .ok()?
-        .ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200").then(|| body.to_string())
-}
-
-async fn ready_pod(cluster: &Cluster, name: &str) -> Pod {
-    cluster
-        .pod_until("default", name, &format!("pod {name} Ready"), is_ready)
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_nodes(&[(IMAGE, PYTHON)]).await;
     create_secret(&cluster).await;
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "web"}]},
-    }))
+    let web: Service = serde_json::from_value(service(
+        "web",
+        json!({"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "web"}]}),
+    ))
     .unwrap();
     Api::<Service>::namespaced(cluster.client(), "default")
-        .create(&PostParams::default(), &service)
+        .create(&PostParams::default(), &web)
         .await
         .unwrap();
     let pods = cluster.pods("default");
@@ -160,8 +136,8 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
         .await
         .unwrap();
     }
-    let first = ready_pod(&cluster, "web-1").await;
-    let second = ready_pod(&cluster, "web-2").await;
+    let first = cluster.ready_pod("web-1").await;
+    let second = cluster.ready_pod("web-2").await;
     let (ip1, ip2) = (pod_ip(&first), pod_ip(&second));
     assert_ne!(ip1, ip2);
     let address = format!("{ip1}:8080");
@@ -185,7 +161,7 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     assert_ne!(files_dir, "/etc/files");
     assert!(files_dir.ends_with("/volumes/files"), "{files_dir}");
     assert!(
-        files_dir.starts_with(cluster.dir.path().to_str().unwrap()),
+        files_dir.starts_with(cluster.dir().to_str().unwrap()),
         "{files_dir}"
     );
     assert_eq!(argv[3], format!("--peer={ip1}"));
@@ -195,9 +171,9 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     assert!(env["KUBERNETES_SERVICE_HOST"].is_string());
 
     let endpoints: Api<Endpoints> = Api::namespaced(cluster.client(), "default");
-    let listed = until(
-        Duration::from_secs(10),
+    let listed = wait_for(
         "endpoints listing both pods",
+        Duration::from_secs(10),
         || async {
             let e = endpoints.get_opt("web").await.ok().flatten()?;
             let subset = e.subsets?.into_iter().next()?;
@@ -219,15 +195,15 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
     pods.delete("web-1", &DeleteParams::default())
         .await
         .unwrap();
-    until(
-        Duration::from_secs(10),
+    wait_for(
         "web-1's port to stop answering",
+        Duration::from_secs(10),
         || async { http_get(&address, "/readyz").await.is_none().then_some(()) },
     )
     .await;
-    until(
-        Duration::from_secs(10),
+    wait_for(
         "endpoints without web-1",
+        Duration::from_secs(10),
         || async {
             let e = endpoints.get_opt("web").await.ok().flatten()?;
             let ips: Vec<String> = e
@@ -245,7 +221,7 @@ async fn a_registered_image_runs_as_a_process_with_its_volumes_env_and_endpoints
 
 #[tokio::test(flavor = "multi_thread")]
 async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stops_processes() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_nodes(&[(IMAGE, PYTHON)]).await;
     create_secret(&cluster).await;
     let pods = cluster.pods("default");
     pods.create(
@@ -260,7 +236,7 @@ async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stop
     )
     .await
     .unwrap();
-    let secure = ready_pod(&cluster, "secure").await;
+    let secure = cluster.ready_pod("secure").await;
     assert!(pod_ip(&secure).starts_with("127.0."));
     // The other serves too (its log says so), but its probe path answers 404: never Ready.
     let never = cluster
@@ -282,7 +258,7 @@ async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stop
             never.metadata.uid.clone().unwrap()
         ))
         .join("server.log");
-    until(Duration::from_secs(10), "never-ready to serve", || async {
+    wait_for("never-ready to serve", Duration::from_secs(10), || async {
         std::fs::read_to_string(&log)
             .ok()
             .filter(|text| text.contains("serving on"))
@@ -306,9 +282,9 @@ async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stop
     }
     let Cluster { sim, .. } = cluster;
     sim.shutdown().await;
-    until(
-        Duration::from_secs(5),
+    wait_for(
         "the processes to be gone",
+        Duration::from_secs(5),
         || async {
             for address in &addresses {
                 if tokio::net::TcpStream::connect(address).await.is_ok() {
@@ -323,18 +299,9 @@ async fn https_readiness_probes_decide_readiness_and_stopping_the_simulator_stop
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashing_process_is_restarted_with_backoff() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
-    let pod: Pod = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "crasher"},
-        "spec": {"containers": [{"name": "c", "image": IMAGE, "args": ["-c", "import sys; sys.exit(3)"]}]},
-    }))
-    .unwrap();
-    cluster
-        .pods("default")
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
+    let cluster = Cluster::with_nodes(&[(IMAGE, PYTHON)]).await;
+    let spec = json!({"containers": [{"name": "c", "image": IMAGE, "args": ["-c", "import sys; sys.exit(3)"]}]});
+    cluster.create_pod(pod("crasher", spec)).await;
     let restarted = cluster
         .pod_until("default", "crasher", "two restarts", |p| {
             p.status
@@ -352,7 +319,7 @@ async fn a_crashing_process_is_restarted_with_backoff() {
         state.running.is_some() || waiting.as_deref() == Some("CrashLoopBackOff"),
         "between runs the container waits in CrashLoopBackOff: {waiting:?}"
     );
-    let out = cluster.kubectl(&["get", "pod", "crasher"]).await;
+    let out = cluster.succeeds(&["get", "pod", "crasher"]).await;
     assert!(
         out.contains("CrashLoopBackOff") || out.contains("Running"),
         "{out}"
@@ -361,7 +328,7 @@ async fn a_crashing_process_is_restarted_with_backoff() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn config_map_volumes_honour_items_and_modes_and_env_from_imports_keys() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_nodes(&[(IMAGE, PYTHON)]).await;
     let config_map: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
         "metadata": {"name": "settings"},
         "data": {"mode": "strict", "motd": "welcome", "unlisted": "not written"},
@@ -371,34 +338,25 @@ async fn config_map_volumes_honour_items_and_modes_and_env_from_imports_keys() {
         .create(&PostParams::default(), &config_map)
         .await
         .unwrap();
-    let pod: Pod = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "configured"},
-        "spec": {
-            "containers": [{
-                "name": "server",
-                "image": IMAGE,
-                "args": ["-c", SERVER, ":8080", "/config"],
-                "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
-                "env": [{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}}],
-                "ports": [{"containerPort": 8080}],
-                "readinessProbe": {"tcpSocket": {"port": 8080}},
-                "volumeMounts": [{"name": "config", "mountPath": "/config"}],
-            }],
-            "volumes": [{"name": "config", "configMap": {
-                "name": "settings",
-                "defaultMode": 0o640,
-                "items": [{"key": "motd", "path": "text/motd.txt"}, {"key": "mode", "path": "mode", "mode": 0o400}],
-            }}],
-        },
-    }))
-    .unwrap();
-    cluster
-        .pods("default")
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
-    let ready = ready_pod(&cluster, "configured").await;
+    let spec = json!({
+        "containers": [{
+            "name": "server",
+            "image": IMAGE,
+            "args": ["-c", SERVER, ":8080", "/config"],
+            "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+            "env": [{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}}],
+            "ports": [{"containerPort": 8080}],
+            "readinessProbe": {"tcpSocket": {"port": 8080}},
+            "volumeMounts": [{"name": "config", "mountPath": "/config"}],
+        }],
+        "volumes": [{"name": "config", "configMap": {
+            "name": "settings",
+            "defaultMode": 0o640,
+            "items": [{"key": "motd", "path": "text/motd.txt"}, {"key": "mode", "path": "mode", "mode": 0o400}],
+        }}],
+    });
+    cluster.create_pod(pod("configured", spec)).await;
+    let ready = cluster.ready_pod("configured").await;
     // `:8080` (listen on every address) became the pod's own address.
     let address = format!("{}:8080", pod_ip(&ready));
     assert_eq!(
@@ -427,7 +385,7 @@ async fn config_map_volumes_honour_items_and_modes_and_env_from_imports_keys() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_liveness_probe_restarts_the_container() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_nodes(&[(IMAGE, PYTHON)]).await;
     create_secret(&cluster).await;
     let mut pod = server_pod("unhealthy", 8080, false, "/readyz");
     let container = &mut pod.spec.as_mut().unwrap().containers[0];

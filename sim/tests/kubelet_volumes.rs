@@ -3,18 +3,20 @@
 //! objects are updated, removed keys disappear, `items` and `defaultMode` still apply, a deleted
 //! Secret leaves the last contents, and environment taken from a Secret is not refreshed.
 
+mod common;
 mod kubelet_support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use common::kubectl::Cluster;
+use common::objects::{pod, pod_ip};
+use common::poll::wait_for;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use kubelet_support::{Cluster, is_ready, pod_ip, until};
+use kubelet_support::{PYTHON, http_get};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const PYTHON: &str = "/usr/bin/python3";
 const IMAGE: &str = "example.com/files:1";
 
 /// `/file/<i>/<path>` answers a file of the i-th directory argument (404 when missing),
@@ -48,31 +50,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer((host, int(port)), Handler).serve_forever()
 "#;
 
-/// A plain HTTP GET; `None` unless it answers 200.
-async fn http_get(address: &str, path: &str) -> Option<String> {
-    let mut stream = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::net::TcpStream::connect(address),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
-        .await
-        .ok()?
-        .ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200").then(|| body.to_string())
-}
-
 /// Polls until `path` answers `expected`.
 async fn until_served(address: &str, path: &str, expected: Option<&str>) {
-    until(
-        Duration::from_secs(5),
+    wait_for(
         &format!("{path} answering {expected:?}"),
+        Duration::from_secs(5),
         || async {
             let got = http_get(address, path).await;
             (got.as_deref() == expected).then_some(())
@@ -96,7 +78,7 @@ where
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secret_and_config_map_volumes_follow_their_objects() {
-    let cluster = Cluster::start(&[(IMAGE, PYTHON)]).await;
+    let cluster = Cluster::with_nodes(&[(IMAGE, PYTHON)]).await;
     let secrets: Api<Secret> = Api::namespaced(cluster.client(), "default");
     let maps: Api<ConfigMap> = Api::namespaced(cluster.client(), "default");
     let secret = |data: serde_json::Value| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "files"}, "stringData": data});
@@ -114,38 +96,27 @@ async fn secret_and_config_map_volumes_follow_their_objects() {
     )
     .await
     .unwrap();
-    let pod: Pod = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "files"},
-        "spec": {
-            "containers": [{
-                "name": "server",
-                "image": IMAGE,
-                "command": ["python3"],
-                "args": ["-c", SERVER, "0.0.0.0:8080", "/etc/secret", "/etc/conf"],
-                "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "files", "key": "a"}}}],
-                "ports": [{"containerPort": 8080}],
-                "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}},
-                "volumeMounts": [
-                    {"name": "secret", "mountPath": "/etc/secret"},
-                    {"name": "conf", "mountPath": "/etc/conf"},
-                ],
-            }],
-            "volumes": [
-                {"name": "secret", "secret": {"secretName": "files", "defaultMode": 0o400}},
-                {"name": "conf", "configMap": {"name": "conf", "items": [{"key": "x", "path": "sub/y"}]}},
+    let spec = json!({
+        "containers": [{
+            "name": "server",
+            "image": IMAGE,
+            "command": ["python3"],
+            "args": ["-c", SERVER, "0.0.0.0:8080", "/etc/secret", "/etc/conf"],
+            "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "files", "key": "a"}}}],
+            "ports": [{"containerPort": 8080}],
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}},
+            "volumeMounts": [
+                {"name": "secret", "mountPath": "/etc/secret"},
+                {"name": "conf", "mountPath": "/etc/conf"},
             ],
-        },
-    }))
-    .unwrap();
-    cluster
-        .pods("default")
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
-    let pod = cluster
-        .pod_until("default", "files", "pod files Ready", is_ready)
-        .await;
+        }],
+        "volumes": [
+            {"name": "secret", "secret": {"secretName": "files", "defaultMode": 0o400}},
+            {"name": "conf", "configMap": {"name": "conf", "items": [{"key": "x", "path": "sub/y"}]}},
+        ],
+    });
+    cluster.create_pod(pod("files", spec)).await;
+    let pod = cluster.ready_pod("files").await;
     let address = format!("{}:8080", pod_ip(&pod));
     until_served(&address, "/file/0/a", Some("1")).await;
     until_served(&address, "/file/1/sub/y", Some("old")).await;

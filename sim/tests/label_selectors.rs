@@ -3,21 +3,15 @@
 //! `labelSelector=` query as a list request (the pod is listed, or not, or the 400 message),
 //! and every `metav1.LabelSelector` object converted and matched.
 
-mod admission_support;
+mod common;
 
 use std::collections::BTreeMap;
 
-use admission_support::raw;
-use serde_json::{Value, json};
+use common::api::raw;
+use common::objects::app_pod;
+use common::{data, start};
+use serde_json::json;
 use sim::selectors::LabelSelector;
-
-fn recorded() -> Value {
-    let path = format!(
-        "{}/tests/data/label-selectors.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// Percent-encodes everything but unreserved characters.
 fn encode(text: &str) -> String {
@@ -33,13 +27,10 @@ fn encode(text: &str) -> String {
 
 #[tokio::test]
 async fn list_queries_select_and_fail_as_kube_apiserver() {
-    let recorded = recorded();
-    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
+    let recorded = data::json("label-selectors.json");
+    let (_sim, client) = start::api().await;
     let pods = "/api/v1/namespaces/default/pods";
-    let pod = json!({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "subject", "labels": recorded["labels"]},
-        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}});
+    let pod = app_pod("subject", recorded["labels"].clone());
     assert_eq!(raw(&client, "POST", pods, Some(pod)).await.code, 201);
     let mut failures = Vec::new();
     let queries = recorded["queries"].as_array().unwrap();
@@ -78,7 +69,7 @@ async fn list_queries_select_and_fail_as_kube_apiserver() {
 
 #[test]
 fn selector_objects_convert_and_match_as_apimachinery() {
-    let recorded = recorded();
+    let recorded = data::json("label-selectors.json");
     let labels: BTreeMap<String, String> =
         serde_json::from_value(recorded["labels"].clone()).unwrap();
     let mut failures = Vec::new();

@@ -1,13 +1,10 @@
 //! Server-side apply: create, re-apply, pruning, conflicts, force, managedFields.
 
+mod common;
+
+use common::patch::{DEPLOYMENT, at, request};
 use serde_json::{Value, json};
 use sim::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch};
-
-const DEPLOYMENT: PatchTarget<'static> = PatchTarget {
-    api_version: "apps/v1",
-    kind: "Deployment",
-    builtin: true,
-};
 
 const MANIFEST: &str = "\
 apiVersion: apps/v1
@@ -35,10 +32,6 @@ spec:
         - containerPort: 80
 ";
 
-fn at(time: &str) -> jiff::Timestamp {
-    time.parse().unwrap()
-}
-
 fn apply(
     current: Option<&Value>,
     body: &str,
@@ -47,11 +40,10 @@ fn apply(
     now: &str,
 ) -> Result<Value, PatchError> {
     let request = PatchRequest {
-        patch_type: PatchType::Apply,
-        body: body.as_bytes(),
         field_manager: Some(manager),
         force,
         now: at(now),
+        ..request(PatchType::Apply, body.as_bytes())
     };
     apply_patch(&DEPLOYMENT, current, &request)
 }
@@ -196,13 +188,7 @@ fn reapplying_without_a_container_removes_it() {
 
 #[test]
 fn missing_field_manager_is_invalid() {
-    let request = PatchRequest {
-        patch_type: PatchType::Apply,
-        body: MANIFEST.as_bytes(),
-        field_manager: None,
-        force: false,
-        now: jiff::Timestamp::UNIX_EPOCH,
-    };
+    let request = request(PatchType::Apply, MANIFEST.as_bytes());
     let error = apply_patch(&DEPLOYMENT, None, &request).unwrap_err();
     assert_eq!(error.code(), 422);
     assert_eq!(
@@ -433,11 +419,9 @@ fn custom_resource_lists_are_atomic_and_maps_merge() {
     };
     let run = |current: Option<&Value>, body: &str, manager: &str| {
         let request = PatchRequest {
-            patch_type: PatchType::Apply,
-            body: body.as_bytes(),
             field_manager: Some(manager),
-            force: false,
             now: at("2024-01-01T00:00:00Z"),
+            ..request(PatchType::Apply, body.as_bytes())
         };
         apply_patch(&target, current, &request)
     };

@@ -1,7 +1,10 @@
 //! JSON patch, JSON merge patch, media types and patch options.
 
+mod common;
+
+use common::patch::request;
 use serde_json::{Value, json};
-use sim::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch};
+use sim::patch::{PatchError, PatchTarget, PatchType, apply_patch};
 
 const CONFIGMAP: PatchTarget<'static> = PatchTarget {
     api_version: "v1",
@@ -16,16 +19,6 @@ fn configmap() -> Value {
         "metadata": {"name": "settings", "namespace": "default", "labels": {"app": "web"}},
         "data": {"mode": "fast", "level": "3"},
     })
-}
-
-fn request(patch_type: PatchType, body: &[u8]) -> PatchRequest<'_> {
-    PatchRequest {
-        patch_type,
-        body,
-        field_manager: None,
-        force: false,
-        now: jiff::Timestamp::UNIX_EPOCH,
-    }
 }
 
 fn patch(patch_type: PatchType, body: Value) -> Result<Value, PatchError> {

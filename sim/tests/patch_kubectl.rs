@@ -1,25 +1,18 @@
 //! Patches captured from the real kubectl v1.32 (`tests/data/patch/`), replayed on the object
 //! kubectl saw.
 
-use std::path::PathBuf;
+mod common;
 
+use common::data;
+use common::patch::{DEPLOYMENT, request};
 use serde_json::{Value, json};
 use sim::patch::{PatchRequest, PatchTarget, PatchType, apply_patch};
 
-const DEPLOYMENT: PatchTarget<'static> = PatchTarget {
-    api_version: "apps/v1",
-    kind: "Deployment",
-    builtin: true,
-};
-
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-fn data(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/patch")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    serde_json::from_str(&text).unwrap()
+/// `tests/data/patch/<name>`.
+fn captured(name: &str) -> Value {
+    data::json(&format!("patch/{name}"))
 }
 
 /// The query parameters of a captured request path.
@@ -38,11 +31,10 @@ fn replay(target: &PatchTarget<'_>, current: Option<&Value>, capture: &Value) ->
         PatchType::from_content_type(capture["contentType"].as_str().unwrap()).unwrap();
     let manager = query(capture, "fieldManager");
     let request = PatchRequest {
-        patch_type,
-        body: capture["body"].as_str().unwrap().as_bytes(),
         field_manager: manager.as_deref(),
         force: query(capture, "force").as_deref() == Some("true"),
         now: "2024-06-01T12:00:00Z".parse().unwrap(),
+        ..request(patch_type, capture["body"].as_str().unwrap().as_bytes())
     };
     apply_patch(target, current, &request).unwrap_or_else(|error| panic!("{error:?}"))
 }
@@ -68,8 +60,8 @@ fn managers(object: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn kubectl_client_side_apply_updates_image_env_and_annotation() {
-    let live = data("live.json");
-    let capture = data("client-side-apply.json");
+    let live = captured("live.json");
+    let capture = captured("client-side-apply.json");
     assert_eq!(
         capture["contentType"],
         "application/strategic-merge-patch+json"
@@ -95,8 +87,8 @@ fn kubectl_client_side_apply_updates_image_env_and_annotation() {
 
 #[test]
 fn kubectl_set_image_changes_only_the_image() {
-    let live = data("live.json");
-    let patched = replay(&DEPLOYMENT, Some(&live), &data("set-image.json"));
+    let live = captured("live.json");
+    let patched = replay(&DEPLOYMENT, Some(&live), &captured("set-image.json"));
     assert_eq!(container(&patched)["image"], "nginx:1.27");
     assert_eq!(container(&patched)["env"], container(&live)["env"]);
     assert_eq!(container(&patched)["imagePullPolicy"], "IfNotPresent");
@@ -104,15 +96,15 @@ fn kubectl_set_image_changes_only_the_image() {
 
 #[test]
 fn kubectl_label_adds_a_label() {
-    let live = data("live.json");
-    let patched = replay(&DEPLOYMENT, Some(&live), &data("label.json"));
+    let live = captured("live.json");
+    let patched = replay(&DEPLOYMENT, Some(&live), &captured("label.json"));
     assert_eq!(patched["metadata"]["labels"], json!({"tier": "front"}));
     assert_eq!(patched["spec"], live["spec"]);
 }
 
 #[test]
 fn kubectl_scale_patches_the_scale_subresource() {
-    let capture = data("scale.json");
+    let capture = captured("scale.json");
     assert!(
         capture["path"]
             .as_str()
@@ -135,8 +127,8 @@ fn kubectl_scale_patches_the_scale_subresource() {
 
 #[test]
 fn kubectl_server_side_apply_takes_over_from_client_side_apply() {
-    let live = data("live.json");
-    let capture = data("server-side-apply.json");
+    let live = captured("live.json");
+    let capture = captured("server-side-apply.json");
     assert_eq!(capture["contentType"], "application/apply-patch+yaml");
     assert_eq!(query(&capture, "fieldManager").as_deref(), Some("kubectl"));
     // The object has no managedFields: its fields go to before-first-apply, and the values the
@@ -168,7 +160,7 @@ fn kubectl_server_side_apply_takes_over_from_client_side_apply() {
     // kubectl then records the annotation under its own manager. It sends the annotation of the
     // object the first apply returned; the capture server returned the stale object, so put the
     // refreshed value in.
-    let mut capture = data("server-side-apply-last-applied.json");
+    let mut capture = captured("server-side-apply-last-applied.json");
     assert_eq!(
         query(&capture, "fieldManager").as_deref(),
         Some("kubectl-last-applied")
@@ -186,7 +178,7 @@ fn kubectl_server_side_apply_takes_over_from_client_side_apply() {
 
 #[test]
 fn kubectl_server_side_apply_creates_a_missing_object() {
-    let capture = data("server-side-apply.json");
+    let capture = captured("server-side-apply.json");
     let created = replay(&DEPLOYMENT, None, &capture);
     assert_eq!(created["metadata"]["name"], "web");
     assert_eq!(container(&created)["image"], "nginx:1.26");

@@ -1,19 +1,10 @@
 //! `metadata.managedFields` bookkeeping for creates, updates and non-apply patches.
 
+mod common;
+
+use common::patch::{DEPLOYMENT, at};
 use serde_json::{Value, json};
-use sim::patch::{
-    PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, record_managed_fields,
-};
-
-const DEPLOYMENT: PatchTarget<'static> = PatchTarget {
-    api_version: "apps/v1",
-    kind: "Deployment",
-    builtin: true,
-};
-
-fn at(time: &str) -> jiff::Timestamp {
-    time.parse().unwrap()
-}
+use sim::patch::{PatchError, PatchRequest, PatchType, apply_patch, record_managed_fields};
 
 fn deployment() -> Value {
     json!({
@@ -37,11 +28,9 @@ fn request<'a>(
     now: &str,
 ) -> PatchRequest<'a> {
     PatchRequest {
-        patch_type,
-        body: body.as_bytes(),
         field_manager: Some(manager),
-        force: false,
         now: at(now),
+        ..common::patch::request(patch_type, body.as_bytes())
     }
 }
 

@@ -1,13 +1,10 @@
 //! Strategic merge patch: merge keys, directives, ordering, and a client-side `kubectl apply`.
 
-use serde_json::{Value, json};
-use sim::patch::{PatchError, PatchRequest, PatchTarget, PatchType, apply_patch, merge_key};
+mod common;
 
-const DEPLOYMENT: PatchTarget<'static> = PatchTarget {
-    api_version: "apps/v1",
-    kind: "Deployment",
-    builtin: true,
-};
+use common::patch::{DEPLOYMENT, request};
+use serde_json::{Value, json};
+use sim::patch::{PatchError, PatchTarget, PatchType, apply_patch, merge_key};
 
 fn deployment(containers: Value) -> Value {
     json!({
@@ -37,14 +34,11 @@ fn two_containers() -> Value {
 
 fn strategic(current: &Value, patch: Value) -> Result<Value, PatchError> {
     let body = patch.to_string();
-    let request = PatchRequest {
-        patch_type: PatchType::StrategicMerge,
-        body: body.as_bytes(),
-        field_manager: None,
-        force: false,
-        now: jiff::Timestamp::UNIX_EPOCH,
-    };
-    apply_patch(&DEPLOYMENT, Some(current), &request)
+    apply_patch(
+        &DEPLOYMENT,
+        Some(current),
+        &request(PatchType::StrategicMerge, body.as_bytes()),
+    )
 }
 
 fn pod_spec(patch: Value) -> Value {
@@ -258,13 +252,7 @@ fn strategic_merge_on_a_custom_resource_is_unsupported_media_type() {
     };
     let current =
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
-    let request = PatchRequest {
-        patch_type: PatchType::StrategicMerge,
-        body: b"{}",
-        field_manager: None,
-        force: false,
-        now: jiff::Timestamp::UNIX_EPOCH,
-    };
+    let request = request(PatchType::StrategicMerge, b"{}");
     let error = apply_patch(&target, Some(&current), &request).unwrap_err();
     assert!(matches!(error, PatchError::UnsupportedMediaType(_)));
     assert_eq!(error.code(), 415);
@@ -287,13 +275,7 @@ fn service_ports_merge_by_port() {
         "spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443, "targetPort": 8443}]},
     });
     let body = json!({"spec": {"ports": [{"port": 443, "targetPort": 9443}]}}).to_string();
-    let request = PatchRequest {
-        patch_type: PatchType::StrategicMerge,
-        body: body.as_bytes(),
-        field_manager: None,
-        force: false,
-        now: jiff::Timestamp::UNIX_EPOCH,
-    };
+    let request = request(PatchType::StrategicMerge, body.as_bytes());
     let patched = apply_patch(&target, Some(&current), &request).unwrap();
     assert_eq!(
         patched["spec"]["ports"],

@@ -41,15 +41,14 @@
 //! Go's protobuf encoder writes every non-pointer field, so these bodies carry `generateName: ""`,
 //! `generation: 0`, `status: {phase: ""}` and so on; the decoded JSON must not.
 
+mod common;
+
+use common::data;
 use serde_json::{Value, json};
 use sim::protobuf::decode_body;
 
 fn decode(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/data/protobuf/kubectl-{name}.pb",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let body = data::bytes(&format!("protobuf/kubectl-{name}.pb"));
     decode_body(&body).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 

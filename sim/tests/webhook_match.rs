@@ -2,8 +2,11 @@
 //! `shared/testdata/webhook-match-examples.json`): one test per top-level section, each listing
 //! all failing case ids before failing.
 
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::data;
 use serde_json::Value;
 use sim::admission::config_defaults::apply_defaults;
 use sim::admission::matching::{MatchOutcome, RequestAttributes, matches};
@@ -11,12 +14,7 @@ use sim::selectors::LabelSelector;
 use sim::selectors::validation::validate_label_selector;
 
 fn examples() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/webhook-match-examples.json"
-    );
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_json::from_str(&text).unwrap()
+    data::json("webhook-match-examples.json")
 }
 
 fn cases<'a>(section: &'a Value, list: &str) -> &'a [Value] {
@@ -303,7 +301,8 @@ async fn check_case_through_api(
     ca: &admission_support::Ca,
     hook: &admission_support::TestWebhook,
 ) -> Result<(), String> {
-    use admission_support::{Raw, configure, raw, service_for};
+    use admission_support::{configure, service_for};
+    use common::api::{Raw, raw};
     let request = &case["request"];
     let (group, resource, subresource, operation, namespace) = (
         text(request, "group"),
@@ -312,8 +311,7 @@ async fn check_case_through_api(
         text(request, "operation"),
         text(request, "namespace"),
     );
-    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
+    let (_sim, client) = common::start::api().await;
     service_for(&client, "default", "hook", hook.address).await;
     // The namespace of the request, with the case's labels.
     if !namespace.is_empty() && resource != "namespaces" {

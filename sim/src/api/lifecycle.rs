@@ -248,6 +248,7 @@ fn preserve_system_metadata(current: &Value, updated: &mut Value) {
         "namespace",
         "generation",
         "deletionTimestamp",
+        "deletionGracePeriodSeconds",
     ] {
         let pointer = format!("/metadata/{field}");
         let Some(metadata) = metadata_mut(updated) else {

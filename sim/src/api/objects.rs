@@ -122,7 +122,13 @@ pub async fn handle(
             Err(ApiError::method_not_allowed())
         }
         (&Method::DELETE, None, None) => {
-            deletion::delete_collection(&state, &target, &query, caller)
+            let (headers, bytes) = body::read(request, state.max_body_bytes).await?;
+            let options = if bytes.is_empty() {
+                json!({})
+            } else {
+                body::decode_object(&headers, &bytes)?
+            };
+            deletion::delete_collection(&state, &target, &options, &query, caller)
                 .await
                 .map(ok_json)
         }
@@ -487,6 +493,12 @@ pub(super) async fn create_recorded(
     };
     validate_name(info, &name)?;
     require_namespace(state, target)?;
+    deletion::refuse_content_in_terminating(
+        state,
+        info,
+        target.namespace.as_deref(),
+        &display_name,
+    )?;
     if info.group == "apiextensions.k8s.io" && info.resource == "customresourcedefinitions" {
         crd::validate(&object, &name)?;
     }
@@ -586,11 +598,23 @@ pub async fn guaranteed_update(
             Some(&current),
             write,
         )?;
+        deletion::check_no_new_finalizers(&target.info, name, &current, &updated)?;
         admit_update(state, target, name, &current, &updated, write).await?;
         if dry_run {
             return Ok(updated);
         }
         let expected = current.pointer("/metadata/resourceVersion").cloned();
+        if deletion::should_delete_during_update(&target.info, &current, &updated) {
+            // The last finalizer of a deleted object is gone: the update deletes it.
+            match state.store.delete_if(&key, |latest| {
+                latest.pointer("/metadata/resourceVersion").cloned() == expected
+            }) {
+                Ok(Some(deleted)) => return Ok((*deleted).clone()),
+                Ok(None) => continue,
+                Err(StoreError::NotFound) => return Err(ApiError::not_found(&target.info, name)),
+                Err(other) => return Err(ApiError::internal(other.to_string())),
+            }
+        }
         let result = state.store.modify(&key, |latest| {
             if latest.pointer("/metadata/resourceVersion").cloned() == expected {
                 // Unchanged objects keep their version: compare without it.

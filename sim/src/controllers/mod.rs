@@ -1,7 +1,8 @@
 //! The workload controllers of a simulated cluster (what kube-controller-manager runs): Deployment,
-//! ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job and CronJob; and the
+//! ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job and CronJob; the
 //! ServiceAccount controller and root CA publisher, which give every namespace its `default`
-//! ServiceAccount and `kube-root-ca.crt`.
+//! ServiceAccount and `kube-root-ca.crt`; and the garbage collector and namespace controller,
+//! which do the deletions a delete leaves to them.
 //!
 //! Each controller is an API client like the real ones: it authenticates with its own
 //! service-account identity (`system:serviceaccount:kube-system:<name>-controller`), watches with
@@ -18,8 +19,10 @@ mod daemonset;
 mod deployment;
 mod deployment_status;
 pub mod events;
+mod garbage_collector;
 pub mod hash;
 mod job;
+mod namespace_deleter;
 mod per_namespace;
 pub mod pods;
 mod replicaset;
@@ -28,6 +31,7 @@ pub mod root_ca;
 mod service_accounts;
 mod statefulset;
 pub mod status;
+mod store_worker;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -56,10 +60,13 @@ impl Controllers {
     /// Starts every controller against the API server at `url`, each with a token for its own
     /// identity issued from `tokens`.
     /// `root_ca` is the PEM certificate published as `kube-root-ca.crt`.
+    /// The garbage collector and namespace controller read `state` (their informers) and write
+    /// through the API like the others.
     pub fn start(
         url: &str,
         tokens: &Tokens,
         root_ca: String,
+        state: &crate::api::SharedState,
     ) -> Result<Controllers, crate::StartError> {
         let client = |name: &str| {
             crate::server::client_for(url, Some(tokens.issue(&UserInfo::controller(name))))
@@ -79,7 +86,17 @@ impl Controllers {
             crate::server::client_for(url, Some(tokens.issue(&root_ca_publisher)))?,
             "root-ca-cert-publisher",
         );
+        let account = |name: &str| {
+            crate::server::client_for(
+                url,
+                Some(tokens.issue(&UserInfo::service_account("kube-system", name))),
+            )
+        };
+        let garbage_collector = account("generic-garbage-collector")?;
+        let namespace_controller = client("namespace")?;
         let tasks = vec![
+            tokio::spawn(garbage_collector::run(state.clone(), garbage_collector)),
+            tokio::spawn(namespace_deleter::run(state.clone(), namespace_controller)),
             tokio::spawn(deployment::run(deployment)),
             tokio::spawn(replicaset::run_replicasets(replicaset)),
             tokio::spawn(replicaset::run_replication_controllers(replication)),

@@ -1,7 +1,7 @@
-//! Shared by the `admission_*.rs` tests and `webhook_match.rs`: a throwaway CA, an HTTPS test
-//! webhook that records what it receives and answers as the test says (including on purpose
-//! badly), the Service + Endpoints + ValidatingWebhookConfiguration that point the simulator
-//! at it, and raw requests that show the response's status, headers and body.
+//! Shared by the `admission_*.rs` tests and those of other groups that need a webhook: a
+//! throwaway CA, an HTTPS test webhook that records what it receives and answers as the test
+//! says (including on purpose badly), and the Service + Endpoints + ValidatingWebhookConfiguration
+//! that point the simulator at it.
 
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
@@ -16,6 +16,10 @@ use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{Value, json};
+
+use crate::common::api::raw;
+use crate::common::objects::service;
+use crate::common::start;
 
 /// A CA whose certificates the tests issue.
 pub struct Ca {
@@ -160,6 +164,20 @@ impl TestWebhook {
         }
     }
 
+    /// Serves with a certificate from `ca` behind Service `service` in `default` (its name
+    /// `<service>.default.svc`).
+    pub async fn serve(
+        client: &kube::Client,
+        ca: &Ca,
+        service: &str,
+        decide: impl Fn(&str, &Value) -> Answer + Send + Sync + 'static,
+    ) -> TestWebhook {
+        let name = format!("{service}.default.svc");
+        let hook = TestWebhook::start(ca, &[name.as_str()], decide).await;
+        service_for(client, "default", service, hook.address).await;
+        hook
+    }
+
     pub fn reviews(&self) -> Vec<(String, Value)> {
         self.received.lock().unwrap().clone()
     }
@@ -223,66 +241,34 @@ async fn answer(
     }
 }
 
-/// A response as the client got it.
-#[derive(Debug)]
-pub struct Raw {
-    pub code: u16,
-    pub warnings: Vec<String>,
-    pub body: Value,
+/// A simulator (API server only), a client of it, and a test webhook behind Service `hook` in
+/// `default` with a certificate from `ca`.
+pub struct Setup {
+    pub sim: sim::Simulator,
+    pub client: kube::Client,
+    pub ca: Ca,
+    pub hook: TestWebhook,
 }
 
-/// Sends `method path` with a JSON body to the simulator.
-pub async fn raw(client: &kube::Client, method: &str, path: &str, body: Option<Value>) -> Raw {
-    let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let request = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(kube::client::Body::from(body))
-        .unwrap();
-    let response = client.send(request).await.unwrap();
-    let code = response.status().as_u16();
-    let warnings = response
-        .headers()
-        .get_all("warning")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    let bytes = response.into_body().collect_bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Raw {
-        code,
-        warnings,
-        body,
+/// Starts a [`Setup`] whose webhook answers `decide(path, review)`.
+pub async fn setup(decide: impl Fn(&str, &Value) -> Answer + Send + Sync + 'static) -> Setup {
+    let (sim, client) = start::api().await;
+    let ca = Ca::new("webhooks");
+    let hook = TestWebhook::serve(&client, &ca, "hook", decide).await;
+    Setup {
+        sim,
+        client,
+        ca,
+        hook,
     }
-}
-
-/// A simulator (API server only) and a client of it.
-pub async fn start_api() -> (sim::Simulator, kube::Client) {
-    let sim = sim::Simulator::start(sim::Config::default()).await.unwrap();
-    let client = sim.client().unwrap();
-    (sim, client)
-}
-
-/// Creates `body` at `collection` and reads it back with a GET, as `kubectl get -o json` would;
-/// the create's answer must be the stored object.
-pub async fn create_and_get(client: &kube::Client, collection: &str, body: Value) -> Value {
-    let created = raw(client, "POST", collection, Some(body)).await;
-    assert_eq!(created.code, 201, "{:#}", created.body);
-    let name = created.body["metadata"]["name"].as_str().unwrap();
-    let read = raw(client, "GET", &format!("{collection}/{name}"), None).await;
-    assert_eq!(read.code, 200, "{:#}", read.body);
-    assert_eq!(
-        created.body, read.body,
-        "the create's answer is the stored object"
-    );
-    read.body
 }
 
 /// A Service `name` in `namespace` on port 443 whose only ready endpoint is `endpoint`.
 pub async fn service_for(client: &kube::Client, namespace: &str, name: &str, endpoint: SocketAddr) {
-    let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-        "spec": {"ports": [{"name": "https", "port": 443, "targetPort": endpoint.port()}]}});
+    let service = service(
+        name,
+        json!({"ports": [{"name": "https", "port": 443, "targetPort": endpoint.port()}]}),
+    );
     let created = raw(
         client,
         "POST",
@@ -324,37 +310,28 @@ pub fn webhook(name: &str, svc: &str, path: &str, ca: &Ca, fields: Value) -> Val
     webhook
 }
 
-/// Stores a ValidatingWebhookConfiguration.
-pub async fn configure(client: &kube::Client, name: &str, webhooks: Vec<Value>) {
-    let configuration = json!({
+/// Where ValidatingWebhookConfigurations are.
+pub const CONFIGURATIONS: &str =
+    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
+
+/// A ValidatingWebhookConfiguration.
+pub fn configuration(name: &str, webhooks: Vec<Value>) -> Value {
+    json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
         "metadata": {"name": name},
         "webhooks": webhooks,
-    });
-    let created = raw(
-        client,
-        "POST",
-        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
-        Some(configuration),
-    )
-    .await;
+    })
+}
+
+/// Stores a ValidatingWebhookConfiguration.
+pub async fn configure(client: &kube::Client, name: &str, webhooks: Vec<Value>) {
+    let configuration = configuration(name, webhooks);
+    let created = raw(client, "POST", CONFIGURATIONS, Some(configuration)).await;
     assert_eq!(created.code, 201, "{:?}", created.body);
 }
 
 pub async fn unconfigure(client: &kube::Client, name: &str) {
-    let deleted = raw(
-        client,
-        "DELETE",
-        &format!("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/{name}"),
-        None,
-    )
-    .await;
+    let deleted = raw(client, "DELETE", &format!("{CONFIGURATIONS}/{name}"), None).await;
     assert_eq!(deleted.code, 200, "{:?}", deleted.body);
-}
-
-/// A minimal pod named `name` with `labels`.
-pub fn pod(name: &str, labels: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-           "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}})
 }

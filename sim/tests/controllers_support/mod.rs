@@ -1,41 +1,26 @@
-//! Shared helpers of the controller tests: a cluster, bounded polling, and the kubelet's part
-//! played by hand (pod phases and readiness through `pods/status`).
+//! Shared by the controller tests (on `common::start::cluster()`): the pods a controller owns,
+//! and the kubelet's part played by hand (pod phases and readiness through `pods/status`).
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::time::Duration;
-
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use serde_json::json;
-use sim::{Config, Simulator};
+use serde_json::{Value, json};
 
-pub async fn cluster() -> (Simulator, kube::Client) {
-    let sim = Simulator::start(Config::cluster())
-        .await
-        .expect("the simulator starts");
-    let client = sim.client().expect("a client");
-    (sim, client)
+use crate::common::objects::is_ready;
+
+/// A pod template labelled `app`, on a node no simulated kubelet runs: the test plays the
+/// kubelet.
+pub fn pod_template(app: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app": app}},
+        "spec": {"containers": [{"name": "main", "image": "busybox"}], "restartPolicy": "Never", "nodeName": "test-unmanaged"},
+    })
 }
 
-/// Polls `check` every 20 ms until it returns `Some`, failing the test with `what` after
-/// `limit`.
-pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+pub fn names(pods: &[Pod]) -> Vec<String> {
+    pods.iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
 }
 
 /// Pods in `namespace` whose controller reference is `owner_uid`, sorted by name.
@@ -67,6 +52,33 @@ pub async fn set_pod_status(
     phase: &str,
     ready: bool,
 ) {
+    patch_pod_status(client, namespace, name, phase, ready)
+        .await
+        .expect("set pod status");
+}
+
+/// Marks every pod of `owner_uid` that is not yet ready Running and Ready; returns how many
+/// pods the owner has.
+pub async fn make_ready(client: &kube::Client, namespace: &str, owner_uid: &str) -> usize {
+    let pods = pods_of(client, namespace, owner_uid).await;
+    for pod in &pods {
+        if !is_ready(pod)
+            && let Some(name) = &pod.metadata.name
+        {
+            // A pod deleted meanwhile is fine: the controller is replacing pods too.
+            let _ = patch_pod_status(client, namespace, name, "Running", true).await;
+        }
+    }
+    pods.len()
+}
+
+async fn patch_pod_status(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    phase: &str,
+    ready: bool,
+) -> kube::Result<Pod> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -78,44 +90,6 @@ pub async fn set_pod_status(
     }});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
-        .expect("set pod status");
-}
-
-/// Marks every pod of `owner_uid` that is not yet ready Running and Ready; returns how many
-/// pods the owner has.
-pub async fn make_ready(client: &kube::Client, namespace: &str, owner_uid: &str) -> usize {
-    let pods = pods_of(client, namespace, owner_uid).await;
-    for pod in &pods {
-        let ready = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-        if !ready && let Some(name) = &pod.metadata.name {
-            // A pod deleted meanwhile is fine: the controller is replacing pods too.
-            let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-            let now = jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string();
-            let patch = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}]}});
-            let _ = api
-                .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await;
-        }
-    }
-    pods.len()
-}
-
-/// Events about the object named `name` in `namespace`.
-pub async fn events_for(client: &kube::Client, namespace: &str, name: &str) -> Vec<Event> {
-    let api: Api<Event> = Api::namespaced(client.clone(), namespace);
-    api.list(&ListParams::default())
-        .await
-        .expect("list events")
-        .items
-        .into_iter()
-        .filter(|event| event.involved_object.name.as_deref() == Some(name))
-        .collect()
 }
 
 pub fn uid(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {

@@ -1,81 +1,49 @@
-//! Shared by the `kubelet_*.rs` tests: the simulator started as a cluster (nodes, scheduler,
-//! process kubelet, endpoints controller), kubectl against it, and bounded polling.
+//! Shared by the `kubelet_*.rs` tests, on a cluster started with `Cluster::with_nodes` (nodes,
+//! scheduler, process kubelet, endpoints controller): `/usr/bin/python3` standing in for a
+//! registered image, pods created and awaited, their events, and plain HTTP to what they serve.
 
 // Each test crate uses a different part of this module.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::Api;
-use sim::{ClusterOptions, Config, Simulator};
+use kube::api::PostParams;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub struct Cluster {
-    pub sim: Simulator,
-    pub kubeconfig: PathBuf,
-    pub dir: tempfile::TempDir,
+use crate::common::kubectl::Cluster;
+use crate::common::objects::{events_for, is_ready};
+use crate::common::poll::wait_for;
+
+/// The executable registered for the tests' images.
+pub const PYTHON: &str = "/usr/bin/python3";
+/// An image registered as [`PYTHON`] by the tests that run Python code (see [`python`]).
+pub const PYTHON_IMAGE: &str = "example.com/python:1";
+
+/// A container `name` of [`PYTHON_IMAGE`] running `code`.
+pub fn python(name: &str, code: &str) -> Value {
+    json!({"name": name, "image": PYTHON_IMAGE, "command": ["python3"], "args": ["-c", code]})
 }
 
 impl Cluster {
-    /// A cluster with the default nodes and `images` registered.
-    pub async fn start(images: &[(&str, &str)]) -> Cluster {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let images: BTreeMap<String, PathBuf> = images
-            .iter()
-            .map(|(image, path)| (image.to_string(), PathBuf::from(path)))
-            .collect();
-        let config = Config {
-            cluster: Some(ClusterOptions {
-                images,
-                work_dir: Some(dir.path().join("work")),
-                ..ClusterOptions::default()
-            }),
-            ..Config::default()
-        };
-        let mut sim = Simulator::start(config)
-            .await
-            .expect("the simulator starts");
-        let kubeconfig = sim
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
-            .expect("the kubeconfig is written");
-        Cluster {
-            sim,
-            kubeconfig,
-            dir,
-        }
-    }
-
-    pub fn client(&self) -> kube::Client {
-        self.sim.client().expect("a kube client")
+    /// A cluster whose kubelet runs [`PYTHON_IMAGE`] as [`PYTHON`].
+    pub async fn with_python() -> Cluster {
+        Cluster::with_nodes(&[(PYTHON_IMAGE, PYTHON)]).await
     }
 
     pub fn pods(&self, namespace: &str) -> Api<Pod> {
         Api::namespaced(self.client(), namespace)
     }
 
-    /// Runs kubectl, which must succeed; returns its stdout.
-    pub async fn kubectl(&self, args: &[&str]) -> String {
-        let output = tokio::process::Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(Duration::from_secs(60), output)
+    /// Creates `pod` (JSON) in `default`.
+    pub async fn create_pod(&self, pod: Value) -> Pod {
+        let pod: Pod = serde_json::from_value(pod).unwrap();
+        self.pods("default")
+            .create(&PostParams::default(), &pod)
             .await
-            .expect("kubectl finishes")
-            .expect("kubectl runs (it must be on PATH)");
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+            .unwrap()
     }
 
     /// Polls until the pod satisfies `check`; returns it.
@@ -87,7 +55,7 @@ impl Cluster {
         check: impl Fn(&Pod) -> bool,
     ) -> Pod {
         let pods = self.pods(namespace);
-        until(Duration::from_secs(20), what, || async {
+        wait_for(what, Duration::from_secs(20), || async {
             pods.get_opt(name)
                 .await
                 .ok()
@@ -96,85 +64,11 @@ impl Cluster {
         })
         .await
     }
-}
 
-/// Polls `probe` every 20 ms until it gives a value or `timeout` passes.
-pub async fn until<T, F: Future<Output = Option<T>>>(
-    timeout: Duration,
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-pub fn phase(pod: &Pod) -> &str {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or("")
-}
-
-pub fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-pub fn pod_ip(pod: &Pod) -> String {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.pod_ip.clone())
-        .unwrap_or_default()
-}
-
-impl Cluster {
-    /// Runs kubectl, which may fail; returns whether it succeeded, its stdout and its stderr.
-    pub async fn kubectl_result(&self, args: &[&str]) -> (bool, String, String) {
-        let output = tokio::process::Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let output = tokio::time::timeout(Duration::from_secs(60), output)
+    /// Polls until the pod `name` in `default` is Ready; returns it.
+    pub async fn ready_pod(&self, name: &str) -> Pod {
+        self.pod_until("default", name, &format!("pod {name} Ready"), is_ready)
             .await
-            .expect("kubectl finishes")
-            .expect("kubectl runs (it must be on PATH)");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-
-    /// The Events about the pod `name` in `namespace` (any of its containers too).
-    pub async fn events_of(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Vec<k8s_openapi::api::core::v1::Event> {
-        let events: Api<k8s_openapi::api::core::v1::Event> =
-            Api::namespaced(self.client(), namespace);
-        events
-            .list(&Default::default())
-            .await
-            .map(|list| list.items)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|event| event.involved_object.name.as_deref() == Some(name))
-            .collect()
     }
 
     /// Polls until an event about the pod has `reason` and a message containing `text`.
@@ -184,12 +78,13 @@ impl Cluster {
         name: &str,
         reason: &str,
         text: &str,
-    ) -> k8s_openapi::api::core::v1::Event {
-        until(
-            Duration::from_secs(20),
+    ) -> Event {
+        let client = self.client();
+        wait_for(
             &format!("a {reason} event on {name} saying {text:?}"),
+            Duration::from_secs(20),
             || async {
-                self.events_of(namespace, name)
+                events_for(&client, namespace, name)
                     .await
                     .into_iter()
                     .find(|event| {
@@ -200,4 +95,24 @@ impl Cluster {
         )
         .await
     }
+}
+
+/// A plain HTTP GET; `None` unless it answers 200 (or when nothing answers).
+pub async fn http_get(address: &str, path: &str) -> Option<String> {
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response))
+        .await
+        .ok()?
+        .ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_string())
 }

@@ -1,25 +1,16 @@
-//! Shared by the `kubectl_*.rs` tests: an in-process simulator, and the real `kubectl` run
-//! against it as a subprocess, with its output and the stored objects to assert on.
+//! A simulator with a kubeconfig, and the real `kubectl` run against it as a subprocess, with
+//! its output to assert on.
 
-// Each test crate uses a different part of this module.
-#![allow(dead_code)]
-
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use sim::{Config, Simulator};
+use sim::{ClusterOptions, Config, Simulator};
 use tokio::process::Command;
 
 /// No single kubectl invocation of these tests takes more than a fraction of this.
 const KUBECTL_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The workspace root: fixtures are given to kubectl from there, as a user would. Canonical,
-/// because kubectl names the files of a directory by their cleaned path in what it prints.
-pub fn workspace() -> PathBuf {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    root.canonicalize().expect("the workspace root exists")
-}
 
 /// What one kubectl run printed.
 #[derive(Debug)]
@@ -37,11 +28,36 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// An API server alone.
     pub async fn start() -> Cluster {
-        let mut sim = Simulator::start(Config::default())
+        Cluster::start_with(|_| Config::default()).await
+    }
+
+    /// A whole cluster with the default nodes (scheduler, process kubelet, endpoints and
+    /// workload controllers), the kubelet running `images` (image → executable) as processes;
+    /// its pods' volumes and logs are in the private directory.
+    pub async fn with_nodes(images: &[(&str, &str)]) -> Cluster {
+        let images: BTreeMap<String, PathBuf> = images
+            .iter()
+            .map(|(image, path)| (image.to_string(), PathBuf::from(path)))
+            .collect();
+        Cluster::start_with(|dir| Config {
+            cluster: Some(ClusterOptions {
+                images,
+                work_dir: Some(dir.join("work")),
+                ..ClusterOptions::default()
+            }),
+            ..Config::default()
+        })
+        .await
+    }
+
+    /// A simulator with the configuration `config` makes of the private directory.
+    async fn start_with(config: impl FnOnce(&Path) -> Config) -> Cluster {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut sim = Simulator::start(config(dir.path()))
             .await
             .expect("the simulator starts");
-        let dir = tempfile::tempdir().expect("a temporary directory");
         let kubeconfig = sim
             .write_kubeconfig(&dir.path().join("kubeconfig"))
             .expect("the kubeconfig is written");
@@ -112,6 +128,14 @@ impl Cluster {
             run.stdout, run.stderr
         );
         assert_eq!(run.stderr, "", "kubectl {args:?} wrote to stderr");
+        run.stdout
+    }
+
+    /// Runs kubectl, which must succeed (unlike [`Cluster::ok`], whatever it prints to
+    /// stderr); returns its stdout.
+    pub async fn succeeds(&self, args: &[&str]) -> String {
+        let run = self.run(args).await;
+        assert!(run.success, "kubectl {args:?} failed: {}", run.stderr);
         run.stdout
     }
 
@@ -225,16 +249,4 @@ fn table(block: &str) -> Table {
 pub fn is_recent_age(age: &str) -> bool {
     age.strip_suffix('s')
         .is_some_and(|seconds| seconds.parse::<u32>().is_ok_and(|s| s < 120))
-}
-
-/// Polls `check` until it holds or `timeout` passes.
-pub async fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

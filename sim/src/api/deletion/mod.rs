@@ -1,0 +1,633 @@
+//! Deleting objects as kube-apiserver's generic store does: admitted, then removed at once, or
+//! (with finalizers, or a policy the garbage collector carries out: Foreground, Orphan) only
+//! marked with a `deletionTimestamp` until the last finalizer is removed. Namespaces are
+//! marked `Terminating` and emptied by the namespace controller; dependents are deleted by the
+//! garbage collector (`crate::controllers`), not here. CRDs take their resource and objects.
+
+mod finalizers;
+mod namespaces;
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
+use serde_json::{Value, json};
+
+use super::admit::{Write, admit_delete};
+use super::objects::{Filter, key_for};
+use super::{SharedState, Target, crd};
+use crate::admission::Caller;
+use crate::status::ApiError;
+use crate::store::StoreError;
+
+pub use finalizers::{
+    FOREGROUND, ORPHAN, Propagation, check_no_new_finalizers, finalizers_of, is_deleting,
+    should_delete_during_update,
+};
+use finalizers::{JOB_ORPHAN_WARNING, Requested, default_policy, gc_finalizers, mark_as_deleting};
+pub use namespaces::refuse_content_in_terminating;
+
+/// What a DELETE answers: the deleted object, a `Status` `Success` naming it, or the object as
+/// marked for deletion (finalizers pending). kube-apiserver answers with the object for kinds
+/// whose storage sets `ReturnDeletedObject` and for deletions that wait on finalizers, and
+/// with the Status when any other object is deleted at once (`Store.finalizeDelete`).
+#[derive(Debug)]
+pub enum Deleted {
+    Object(Value),
+    Status(Box<Status>),
+    /// Marked, not gone; `202 Accepted` only when the request set `orphanDependents: false`
+    /// (the handler's rule, kept for old clients).
+    Pending {
+        object: Value,
+        accepted: bool,
+    },
+}
+
+impl IntoResponse for Deleted {
+    fn into_response(self) -> Response {
+        match self {
+            Deleted::Object(object) => Json(object).into_response(),
+            Deleted::Pending { object, accepted } => {
+                let code = if accepted {
+                    StatusCode::ACCEPTED
+                } else {
+                    StatusCode::OK
+                };
+                (code, Json(object)).into_response()
+            }
+            Deleted::Status(status) => (
+                [(CONTENT_TYPE, "application/json")],
+                crate::status::status_body(&status),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// Kinds whose kube-apiserver storage sets `ReturnDeletedObject: true` (of those served here;
+/// also persistentvolumes, persistentvolumeclaims, podtemplates, resourcequotas and the
+/// storage.k8s.io and resource.k8s.io kinds).
+fn returns_deleted_object(target: &Target) -> bool {
+    let info = &target.info;
+    info.builtin
+        && info.group.is_empty()
+        && matches!(
+            info.resource.as_str(),
+            "namespaces"
+                | "pods"
+                | "services"
+                | "serviceaccounts"
+                | "persistentvolumes"
+                | "persistentvolumeclaims"
+                | "podtemplates"
+                | "resourcequotas"
+        )
+}
+
+fn is_crd(target: &Target) -> bool {
+    target.info.group == "apiextensions.k8s.io"
+        && target.info.resource == "customresourcedefinitions"
+}
+
+/// The answer for an object deleted at once.
+fn answer(target: &Target, deleted: Value) -> Deleted {
+    // A CRD waits on its `customresourcecleanup` finalizer in kube-apiserver.
+    if returns_deleted_object(target) || is_crd(target) {
+        return Deleted::Object(deleted);
+    }
+    let text = |pointer: &str| {
+        deleted
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Deleted::Status(Box::new(Status {
+        status: Some("Success".into()),
+        details: Some(StatusDetails {
+            name: text("/metadata/name"),
+            group: Some(target.info.group.clone()),
+            // kube-apiserver puts the resource in `kind`, as its comment says.
+            kind: Some(target.info.resource.clone()),
+            uid: text("/metadata/uid"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+/// How many times a delete is re-admitted when the object changes while it is admitted.
+const MAX_RETRIES: usize = 16;
+
+/// One delete's parameters, shared by a DELETE and each item of a deletecollection.
+struct Request<'a> {
+    /// The name admission sees: "" for the items of a deletecollection (§2.1).
+    admission_name: &'a str,
+    options: &'a Value,
+    requested: Requested,
+    write: Write<'a>,
+}
+
+pub async fn delete(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    options: &Value,
+    query: &HashMap<String, String>,
+    caller: &Caller,
+) -> Result<Deleted, ApiError> {
+    let requested = Requested::from_request(options, query)?;
+    warn_of_orphaning_default(target, requested, caller);
+    let request = Request {
+        admission_name: name,
+        options,
+        requested,
+        write: Write::new(caller, query),
+    };
+    if namespaces::is_namespaces(target) {
+        return namespaces::delete(state, target, name, &request).await;
+    }
+    delete_object(state, target, name, &request).await
+}
+
+/// kube-apiserver warns that a Job deleted without a policy keeps its pods.
+fn warn_of_orphaning_default(target: &Target, requested: Requested, caller: &Caller) {
+    if requested.is_unset()
+        && target.info.builtin
+        && target.info.group == "batch"
+        && target.info.resource == "jobs"
+        && default_policy(&target.info) == finalizers::DefaultPolicy::OrphanDependents
+    {
+        caller.warnings.add(JOB_ORPHAN_WARNING);
+    }
+}
+
+/// `preconditions.uid` and `preconditions.resourceVersion`, as the storage checks them.
+fn check_preconditions(
+    target: &Target,
+    name: &str,
+    options: &Value,
+    object: &Value,
+) -> Result<(), ApiError> {
+    for (field, pointer, label) in [
+        ("uid", "/metadata/uid", "UID"),
+        (
+            "resourceVersion",
+            "/metadata/resourceVersion",
+            "ResourceVersion",
+        ),
+    ] {
+        let Some(expected) = options
+            .pointer(&format!("/preconditions/{field}"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let actual = object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if expected != actual {
+            return Err(ApiError::conflict_because(
+                &target.info,
+                name,
+                &format!(
+                    "Precondition failed: {label} in precondition: {expected}, {label} in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `Store.Delete`: admit, then either mark the object (finalizers pending) or remove it.
+async fn delete_object(
+    state: &SharedState,
+    target: &Target,
+    name: &str,
+    request: &Request<'_>,
+) -> Result<Deleted, ApiError> {
+    let key = key_for(target, name);
+    let write = &request.write;
+    for _ in 0..MAX_RETRIES {
+        let object = state
+            .store
+            .get(&key)
+            .ok_or_else(|| ApiError::not_found(&target.info, name))?;
+        check_preconditions(target, name, request.options, &object)?;
+        admit_delete(
+            state,
+            target,
+            request.admission_name,
+            &object,
+            request.options,
+            write,
+        )
+        .await?;
+        let version = object.pointer("/metadata/resourceVersion").cloned();
+        let unchanged =
+            |latest: &Value| latest.pointer("/metadata/resourceVersion").cloned() == version;
+        let gc = gc_finalizers(&target.info, request.requested, &object);
+        let pending = gc.clone().unwrap_or_else(|| finalizers_of(&object));
+        if !pending.is_empty() {
+            let mut marked = (*object).clone();
+            if let Some(finalizers) = &gc {
+                finalizers::set_finalizers(&mut marked, finalizers);
+            }
+            mark_as_deleting(&mut marked);
+            let accepted = request.requested.orphan_dependents == Some(false);
+            if write.dry_run() {
+                return Ok(Deleted::Pending {
+                    object: marked,
+                    accepted,
+                });
+            }
+            match state.store.modify(&key, |latest| {
+                if unchanged(latest) {
+                    Ok(marked.clone())
+                } else {
+                    Err(())
+                }
+            }) {
+                Ok(Ok(stored)) => {
+                    return Ok(Deleted::Pending {
+                        object: (*stored).clone(),
+                        accepted,
+                    });
+                }
+                Ok(Err(())) => continue,
+                Err(StoreError::NotFound) => return Err(ApiError::not_found(&target.info, name)),
+                Err(other) => return Err(ApiError::internal(other.to_string())),
+            }
+        }
+        if write.dry_run() {
+            return Ok(answer(target, (*object).clone()));
+        }
+        // Admission judged this version; a changed object is judged again.
+        match state.store.delete_if(&key, unchanged) {
+            Ok(Some(deleted)) => {
+                if is_crd(target) {
+                    crd::unregister(state, &deleted);
+                }
+                return Ok(answer(target, (*deleted).clone()));
+            }
+            Ok(None) => continue,
+            Err(StoreError::NotFound) => return Err(ApiError::not_found(&target.info, name)),
+            Err(other) => return Err(ApiError::internal(other.to_string())),
+        }
+    }
+    Err(ApiError::conflict(&target.info, name))
+}
+
+/// `DELETE` on a collection: every object matching the selectors, each admitted and deleted on
+/// its own. A refused item stays; the others go, and the first refusal is the answer (as
+/// kube-apiserver's workers do).
+pub async fn delete_collection(
+    state: &SharedState,
+    target: &Target,
+    options: &Value,
+    query: &HashMap<String, String>,
+    caller: &Caller,
+) -> Result<Value, ApiError> {
+    let filter = Filter::from_query(query)?;
+    let requested = Requested::from_request(options, query)?;
+    warn_of_orphaning_default(target, requested, caller);
+    let request = Request {
+        admission_name: "",
+        options,
+        requested,
+        write: Write::new(caller, query),
+    };
+    let mut refusal = None;
+    let (items, _) = state.store.list(
+        &target.info.group,
+        &target.info.resource,
+        target.namespace.as_deref(),
+    );
+    let mut deleted = Vec::new();
+    for object in items.iter().filter(|object| filter.matches(object)) {
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match delete_object(state, target, name, &request).await {
+            Ok(Deleted::Object(object) | Deleted::Pending { object, .. }) => deleted.push(object),
+            Ok(Deleted::Status(_)) => deleted.push((**object).clone()),
+            // Gone meanwhile: nothing left to delete.
+            Err(error) if error.code == 404 => {}
+            Err(error) => {
+                refusal.get_or_insert(error);
+            }
+        }
+    }
+    if let Some(error) = refusal {
+        return Err(error);
+    }
+    Ok(json!({
+        "kind": format!("{}List", target.info.kind),
+        "apiVersion": target.info.api_version(),
+        "metadata": {"resourceVersion": state.store.resource_version().to_string()},
+        "items": deleted,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::api::ServerState;
+    use crate::api::objects::{create, guaranteed_update};
+    use crate::catalogue::Catalogue;
+    use crate::store::Store;
+
+    fn state() -> SharedState {
+        Arc::new(ServerState {
+            store: Store::new(100),
+            catalogue: Catalogue::default(),
+            address: "127.0.0.1:0".into(),
+            max_body_bytes: 1 << 20,
+            bookmark_interval: std::time::Duration::from_secs(60),
+            next_service_ip: AtomicU32::new(1),
+            tokens: Default::default(),
+            webhook_client: Default::default(),
+        })
+    }
+
+    fn target(state: &SharedState, group: &str, resource: &str, namespace: Option<&str>) -> Target {
+        Target {
+            info: state.catalogue.get(group, "v1", resource).unwrap(),
+            namespace: namespace.map(str::to_string),
+            name: None,
+            subresource: None,
+        }
+    }
+
+    async fn namespace(state: &SharedState, name: &str) {
+        let namespaces = target(state, "", "namespaces", None);
+        create(
+            state,
+            &namespaces,
+            json!({"metadata": {"name": name}}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn delete_with(
+        state: &SharedState,
+        target: &Target,
+        name: &str,
+        options: Value,
+    ) -> Result<Deleted, ApiError> {
+        delete(
+            state,
+            target,
+            name,
+            &options,
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+    }
+
+    /// Removes every finalizer, as a controller that finished its work does.
+    async fn clear_finalizers(state: &SharedState, target: &Target, name: &str) -> Value {
+        let query = HashMap::new();
+        let caller = Caller::admin();
+        let write = Write::new(&caller, &query);
+        guaranteed_update(state, target, name, &write, |current| {
+            let mut updated = current.clone();
+            updated["metadata"]["finalizers"] = json!([]);
+            Ok(updated)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_foreground_delete_marks_the_owner_and_leaves_the_dependents_to_the_collector() {
+        let state = state();
+        namespace(&state, "default").await;
+        let deployments = target(&state, "apps", "deployments", Some("default"));
+        let owner = create(
+            &state,
+            &deployments,
+            json!({"metadata": {"name": "web"}}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
+        let config_maps = target(&state, "", "configmaps", Some("default"));
+        let reference = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": owner["metadata"]["uid"]});
+        create(
+            &state,
+            &config_maps,
+            json!({"metadata": {"name": "child", "ownerReferences": [reference]}}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
+
+        let Deleted::Pending { object, accepted } = delete_with(
+            &state,
+            &deployments,
+            "web",
+            json!({"propagationPolicy": "Foreground"}),
+        )
+        .await
+        .unwrap() else {
+            panic!("a foreground delete waits for the dependents");
+        };
+        assert!(!accepted);
+        assert_eq!(object["metadata"]["finalizers"], json!([FOREGROUND]));
+        assert!(object["metadata"]["deletionTimestamp"].is_string());
+        assert_eq!(object["metadata"]["generation"], 2);
+        // The API server alone deletes no dependent: that is the garbage collector's work.
+        assert!(state.store.get(&key_for(&config_maps, "child")).is_some());
+        // A second delete answers the marked object and keeps the first timestamp.
+        let Deleted::Pending { object: again, .. } =
+            delete_with(&state, &deployments, "web", json!({}))
+                .await
+                .unwrap()
+        else {
+            panic!("still pending");
+        };
+        assert_eq!(
+            again["metadata"]["deletionTimestamp"],
+            object["metadata"]["deletionTimestamp"]
+        );
+        // The update that removes the last finalizer deletes it.
+        clear_finalizers(&state, &deployments, "web").await;
+        assert!(state.store.get(&key_for(&deployments, "web")).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_object_with_a_finalizer_stays_until_it_is_removed_and_takes_no_new_one() {
+        let state = state();
+        namespace(&state, "default").await;
+        let config_maps = target(&state, "", "configmaps", Some("default"));
+        create(
+            &state,
+            &config_maps,
+            json!({"metadata": {"name": "kept", "finalizers": ["example.com/hold"]}}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
+        let deleted = delete_with(&state, &config_maps, "kept", json!({}))
+            .await
+            .unwrap();
+        assert!(matches!(deleted, Deleted::Pending { .. }), "{deleted:?}");
+        let query = HashMap::new();
+        let caller = Caller::admin();
+        let write = Write::new(&caller, &query);
+        let error = guaranteed_update(&state, &config_maps, "kept", &write, |current| {
+            let mut updated = current.clone();
+            updated["metadata"]["finalizers"] = json!(["example.com/hold", "example.com/more"]);
+            Ok(updated)
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.code, 422, "{error:?}");
+        let mut events = state.store.subscribe(None).unwrap().live;
+        clear_finalizers(&state, &config_maps, "kept").await;
+        assert!(state.store.get(&key_for(&config_maps, "kept")).is_none());
+        let event = events.recv().await.unwrap();
+        assert_eq!(event.event_type, crate::store::EventType::Deleted);
+    }
+
+    #[tokio::test]
+    async fn a_job_deleted_without_a_policy_orphans_its_pods_and_says_so() {
+        let state = state();
+        namespace(&state, "default").await;
+        let jobs = target(&state, "batch", "jobs", Some("default"));
+        let job = json!({"metadata": {"name": "once"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}});
+        create(&state, &jobs, job, &HashMap::new(), &Caller::admin())
+            .await
+            .unwrap();
+        let caller = Caller::admin();
+        let deleted = delete(&state, &jobs, "once", &json!({}), &HashMap::new(), &caller)
+            .await
+            .unwrap();
+        let Deleted::Pending { object, .. } = deleted else {
+            panic!("orphaning waits for the collector: {deleted:?}");
+        };
+        assert_eq!(object["metadata"]["finalizers"], json!([ORPHAN]));
+        let headers = caller.warnings.headers();
+        assert_eq!(headers.len(), 1);
+        assert!(
+            headers[0]
+                .to_str()
+                .unwrap()
+                .contains("child pods are preserved by default"),
+            "{headers:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_namespace_terminates_takes_nothing_new_and_goes_when_finalized() {
+        let state = state();
+        namespace(&state, "doomed").await;
+        let namespaces = target(&state, "", "namespaces", None);
+        let Deleted::Object(marked) = delete_with(&state, &namespaces, "doomed", json!({}))
+            .await
+            .unwrap()
+        else {
+            panic!("a namespace answers with itself");
+        };
+        assert_eq!(marked["status"]["phase"], "Terminating");
+        assert_eq!(marked["spec"]["finalizers"], json!(["kubernetes"]));
+        let config_maps = target(&state, "", "configmaps", Some("doomed"));
+        let error = create(
+            &state,
+            &config_maps,
+            json!({"metadata": {"name": "late"}}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.code, 403);
+        assert_eq!(
+            error.message,
+            "configmaps \"late\" is forbidden: unable to create new content in namespace doomed because it is being terminated"
+        );
+        assert_eq!(
+            error.status()["details"]["causes"][0]["reason"],
+            "NamespaceTerminating"
+        );
+        // Deleting it again changes nothing while its content is being removed.
+        assert!(matches!(
+            delete_with(&state, &namespaces, "doomed", json!({}))
+                .await
+                .unwrap(),
+            Deleted::Object(_)
+        ));
+        assert!(state.store.get(&key_for(&namespaces, "doomed")).is_some());
+        // The namespace controller's finalize removes it.
+        let query = HashMap::new();
+        let caller = Caller::admin();
+        let write = Write {
+            subresource: "finalize",
+            ..Write::new(&caller, &query)
+        };
+        guaranteed_update(&state, &namespaces, "doomed", &write, |current| {
+            let mut updated = current.clone();
+            updated["spec"]["finalizers"] = json!([]);
+            Ok(updated)
+        })
+        .await
+        .unwrap();
+        assert!(state.store.get(&key_for(&namespaces, "doomed")).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_built_in_namespaces_cannot_be_deleted_and_preconditions_name_the_mismatch() {
+        let state = state();
+        namespace(&state, "kube-system").await;
+        let namespaces = target(&state, "", "namespaces", None);
+        let error = delete_with(&state, &namespaces, "kube-system", json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code, 403);
+        assert_eq!(
+            error.message,
+            "namespaces \"kube-system\" is forbidden: this namespace may not be deleted"
+        );
+        let config_maps = target(&state, "", "configmaps", Some("kube-system"));
+        let created = create(
+            &state,
+            &config_maps,
+            json!({"metadata": {"name": "c"}}),
+            &HashMap::new(),
+            &Caller::admin(),
+        )
+        .await
+        .unwrap();
+        let error = delete_with(
+            &state,
+            &config_maps,
+            "c",
+            json!({"preconditions": {"uid": "other"}}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(error.code, 409);
+        assert_eq!(
+            error.message,
+            format!(
+                "Operation cannot be fulfilled on configmaps \"c\": Precondition failed: UID in precondition: other, UID in object meta: {}",
+                created["metadata"]["uid"].as_str().unwrap()
+            )
+        );
+    }
+}
