@@ -164,42 +164,57 @@ fn warn_of_orphaning_default(target: &Target, requested: Requested, caller: &Cal
     }
 }
 
-/// `preconditions.uid` and `preconditions.resourceVersion`, as the storage checks them.
+/// `preconditions.uid` and `preconditions.resourceVersion`, as `rest.BeforeDelete` checks them:
+/// a Conflict naming the kind (`Operation cannot be fulfilled on ConfigMap "c": the UID in the
+/// precondition (x) does not match the UID in record (y). ...`).
 fn check_preconditions(
     target: &Target,
     name: &str,
     options: &Value,
     object: &Value,
 ) -> Result<(), ApiError> {
-    for (field, pointer, label) in [
-        ("uid", "/metadata/uid", "UID"),
-        (
-            "resourceVersion",
-            "/metadata/resourceVersion",
-            "ResourceVersion",
-        ),
-    ] {
-        let Some(expected) = options
+    let expected = |field: &str| {
+        options
             .pointer(&format!("/preconditions/{field}"))
             .and_then(Value::as_str)
-        else {
-            continue;
-        };
-        let actual = object
+    };
+    let actual = |pointer: &str| {
+        object
             .pointer(pointer)
             .and_then(Value::as_str)
-            .unwrap_or("");
-        if expected != actual {
-            return Err(ApiError::conflict_because(
-                &target.info,
-                name,
-                &format!(
-                    "Precondition failed: {label} in precondition: {expected}, {label} in object meta: {actual}"
-                ),
-            ));
-        }
-    }
-    Ok(())
+            .unwrap_or("")
+    };
+    let reason = if let Some(uid) = expected("uid")
+        && uid != actual("/metadata/uid")
+    {
+        format!(
+            "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
+            actual("/metadata/uid")
+        )
+    } else if let Some(version) = expected("resourceVersion")
+        && version != actual("/metadata/resourceVersion")
+    {
+        format!(
+            "the ResourceVersion in the precondition ({version}) does not match the ResourceVersion in record ({}). The object might have been modified",
+            actual("/metadata/resourceVersion")
+        )
+    } else {
+        return Ok(());
+    };
+    let info = &target.info;
+    // kube builds the GroupResource from the kind here, not the resource.
+    let kind = if info.group.is_empty() {
+        info.kind.clone()
+    } else {
+        format!("{}.{}", info.kind, info.group)
+    };
+    let mut error = ApiError::new(
+        409,
+        "Conflict",
+        format!("Operation cannot be fulfilled on {kind} \"{name}\": {reason}"),
+    );
+    error.details = Some(json!({"name": name, "group": info.group, "kind": info.kind}));
+    Err(error)
 }
 
 /// `Store.Delete`: admit, then either mark the object (finalizers pending) or remove it.
@@ -625,7 +640,7 @@ mod tests {
         assert_eq!(
             error.message,
             format!(
-                "Operation cannot be fulfilled on configmaps \"c\": Precondition failed: UID in precondition: other, UID in object meta: {}",
+                "Operation cannot be fulfilled on ConfigMap \"c\": the UID in the precondition (other) does not match the UID in record ({}). The object might have been deleted and then recreated",
                 created["metadata"]["uid"].as_str().unwrap()
             )
         );

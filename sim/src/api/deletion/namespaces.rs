@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::finalizers::{FOREGROUND, ORPHAN, finalizers_of, is_deleting, set_finalizers};
-use super::{Deleted, MAX_RETRIES, Request, check_preconditions, delete_object};
+use super::{Deleted, MAX_RETRIES, Request, delete_object};
 use crate::api::admit::admit_delete;
 use crate::api::objects::key_for;
 use crate::api::{SharedState, Target};
@@ -98,6 +98,37 @@ fn wanted_finalizers(request: &Request<'_>, current: &[String]) -> Vec<String> {
         wanted.push(FOREGROUND.into());
     }
     wanted
+}
+
+/// The namespace storage's own precondition check, in its own words.
+fn check_preconditions(
+    target: &Target,
+    name: &str,
+    options: &Value,
+    object: &Value,
+) -> Result<(), ApiError> {
+    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+        let Some(expected) = options
+            .pointer(&format!("/preconditions/{field}"))
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let actual = object
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if expected != actual {
+            return Err(ApiError::conflict_because(
+                &target.info,
+                name,
+                &format!(
+                    "Precondition failed: {label} in precondition: {expected}, {label} in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The namespace storage's `Delete`.
