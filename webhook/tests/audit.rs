@@ -329,6 +329,47 @@ fn serve_options(audit: AuditSettings, dir: &Path) -> (ServeOptions, std::net::S
     )
 }
 
+type Serving = tokio::task::JoinHandle<Result<(), image_assurance::server::ServeError>>;
+
+/// Starts `serve` on ports picked free, and again on others when a parallel test took one
+/// meanwhile (the race `serve_support::start` handles too); returns once metrics answer.
+async fn start_serving(
+    settings: &AuditSettings,
+    dir: &Path,
+    client: &kube::Client,
+) -> (Serving, tokio::sync::oneshot::Sender<()>, std::net::SocketAddr) {
+    for _ in 0..5 {
+        let (options, metrics) = serve_options(settings.clone(), dir);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server_client = client.clone();
+        let server = tokio::spawn(async move {
+            serve(options, server_client, async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let url = format!("http://{metrics}/metrics");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if server.is_finished() {
+                match server.await {
+                    Ok(Err(error)) if error.to_string().contains("Address already in use") => break,
+                    other => panic!("serve stopped: {other:?}"),
+                }
+            }
+            // Our own metrics, not another process's listener on the same port.
+            if let Ok(response) = reqwest::get(&url).await
+                && response.text().await.is_ok_and(|text| text.contains("image_assurance_"))
+            {
+                return (server, stop, metrics);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "serve did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    panic!("no free ports for the webhook after 5 tries")
+}
+
 #[tokio::test]
 async fn serve_publishes_policy_reports_statuses_and_the_gauge_as_the_lease_holder() {
     let (_sim, client) = cluster(true).await;
@@ -339,15 +380,7 @@ async fn serve_publishes_policy_reports_statuses_and_the_gauge_as_the_lease_hold
         "webhook-pod-a".to_string(),
     );
     settings.debounce = Duration::from_millis(200);
-    let (options, metrics) = serve_options(settings, dir.path());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_client = client.clone();
-    let server = tokio::spawn(async move {
-        serve(options, server_client, async move {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (server, stop, metrics) = start_serving(&settings, dir.path(), &client).await;
 
     let reports: Api<PolicyReport> = Api::namespaced(client.clone(), "covered");
     let report = poll(Duration::from_secs(30), || async {
