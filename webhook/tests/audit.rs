@@ -337,7 +337,11 @@ async fn start_serving(
     settings: &AuditSettings,
     dir: &Path,
     client: &kube::Client,
-) -> (Serving, tokio::sync::oneshot::Sender<()>, std::net::SocketAddr) {
+) -> (
+    Serving,
+    tokio::sync::oneshot::Sender<()>,
+    std::net::SocketAddr,
+) {
     for _ in 0..5 {
         let (options, metrics) = serve_options(settings.clone(), dir);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -359,11 +363,17 @@ async fn start_serving(
             }
             // Our own metrics, not another process's listener on the same port.
             if let Ok(response) = reqwest::get(&url).await
-                && response.text().await.is_ok_and(|text| text.contains("image_assurance_"))
+                && response
+                    .text()
+                    .await
+                    .is_ok_and(|text| text.contains("image_assurance_"))
             {
                 return (server, stop, metrics);
             }
-            assert!(tokio::time::Instant::now() < deadline, "serve did not start");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "serve did not start"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

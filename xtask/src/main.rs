@@ -12,9 +12,13 @@
 //!                   run Kubernetes' own control plane (process kubelet as nodes) until interrupted
 //!   e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]
 //!                   the Gherkin features against a cluster
+//!   compare [CASE]...
+//!                   the simulator side by side with Kubernetes' own control plane: the kubectl
+//!                   command lists in xtask/compare/*.kubectl must print the same on both
 
 mod bench_cluster;
 mod cluster;
+mod compare;
 mod e2e;
 mod sim;
 
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
         Some("sim") => sim::run(&rest, &workspace_root()),
         Some("cluster") => cluster::run(&rest, &workspace_root()),
         Some("e2e") => e2e::run_e2e(&rest, &workspace_root()),
+        Some("compare") => compare::run(&rest, &workspace_root()),
         Some(other) => Err(format!("unknown task {other:?}\n{USAGE}")),
         None => Err(USAGE.to_string()),
     };
@@ -45,7 +50,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster [--cluster sim|upstream]] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster (or in Kubernetes' own control plane: --cluster upstream)\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  cluster [--cluster upstream] [--kubeconfig PATH] [--port N]\n                  run Kubernetes' own control plane (process kubelet as nodes) until interrupted\n  e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster";
+const USAGE: &str = "usage: cargo xtask <task>\n  crd [--check]   regenerate (or check) webhook/deploy/crd.yaml\n  bench [policies|sim|webhook|cluster [--cluster sim|upstream]] [ARGS]\n                  the policy-engine benchmarks, the simulator load test, the webhook load test, or the\n                  webhook in the simulated cluster (or in Kubernetes' own control plane: --cluster upstream)\n  sim [--port N] [--kubeconfig PATH] [--image IMAGE=PATH]... [--api-only]\n                  run the simulated cluster until interrupted\n  cluster [--cluster upstream] [--kubeconfig PATH] [--port N]\n                  run Kubernetes' own control plane (process kubelet as nodes) until interrupted\n  e2e [--cluster auto|sim|upstream|kind|k3s] [--tags EXPR] [--junit PATH] [--keep]\n                  the Gherkin features against a cluster\n  compare [CASE]...\n                  the simulator side by side with Kubernetes' own control plane (xtask/compare/*.sh)";
 
 fn workspace_root() -> PathBuf {
     // xtask lives one level below the workspace root.
