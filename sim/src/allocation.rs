@@ -77,11 +77,31 @@ fn allocated_elsewhere(state: &SharedState, namespace: &str, name: &str) -> BTre
 /// One allocation: the ports taken (elsewhere and by this Service so far).
 struct Allocator {
     taken: BTreeSet<i64>,
+    /// A dry run allocates as kube's `PortAllocationOperation` does in one: nothing is checked
+    /// but reuse, and the next port is a dummy above the range.
+    dry_run: bool,
+    /// Ports this operation has allocated (what a dry run's dummy follows).
+    this_operation: Vec<i64>,
 }
 
 impl Allocator {
+    fn new(taken: BTreeSet<i64>, dry_run: bool) -> Allocator {
+        Allocator {
+            taken,
+            dry_run,
+            this_operation: Vec::new(),
+        }
+    }
+
     /// `Allocate(port)`: the message is the allocator's error as kube-apiserver wraps it.
     fn take(&mut self, port: i64) -> Result<(), String> {
+        if self.dry_run {
+            if self.taken.contains(&port) || self.this_operation.contains(&port) {
+                return Err("provided port is already allocated".into());
+            }
+            self.this_operation.push(port);
+            return Ok(());
+        }
         if !(FIRST..=LAST).contains(&port) {
             return Err(format!(
                 "provided port is not in the valid range. The range of valid ports is {FIRST}-{LAST}"
@@ -93,8 +113,14 @@ impl Allocator {
         Ok(())
     }
 
-    /// `AllocateNext`: a random free port.
+    /// `AllocateNext`: a random free port; in a dry run, one above the highest this operation
+    /// took, or 32769.
     fn next(&mut self) -> Result<i64, String> {
+        if self.dry_run {
+            let port = self.this_operation.iter().max().copied().unwrap_or(32768) + 1;
+            self.this_operation.push(port);
+            return Ok(port);
+        }
         let size = LAST - FIRST + 1;
         let start = (uuid::Uuid::new_v4().as_u128() % size as u128) as i64;
         let port = (0..size)
@@ -122,12 +148,13 @@ pub fn allocate_on_create(
     state: &SharedState,
     info: &ResourceInfo,
     object: &mut Value,
+    dry_run: bool,
 ) -> Result<(), ApiError> {
     if !is_service(info) {
         return Ok(());
     }
     check_requested_cluster_ip(state, info, object)?;
-    allocate(state, info, object, &BTreeSet::new())
+    allocate(state, info, object, &BTreeSet::new(), dry_run)
 }
 
 /// The service range, 10.96.0.0/12 (kubeadm's and kind's default).
@@ -189,6 +216,7 @@ pub fn allocate_on_update(
     info: &ResourceInfo,
     current: &Value,
     updated: &mut Value,
+    dry_run: bool,
 ) -> Result<(), ApiError> {
     if !is_service(info) {
         return Ok(());
@@ -224,7 +252,7 @@ pub fn allocate_on_update(
         }
     }
     let held: BTreeSet<i64> = ports_of(current).into_iter().collect();
-    allocate(state, info, updated, &held)
+    allocate(state, info, updated, &held, dry_run)
 }
 
 fn node_ports_by_index(service: &Value) -> Vec<Option<i64>> {
@@ -277,6 +305,7 @@ fn allocate(
     info: &ResourceInfo,
     service: &mut Value,
     held: &BTreeSet<i64>,
+    dry_run: bool,
 ) -> Result<(), ApiError> {
     let wants_node_ports = needs_node_ports(service);
     let wants_health_check = needs_health_check_port(service);
@@ -285,9 +314,7 @@ fn allocate(
     }
     let name = text(service, "/metadata/name").to_string();
     let namespace = text(service, "/metadata/namespace").to_string();
-    let mut allocator = Allocator {
-        taken: allocated_elsewhere(state, &namespace, &name),
-    };
+    let mut allocator = Allocator::new(allocated_elsewhere(state, &namespace, &name), dry_run);
     // Ports this Service held before need no new claim (`updateNodePorts`).
     let claim = |allocator: &mut Allocator, port: i64| -> Result<(), String> {
         if held.contains(&port) && !allocator.taken.contains(&port) {
@@ -353,18 +380,14 @@ mod tests {
 
     #[test]
     fn random_ports_stay_in_range_and_avoid_taken_ones() {
-        let mut allocator = Allocator {
-            taken: (FIRST..LAST).collect(),
-        };
+        let mut allocator = Allocator::new((FIRST..LAST).collect(), false);
         assert_eq!(allocator.next(), Ok(LAST), "the only free port");
         assert_eq!(allocator.next(), Err("range is full".into()));
     }
 
     #[test]
     fn requested_ports_are_checked_for_range_and_reuse() {
-        let mut allocator = Allocator {
-            taken: BTreeSet::from([30080]),
-        };
+        let mut allocator = Allocator::new(BTreeSet::from([30080]), false);
         assert_eq!(
             allocator.take(30080),
             Err("provided port is already allocated".into())
@@ -377,5 +400,17 @@ mod tests {
             )
         );
         assert_eq!(allocator.take(30081), Ok(()));
+    }
+
+    #[test]
+    fn a_dry_run_checks_only_reuse_and_makes_up_ports_above_the_range() {
+        let mut allocator = Allocator::new(BTreeSet::from([30080]), true);
+        assert_eq!(allocator.next(), Ok(32769));
+        assert_eq!(allocator.take(80), Ok(()), "the range is not checked");
+        assert_eq!(
+            allocator.take(30080),
+            Err("provided port is already allocated".into())
+        );
+        assert_eq!(allocator.next(), Ok(32770));
     }
 }

@@ -265,6 +265,12 @@ impl Mask {
             // Random name suffixes (generateName), and pod-template hashes: kube hashes Go's
             // spew dump of the template, the simulator its JSON (sim/README.md).
             (r"-[bcdfghjklmnpqrstvwxz2456789]{5,10}\b", "-<generated>"),
+            (
+                r"pod-template-hash=[bcdfghjklmnpqrstvwxz2456789]{6,10}\b",
+                "pod-template-hash=<hash>",
+            ),
+            // Ages in tables (`0s`, `3m4s`, `2d`), which depend on timing.
+            (r"\b\d+[smhd](\d+[smh])?\b", "<age>"),
         ];
         let patterns = patterns
             .into_iter()
@@ -320,6 +326,10 @@ mod tests {
         assert_eq!(
             mask.apply("pod/once-6q2pv replicaset.apps/web-796cf5c97c namespace/compare-deletion"),
             "pod/once-<generated> replicaset.apps/web-<generated> namespace/compare-deletion"
+        );
+        assert_eq!(
+            mask.apply("web   2   12s   app=web,pod-template-hash=796cf5c97c   3m4s"),
+            "web   2   <age>   app=web,pod-template-hash=<hash>   <age>"
         );
     }
 

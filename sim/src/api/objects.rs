@@ -514,7 +514,7 @@ pub(super) async fn create_recorded(
     );
     // A custom resource is validated against its CRD's schema.
     crate::schema::validate_custom_resource(&state.store, info, &name, &object, None, write)?;
-    crate::allocation::allocate_on_create(state, info, &mut object)?;
+    crate::allocation::allocate_on_create(state, info, &mut object, write.dry_run())?;
     if record {
         let api_version = info.api_version();
         let patch_target = PatchTarget {
@@ -582,7 +582,13 @@ pub async fn guaranteed_update(
         let mut updated = compute(&current)?;
         crate::schema::decode_custom_resource(&state.store, &target.info, &mut updated, write)?;
         prepare_update(&target.info, &current, &mut updated, via_status);
-        crate::allocation::allocate_on_update(state, &target.info, &current, &mut updated)?;
+        crate::allocation::allocate_on_update(
+            state,
+            &target.info,
+            &current,
+            &mut updated,
+            dry_run,
+        )?;
         crate::defaulting::admit_update(&target.info, write.subresource, &current, &mut updated);
         crate::admission::config_validation::prepare_update(
             &target.info,
