@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod controllers;
 pub mod defaulting;
+pub mod go_json;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod openapi;

@@ -215,18 +215,7 @@ pub fn verify(version: &str, uid: &str, body: &[u8]) -> Result<Verdict, String> 
 
 /// Go's `json.Unmarshal` wording for the commonest garbage, inside the serializer's prefix.
 fn decode_error(body: &[u8], error: &serde_json::Error) -> String {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let detail = match first {
-        None => "unexpected end of JSON input".to_string(),
-        Some(byte) if !b"{[\"-0123456789tfn".contains(byte) => {
-            format!(
-                "invalid character '{}' looking for beginning of value",
-                char::from(*byte)
-            )
-        }
-        Some(_) if error.is_eof() => "unexpected end of JSON input".to_string(),
-        Some(_) => error.to_string(),
-    };
+    let detail = crate::go_json::syntax_error(body).unwrap_or_else(|| error.to_string());
     format!("couldn't get version/kind; json parse error: {detail}")
 }
 

@@ -23,6 +23,9 @@ use super::{
 
 const HASH_LABEL: &str = "pod-template-hash";
 const REVISION: &str = "deployment.kubernetes.io/revision";
+const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+/// kube-controller-manager's default `--deployment-controller-...` limit on the history.
+const MAX_REVISION_HISTORY_CHARS: usize = 2000;
 const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
 const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 
@@ -69,6 +72,43 @@ fn rs_counts(rs: &ReplicaSet) -> Counts {
             .and_then(|status| status.available_replicas)
             .unwrap_or(0),
     }
+}
+
+/// `SetNewReplicaSetAnnotations` for a ReplicaSet that exists (a rollback to it): it takes
+/// `newest`, the revision after every other one, and keeps the one it had in its revision
+/// history. The annotations to change, when anything changes.
+fn bump_revision(rs: &ReplicaSet, newest: i64) -> Option<BTreeMap<String, String>> {
+    let annotations = rs.metadata.annotations.clone().unwrap_or_default();
+    let had = annotations.get(REVISION);
+    let current = match had.map(|text| text.parse::<i64>()) {
+        None => 0,
+        Some(Ok(current)) => current,
+        // kube leaves an unreadable revision alone.
+        Some(Err(_)) => return None,
+    };
+    if current >= newest {
+        return None;
+    }
+    let mut changed = BTreeMap::from([(REVISION.to_string(), newest.to_string())]);
+    if let Some(old) = had {
+        let history = annotations
+            .get(REVISION_HISTORY)
+            .cloned()
+            .unwrap_or_default();
+        let value = if history.is_empty() {
+            old.clone()
+        } else {
+            let mut kept: Vec<&str> = history.split(',').collect();
+            let mut length = history.len() + old.len() + 1;
+            while length > MAX_REVISION_HISTORY_CHARS && !kept.is_empty() {
+                length -= kept.remove(0).len() + 1;
+            }
+            kept.push(old);
+            kept.join(",")
+        };
+        changed.insert(REVISION_HISTORY.to_string(), value);
+    }
+    Some(changed)
 }
 
 fn revision(rs: &ReplicaSet) -> i64 {
@@ -146,6 +186,25 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         .cloned();
     let mut created_new = None;
     let paused = spec.paused == Some(true);
+    if let Some(rs) = new_rs.as_mut() {
+        let rs_name = rs.metadata.name.clone().unwrap_or_default();
+        let newest = owned
+            .iter()
+            .filter(|other| other.metadata.name.as_deref() != Some(rs_name.as_str()))
+            .map(revision)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        if let Some(annotations) = bump_revision(rs, newest) {
+            let patch = json!({"metadata": {"annotations": annotations}});
+            *rs = rs_api
+                .patch(&rs_name, &super::patch_params(), &Patch::Merge(&patch))
+                .await
+                .map_err(SyncError::api(format!(
+                    "update the revision of ReplicaSet {namespace}/{rs_name}"
+                )))?;
+        }
+    }
     let (surge, unavailable) = match spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) {
         Some("Recreate") => (0, 0),
         _ => {
@@ -520,5 +579,47 @@ async fn create_replicaset(
             }
         }
         Err(error) => Err(CreateError::Api(api_message(&error))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_annotations(annotations: &[(&str, &str)]) -> ReplicaSet {
+        ReplicaSet {
+            metadata: ObjectMeta {
+                annotations: Some(
+                    annotations
+                        .iter()
+                        .map(|(key, value)| (key.to_string(), value.to_string()))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_rolled_back_to_replica_set_becomes_the_newest_revision_and_remembers_its_old_one() {
+        let first = with_annotations(&[(REVISION, "1")]);
+        assert_eq!(
+            bump_revision(&first, 3),
+            Some(BTreeMap::from([
+                (REVISION.to_string(), "3".to_string()),
+                (REVISION_HISTORY.to_string(), "1".to_string())
+            ]))
+        );
+        let again = with_annotations(&[(REVISION, "3"), (REVISION_HISTORY, "1")]);
+        assert_eq!(
+            bump_revision(&again, 5).and_then(|changed| changed.get(REVISION_HISTORY).cloned()),
+            Some("1,3".to_string())
+        );
+        assert_eq!(bump_revision(&again, 3), None, "already the newest");
+        assert_eq!(
+            bump_revision(&with_annotations(&[(REVISION, "x")]), 2),
+            None
+        );
     }
 }

@@ -285,8 +285,15 @@ pub fn apply_patch(
     let Some(current) = current else {
         return Err(PatchError::NotFound);
     };
-    let body: Value = serde_json::from_slice(request.body)
-        .map_err(|error| PatchError::BadRequest(error.to_string()))?;
+    let body: Value = serde_json::from_slice(request.body).map_err(|error| {
+        // In Go's words, as kube-apiserver decodes it; a merge patch says what it was decoding.
+        let message =
+            crate::go_json::syntax_error(request.body).unwrap_or_else(|| error.to_string());
+        PatchError::BadRequest(match request.patch_type {
+            PatchType::Merge => format!("error decoding patch: {message}"),
+            _ => message,
+        })
+    })?;
     let mut patched = match request.patch_type {
         PatchType::Json => json_patch::apply(current, body)?,
         PatchType::Merge => merge::apply(current, &body)?,
