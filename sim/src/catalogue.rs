@@ -178,6 +178,27 @@ const BUILTINS: &[Builtin] = &[
         &["status"],
         false,
     ),
+    // Stored only: no quota is counted or enforced, no limit applied (no such admission).
+    builtin(
+        "",
+        "v1",
+        "resourcequotas",
+        "ResourceQuota",
+        true,
+        &["quota"],
+        &["status"],
+        false,
+    ),
+    builtin(
+        "",
+        "v1",
+        "limitranges",
+        "LimitRange",
+        true,
+        &["limits"],
+        &[],
+        false,
+    ),
     builtin(
         "",
         "v1",

@@ -463,7 +463,7 @@ async fn an_image_change_rolls_out_a_new_replicaset() {
             .any(|e| e.reason.as_deref() == Some("ScalingReplicaSet")
                 && e.message.as_deref()
                     == Some(&format!(
-                        "Scaled down replica set {} to 0 from 1",
+                        "Scaled down replica set {} from 1 to 0",
                         first.metadata.name.as_deref().unwrap()
                     ))),
         "{events:?}"

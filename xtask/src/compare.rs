@@ -258,6 +258,11 @@ impl Mask {
                 "<uid>",
             ),
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>"),
+            // `kubectl describe`'s timestamps (RFC 1123 with a numeric zone).
+            (
+                r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}",
+                "<time>",
+            ),
             (
                 r#""resourceVersion": ?"\d+""#,
                 r#""resourceVersion":"<rv>""#,
@@ -326,6 +331,10 @@ mod tests {
         assert_eq!(
             mask.apply("pod/once-6q2pv replicaset.apps/web-796cf5c97c namespace/compare-deletion"),
             "pod/once-<generated> replicaset.apps/web-<generated> namespace/compare-deletion"
+        );
+        assert_eq!(
+            mask.apply("CreationTimestamp:      Thu, 03 Dec 2026 15:34:38 +0000"),
+            "CreationTimestamp:      <time>"
         );
         assert_eq!(
             mask.apply("web   2   12s   app=web,pod-template-hash=796cf5c97c   3m4s"),

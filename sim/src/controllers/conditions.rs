@@ -81,12 +81,82 @@ pub fn set(conditions: &mut Vec<Value>, new: Condition, now: &str, with_update_t
     }
 }
 
+/// The Deployment controller's `SetDeploymentCondition` (and the ReplicaSet controller's
+/// `SetCondition`): an unchanged status and reason keep the condition (a new message alone does
+/// not count); otherwise the condition is taken out and appended, so the list is in the order
+/// of the latest changes, as `kubectl describe` shows it.
+pub fn set_last(conditions: &mut Vec<Value>, new: Condition, now: &str, with_update_time: bool) {
+    let old = get(conditions, &new.type_).cloned();
+    if let Some(old) = &old
+        && field(old, "status") == new.status
+        && field(old, "reason") == new.reason
+    {
+        return;
+    }
+    remove(conditions, &new.type_);
+    let transition = match &old {
+        Some(old) if field(old, "status") == new.status => field(old, "lastTransitionTime"),
+        _ => now,
+    };
+    let mut value = json!({
+        "type": new.type_,
+        "status": new.status,
+        "reason": new.reason,
+        "message": new.message,
+        "lastTransitionTime": transition,
+    });
+    if with_update_time {
+        value["lastUpdateTime"] = json!(now);
+    }
+    conditions.push(value);
+}
+
 pub fn remove(conditions: &mut Vec<Value>, type_: &str) {
     conditions.retain(|condition| condition["type"].as_str() != Some(type_));
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_deployment_condition_that_changes_moves_to_the_end_and_a_new_message_alone_does_not() {
+        let mut conditions = Vec::new();
+        let condition = |type_: &str, status: bool, reason: &str, message: &str| {
+            Condition::new(type_, status, reason, message.to_string())
+        };
+        set_last(
+            &mut conditions,
+            condition("Progressing", true, "NewReplicaSetCreated", "a"),
+            "t1",
+            true,
+        );
+        set_last(
+            &mut conditions,
+            condition("Available", false, "MinimumReplicasUnavailable", "b"),
+            "t1",
+            true,
+        );
+        set_last(
+            &mut conditions,
+            condition("Progressing", true, "NewReplicaSetAvailable", "c"),
+            "t2",
+            true,
+        );
+        set_last(
+            &mut conditions,
+            condition("Available", false, "MinimumReplicasUnavailable", "other"),
+            "t3",
+            true,
+        );
+        let order: Vec<(&str, &str)> = conditions
+            .iter()
+            .map(|c| (field(c, "type"), field(c, "message")))
+            .collect();
+        assert_eq!(order, [("Available", "b"), ("Progressing", "c")]);
+        // The same status keeps its transition time.
+        assert_eq!(field(&conditions[1], "lastTransitionTime"), "t1");
+        assert_eq!(field(&conditions[1], "lastUpdateTime"), "t2");
+    }
     use super::*;
 
     #[test]

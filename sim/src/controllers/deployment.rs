@@ -262,7 +262,7 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                             &involved,
                             NORMAL,
                             "ScalingReplicaSet",
-                            &format!("Scaled up replica set {rs_name} to {initial} from 0"),
+                            &format!("Scaled up replica set {rs_name} from 0 to {initial}"),
                         )
                         .await;
                 }
@@ -303,22 +303,13 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                     .events
                     .record(&involved, WARNING, "ReplicaSetCreateError", &text)
                     .await;
-                conditions::set(
+                conditions::set_last(
                     &mut conditions,
                     Condition::new("Progressing", false, "ReplicaSetCreateError", text.clone()),
                     &now,
                     true,
                 );
-                deployment_status::write(
-                    &context,
-                    &deployment,
-                    &owned,
-                    None,
-                    conditions,
-                    desired,
-                    unavailable,
-                )
-                .await?;
+                deployment_status::write(&context, &deployment, &owned, None, conditions).await?;
                 return Err(SyncError::Children(text));
             }
         }
@@ -440,6 +431,14 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
                 .iter()
                 .all(|rs| rs.status.as_ref().is_none_or(|s| s.replicas == 0))
     });
+    deployment_status::calculated(
+        &mut conditions,
+        &all,
+        new_rs.as_ref(),
+        desired,
+        unavailable,
+        &now,
+    );
     let requeue = deployment_status::progressing(
         &mut conditions,
         &deployment_status::Progress {
@@ -451,16 +450,7 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         },
         &now,
     );
-    deployment_status::write(
-        &context,
-        &deployment,
-        &all,
-        new_rs.as_ref(),
-        conditions,
-        desired,
-        unavailable,
-    )
-    .await?;
+    deployment_status::write(&context, &deployment, &all, new_rs.as_ref(), conditions).await?;
     Ok(super::requeue_after(requeue))
 }
 
@@ -495,7 +485,7 @@ async fn scale(
             involved,
             NORMAL,
             "ScalingReplicaSet",
-            &format!("Scaled {direction} replica set {rs_name} to {target} from {current}"),
+            &format!("Scaled {direction} replica set {rs_name} from {current} to {target}"),
         )
         .await;
     *rs = updated;

@@ -31,7 +31,7 @@ pub fn progressing(
 ) -> Option<Duration> {
     let rs_name = progress.new_rs.unwrap_or_default();
     if let Some(created) = progress.created {
-        conditions::set(
+        conditions::set_last(
             conditions,
             Condition::new(
                 "Progressing",
@@ -43,7 +43,7 @@ pub fn progressing(
             true,
         );
     } else if progress.complete {
-        conditions::set(
+        conditions::set_last(
             conditions,
             Condition::new(
                 "Progressing",
@@ -56,7 +56,9 @@ pub fn progressing(
         );
     } else if progress.progressed && progress.new_rs.is_some() {
         let previous = conditions::get(conditions, "Progressing").cloned();
-        conditions::set(
+        // Progress always rewrites the condition, the same reason included.
+        conditions::remove(conditions, "Progressing");
+        conditions::set_last(
             conditions,
             Condition::new(
                 "Progressing",
@@ -81,7 +83,7 @@ pub fn progressing(
         }
     } else if progress.new_rs.is_some() {
         match conditions::get(conditions, "Progressing").cloned() {
-            None => conditions::set(
+            None => conditions::set_last(
                 conditions,
                 Condition::new(
                     "Progressing",
@@ -103,7 +105,7 @@ pub fn progressing(
                         if elapsed >= i64::from(progress.deadline_seconds)
                             && progress.deadline_seconds > 0 =>
                     {
-                        conditions::set(
+                        conditions::set_last(
                             conditions,
                             Condition::new(
                                 "Progressing",
@@ -130,15 +132,78 @@ pub fn progressing(
     None
 }
 
-/// `calculateStatus` + `syncRolloutStatus`'s conditions, written to `deployments/status`.
+/// `calculateStatus`'s conditions, `Available` and `ReplicaFailure`: set before `Progressing`
+/// in a sync, as kube does, so that the condition changed last comes last.
+pub fn calculated(
+    conditions: &mut Vec<Value>,
+    all: &[ReplicaSet],
+    new_rs: Option<&ReplicaSet>,
+    desired: i32,
+    max_unavailable: i32,
+    now: &str,
+) {
+    let available: i32 = all
+        .iter()
+        .map(|rs| {
+            rs.status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0)
+        })
+        .sum();
+    let (status, reason, message) = if available >= desired - max_unavailable {
+        (
+            true,
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
+    } else {
+        (
+            false,
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
+    };
+    conditions::set_last(
+        conditions,
+        Condition::new("Available", status, reason, message),
+        now,
+        true,
+    );
+    // The new ReplicaSet's failure first, then any other's (`getReplicaFailures`).
+    let failure = new_rs.into_iter().chain(all.iter()).find_map(|rs| {
+        rs.status
+            .as_ref()?
+            .conditions
+            .as_ref()?
+            .iter()
+            .find(|c| c.type_.as_deref() == Some("ReplicaFailure"))
+            .cloned()
+    });
+    match failure {
+        Some(failure) => conditions::set_last(
+            conditions,
+            Condition {
+                type_: "ReplicaFailure".into(),
+                status: failure.status.unwrap_or_default(),
+                reason: failure.reason.unwrap_or_default(),
+                message: failure.message.unwrap_or_default(),
+            },
+            now,
+            true,
+        ),
+        None => conditions::remove(conditions, "ReplicaFailure"),
+    }
+}
+
+/// The status `calculateStatus` counts, with the conditions as set, written to
+/// `deployments/status`.
 pub async fn write(
     context: &Context,
     deployment: &Deployment,
     all: &[ReplicaSet],
     new_rs: Option<&ReplicaSet>,
-    mut conditions: Vec<Value>,
-    desired: i32,
-    max_unavailable: i32,
+    conditions: Vec<Value>,
 ) -> Result<(), SyncError> {
     let sum = |f: fn(&ReplicaSet) -> i32| all.iter().map(f).sum::<i32>();
     let replicas = sum(|rs| rs.status.as_ref().map_or(0, |s| s.replicas));
@@ -158,58 +223,6 @@ pub async fn write(
     let updated = new_rs
         .and_then(|rs| rs.status.as_ref())
         .map_or(0, |s| s.replicas);
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
-    if available >= desired - max_unavailable {
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Available",
-                true,
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-            ),
-            &now,
-            true,
-        );
-    } else {
-        conditions::set(
-            &mut conditions,
-            Condition::new(
-                "Available",
-                false,
-                "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.",
-            ),
-            &now,
-            true,
-        );
-    }
-    // The new ReplicaSet's failure first, then any other's (`getReplicaFailures`).
-    let failure = new_rs.into_iter().chain(all.iter()).find_map(|rs| {
-        rs.status
-            .as_ref()?
-            .conditions
-            .as_ref()?
-            .iter()
-            .find(|c| c.type_.as_deref() == Some("ReplicaFailure"))
-            .cloned()
-    });
-    match failure {
-        Some(failure) => conditions::set(
-            &mut conditions,
-            Condition {
-                type_: "ReplicaFailure".into(),
-                status: failure.status.unwrap_or_default(),
-                reason: failure.reason.unwrap_or_default(),
-                message: failure.message.unwrap_or_default(),
-            },
-            &now,
-            true,
-        ),
-        None => conditions::remove(&mut conditions, "ReplicaFailure"),
-    }
     let status = deployment.status.clone().unwrap_or_default();
     let mut desired_status = Map::new();
     if let Some(generation) = deployment.metadata.generation {

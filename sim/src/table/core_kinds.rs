@@ -1,5 +1,5 @@
 //! Rows of the core/v1 kinds that are not workloads: namespaces, services, endpoints, events,
-//! nodes, configmaps, secrets and service accounts, as kube-apiserver's printers fill them
+//! nodes, configmaps, secrets, service accounts and resource quotas, as kube-apiserver's printers fill them
 //! (`printNamespace`, `printService`, ...; the wide cells are always included).
 
 use jiff::Timestamp;
@@ -20,6 +20,7 @@ pub(super) fn cells(group: &str, resource: &str) -> Option<Cells> {
         "configmaps" => config_map,
         "secrets" => secret,
         "serviceaccounts" => service_account,
+        "resourcequotas" => resource_quota,
         _ => return None,
     };
     Some(cells)
@@ -321,6 +322,41 @@ fn service_account(o: &Value, now: Timestamp) -> Vec<Value> {
     vec![name(o), json!(count(o, "/secrets")), created(o, now)]
 }
 
+/// `printResourceQuota`: `resource: used/hard` for each resource of `status.hard` by name,
+/// `limits.*` under Limit, the others under Request (nothing counts usage here, so a quota
+/// shows what a quota controller has written, if anything).
+fn resource_quota(o: &Value, now: Timestamp) -> Vec<Value> {
+    let mut request = Vec::new();
+    let mut limit = Vec::new();
+    if let Some(hard) = o.pointer("/status/hard").and_then(Value::as_object) {
+        let mut names: Vec<&String> = hard.keys().collect();
+        names.sort();
+        for resource in names {
+            let quantity = |map: &str| {
+                o.pointer(&format!("/status/{map}"))
+                    .and_then(|values| values.get(resource.as_str()))
+                    .map(|value| match value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_else(|| "0".into())
+            };
+            let cell = format!("{resource}: {}/{}", quantity("used"), quantity("hard"));
+            if resource.split('.').next() == Some("limits") && resource.contains('.') {
+                limit.push(cell);
+            } else {
+                request.push(cell);
+            }
+        }
+    }
+    vec![
+        name(o),
+        created(o, now),
+        json!(request.join(", ")),
+        json!(limit.join(", ")),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +401,15 @@ mod tests {
             ]
         );
         assert_eq!(cells[6], json!("a=1,b=2"));
+    }
+
+    #[test]
+    fn a_quota_shows_used_over_hard_with_limits_apart() {
+        let quota = json!({"metadata": {"name": "pods", "creationTimestamp": "2026-12-03T00:00:00Z"},
+            "status": {"hard": {"pods": "10", "limits.cpu": "2", "requests.memory": "1Gi"},
+                       "used": {"pods": "3"}}});
+        let cells = resource_quota(&quota, "2026-12-03T00:00:05Z".parse().unwrap());
+        assert_eq!(cells[2], "pods: 3/10, requests.memory: 0/1Gi");
+        assert_eq!(cells[3], "limits.cpu: 0/2");
     }
 }
