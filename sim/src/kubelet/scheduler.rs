@@ -82,7 +82,49 @@ impl Binder {
             &binding,
         )
         .await?;
+        self.record_scheduled(namespace, name, node).await;
         Ok(())
+    }
+
+    /// kube-scheduler's `Scheduled` event. It records through events.k8s.io/v1, which the
+    /// core/v1 view shows with an empty `source`, `reportingComponent` and `eventTime`, and no
+    /// first or last timestamp.
+    async fn record_scheduled(&self, namespace: &str, name: &str, node: &str) {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let Ok(pod) = pods.get(name).await else {
+            return;
+        };
+        let now = jiff::Timestamp::now();
+        let event = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": format!("{name}.{:x}", now.as_nanosecond()), "namespace": namespace},
+            "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name,
+                               "uid": pod.metadata.uid, "resourceVersion": pod.metadata.resource_version},
+            "type": "Normal",
+            "reason": "Scheduled",
+            "message": format!("Successfully assigned {namespace}/{name} to {node}"),
+            "action": "Binding",
+            "reportingComponent": "default-scheduler",
+            "reportingInstance": "default-scheduler-sim",
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            "source": {},
+        });
+        let events: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(self.client.clone(), namespace);
+        let created = match serde_json::from_value(event) {
+            Ok(event) => events
+                .create(&PostParams::default(), &event)
+                .await
+                .map(|_| ()),
+            Err(error) => {
+                tracing::debug!(%error, "scheduler: the Scheduled event does not encode");
+                return;
+            }
+        };
+        if let Err(error) = created {
+            // An event is best effort, as with kube's recorder.
+            tracing::debug!(%error, namespace, name, "scheduler: cannot record Scheduled");
+        }
     }
 }
 
