@@ -12,6 +12,7 @@ pub mod deletion;
 pub mod discovery;
 pub mod kubernetes_service;
 pub mod lifecycle;
+pub mod listing;
 pub mod logs;
 pub mod objects;
 pub mod patching;

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use super::objects::{Filter, Served, is_true};
+use super::listing::Filter;
+use super::objects::{Served, is_true};
 use super::shape::{Shape, partial_metadata};
 use super::{SharedState, Target};
 use crate::status::ApiError;
