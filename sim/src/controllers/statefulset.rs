@@ -147,9 +147,11 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
     desired.insert("updatedReplicas".into(), json!(updated));
     desired.insert("currentRevision".into(), json!(current_revision));
     desired.insert("updateRevision".into(), json!(update_revision));
-    if let Some(count) = current.collision_count {
-        desired.insert("collisionCount".into(), json!(count));
-    }
+    // kube's StatefulSet controller always writes the count, 0 until a hash collides.
+    desired.insert(
+        "collisionCount".into(),
+        json!(current.collision_count.unwrap_or(0)),
+    );
     status::write(
         &context.client,
         &resource_of::<StatefulSet>(),
