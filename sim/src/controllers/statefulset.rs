@@ -63,9 +63,10 @@ async fn sync(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Actio
         .as_ref()
         .and_then(|s| s.type_.as_deref())
         == Some("OnDelete");
+    // kube hashes with the count always (`newRevision` takes `&collisionCount`, 0 at first).
     let update_revision = format!(
         "{name}-{}",
-        hash::template_hash(&spec.template, current.collision_count)
+        hash::template_hash(&spec.template, Some(current.collision_count.unwrap_or(0)))
     );
 
     // Our pods by ordinal; a pod whose name is not `<sts>-<n>` is not one of the set.
