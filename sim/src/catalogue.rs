@@ -313,6 +313,17 @@ const BUILTINS: &[Builtin] = &[
         &[],
         false,
     ),
+    // Written by the EndpointSlice controller (in a cluster), as Endpoints are.
+    builtin(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "EndpointSlice",
+        true,
+        &[],
+        &[],
+        false,
+    ),
     // Stored only: no ingress controller runs.
     builtin(
         "networking.k8s.io",

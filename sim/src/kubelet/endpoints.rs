@@ -27,7 +27,7 @@ fn post_params() -> PostParams {
     }
 }
 
-fn is_ready(pod: &Pod) -> bool {
+pub(super) fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|status| status.conditions.as_ref())
@@ -45,7 +45,10 @@ fn selects(selector: &BTreeMap<String, String>, pod: &Pod) -> bool {
 
 /// The port a Service port reaches on `pod`: `targetPort` by number, or the container port
 /// of that name; `None` when the pod has no port of that name.
-fn target_port(port: &k8s_openapi::api::core::v1::ServicePort, pod: &Pod) -> Option<i32> {
+pub(super) fn target_port(
+    port: &k8s_openapi::api::core::v1::ServicePort,
+    pod: &Pod,
+) -> Option<i32> {
     match &port.target_port {
         None => Some(port.port),
         Some(IntOrString::Int(number)) => Some(*number),
@@ -157,6 +160,8 @@ enum Dirty {
 
 struct Controller {
     client: kube::Client,
+    /// The EndpointSlice controller's own identity.
+    slices_client: kube::Client,
     services: Store<Service>,
     pods: Store<Pod>,
 }
@@ -168,6 +173,23 @@ impl Controller {
             s.metadata.namespace.as_deref() == Some(namespace)
                 && s.metadata.name.as_deref() == Some(name)
         });
+        let pods: Vec<Arc<Pod>> = self
+            .pods
+            .state()
+            .into_iter()
+            .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
+            .collect();
+        if let Err(error) = super::endpoint_slices::sync(
+            &self.slices_client,
+            namespace,
+            name,
+            service.as_deref(),
+            &pods,
+        )
+        .await
+        {
+            tracing::debug!(%error, namespace, name, "endpoint slices: cannot sync");
+        }
         let Some(service) = service else {
             // The Service is gone: so are its endpoints.
             return match api.delete(name, &DeleteParams::default()).await {
@@ -185,12 +207,6 @@ impl Controller {
             // Endpoints of a Service without a selector are the user's to write.
             return Ok(());
         }
-        let pods: Vec<Arc<Pod>> = self
-            .pods
-            .state()
-            .into_iter()
-            .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
-            .collect();
         let subsets = subsets(&service, &pods);
         let subsets = (!subsets.is_empty()).then_some(subsets);
         let labels = service.metadata.labels.clone();
@@ -262,7 +278,7 @@ fn dirty_of<K: kube::Resource>(event: &Event<K>, service: bool) -> Vec<Dirty> {
     }
 }
 
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, slices_client: kube::Client) {
     let (services, services_writer) = reflector::store();
     let (pods, pods_writer) = reflector::store();
     let service_events = reflector::reflector(
@@ -283,6 +299,7 @@ pub async fn run(client: kube::Client) {
     let mut events = std::pin::pin!(futures::stream::select(service_events, pod_events));
     let controller = Controller {
         client,
+        slices_client,
         services,
         pods,
     };

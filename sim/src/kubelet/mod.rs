@@ -8,6 +8,7 @@
 //! (`system:serviceaccount:kube-system:endpoint-controller`) keeps Endpoints in step with ready
 //! pods. See `sim/README.md`.
 
+pub mod endpoint_slices;
 pub mod endpoints;
 mod scheduler;
 
@@ -102,9 +103,10 @@ impl Cluster {
         .map_err(StartError::Client)?;
         let scheduler = access.client_as(&scheduler::user())?;
         let endpoints = access.client_as(&UserInfo::controller("endpoint"))?;
+        let endpoint_slices = access.client_as(&UserInfo::controller("endpointslice"))?;
         let tasks = vec![
             tokio::spawn(scheduler::run(scheduler, options.nodes.clone())),
-            tokio::spawn(endpoints::run(endpoints)),
+            tokio::spawn(endpoints::run(endpoints, endpoint_slices)),
         ];
         Ok(Cluster { kubelet, tasks })
     }

@@ -1,5 +1,5 @@
-//! Rows of the kinds that say where requests go: Ingresses (`printIngress`) and APIServices
-//! (kube-aggregator's own table convertor).
+//! Rows of the kinds that say where requests go: Ingresses (`printIngress`), EndpointSlices
+//! (`printEndpointSlice`) and APIServices (kube-aggregator's own table convertor).
 
 use std::collections::BTreeSet;
 
@@ -11,6 +11,7 @@ use super::{Cells, age, text};
 pub(super) fn cells(group: &str, resource: &str) -> Option<Cells> {
     let cells: Cells = match (group, resource) {
         ("networking.k8s.io", "ingresses") => ingress,
+        ("discovery.k8s.io", "endpointslices") => endpoint_slice,
         ("apiregistration.k8s.io", "apiservices") => api_service,
         _ => return None,
     };
@@ -115,9 +116,64 @@ fn api_service(o: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// `listWithMoreString`: up to three, then `+ N more...`; `<unset>` for none.
+fn up_to_three(list: Vec<String>) -> String {
+    const MAX: usize = 3;
+    let count = list.len();
+    let shown = list.into_iter().take(MAX).collect::<Vec<_>>().join(",");
+    if count > MAX {
+        format!("{shown} + {} more...", count - MAX)
+    } else if shown.is_empty() {
+        "<unset>".into()
+    } else {
+        shown
+    }
+}
+
+fn endpoint_slice(slice: &Value, now: Timestamp) -> Vec<Value> {
+    let ports = items(slice, "/ports")
+        .iter()
+        .map(|port| {
+            match (
+                port.get("port").and_then(Value::as_i64),
+                port.get("name").and_then(Value::as_str),
+            ) {
+                (Some(number), _) => number.to_string(),
+                (None, Some(name)) => name.to_string(),
+                (None, None) => "*".to_string(),
+            }
+        })
+        .collect();
+    let addresses = items(slice, "/endpoints")
+        .iter()
+        .flat_map(|endpoint| items(endpoint, "/addresses"))
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    vec![
+        json!(text(slice, "/metadata/name")),
+        json!(text(slice, "/addressType")),
+        json!(up_to_three(ports)),
+        json!(up_to_three(addresses)),
+        json!(age(slice, "/metadata/creationTimestamp", now)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_endpoint_slice_shows_three_ports_and_addresses_at_most() {
+        let slice = json!({"metadata": {"name": "web-abcde"}, "addressType": "IPv4",
+            "ports": [{"port": 80}, {"name": "metrics"}],
+            "endpoints": [{"addresses": ["10.0.0.1"]}, {"addresses": ["10.0.0.2", "10.0.0.3"]}, {"addresses": ["10.0.0.4"]}]});
+        let cells = endpoint_slice(&slice, Timestamp::now());
+        assert_eq!(cells[1], "IPv4");
+        assert_eq!(cells[2], "80,metrics");
+        assert_eq!(cells[3], "10.0.0.1,10.0.0.2,10.0.0.3 + 1 more...");
+        assert_eq!(endpoint_slice(&json!({}), Timestamp::now())[3], "<unset>");
+    }
 
     #[test]
     fn ingresses_list_hosts_addresses_and_ports() {
