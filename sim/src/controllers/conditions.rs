@@ -65,16 +65,7 @@ pub fn set(conditions: &mut Vec<Value>, new: Condition, now: &str, with_update_t
             transition = field(old, "lastTransitionTime").to_string();
         }
     }
-    let mut value = json!({
-        "type": new.type_,
-        "status": new.status,
-        "reason": new.reason,
-        "message": new.message,
-        "lastTransitionTime": transition,
-    });
-    if with_update_time {
-        value["lastUpdateTime"] = json!(now);
-    }
+    let value = condition_value(new, &transition, now, with_update_time);
     match position {
         Some(index) => conditions[index] = value,
         None => conditions.push(value),
@@ -98,6 +89,11 @@ pub fn set_last(conditions: &mut Vec<Value>, new: Condition, now: &str, with_upd
         Some(old) if field(old, "status") == new.status => field(old, "lastTransitionTime"),
         _ => now,
     };
+    let value = condition_value(new, transition, now, with_update_time);
+    conditions.push(value);
+}
+
+fn condition_value(new: Condition, transition: &str, now: &str, with_update_time: bool) -> Value {
     let mut value = json!({
         "type": new.type_,
         "status": new.status,
@@ -108,7 +104,7 @@ pub fn set_last(conditions: &mut Vec<Value>, new: Condition, now: &str, with_upd
     if with_update_time {
         value["lastUpdateTime"] = json!(now);
     }
-    conditions.push(value);
+    value
 }
 
 pub fn remove(conditions: &mut Vec<Value>, type_: &str) {

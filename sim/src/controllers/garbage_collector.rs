@@ -9,8 +9,7 @@
 //! object stays meanwhile, as on a real cluster.
 
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions,
-    PropagationPolicy,
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
 };
 use serde_json::{Value, json};
 
@@ -136,13 +135,7 @@ impl Collector {
             .state
             .catalogue
             .by_kind(text("apiVersion"), text("kind"))?;
-        let resource = ApiResource {
-            group: info.group.clone(),
-            version: info.version.clone(),
-            api_version: info.api_version(),
-            kind: info.kind.clone(),
-            plural: info.resource.clone(),
-        };
+        let resource = super::api_resource_of(&info);
         Some(if info.namespaced {
             Api::namespaced_with(self.client.clone(), &key.namespace, &resource)
         } else {
@@ -307,14 +300,7 @@ async fn drop_references(
     } else {
         Value::Array(kept)
     };
-    let patch = json!({"metadata": {
-        "resourceVersion": object.pointer("/metadata/resourceVersion"),
-        "ownerReferences": references,
-    }});
-    tolerate_gone(
-        api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await,
-    )
+    patch_metadata(api, key, object, "ownerReferences", references).await
 }
 
 /// `removeFinalizer`: a JSON merge patch of the remaining finalizers, guarded by resourceVersion.
@@ -333,9 +319,21 @@ async fn remove_finalizer(
     } else {
         json!(kept)
     };
+    patch_metadata(api, key, object, "finalizers", finalizers).await
+}
+
+/// A JSON merge patch of one metadata field, guarded by the resourceVersion the collector read
+/// (a changed object is a conflict, and looked at again).
+async fn patch_metadata(
+    api: &Api<DynamicObject>,
+    key: &ObjectKey,
+    object: &Value,
+    field: &str,
+    value: Value,
+) -> Result<(), kube::Error> {
     let patch = json!({"metadata": {
         "resourceVersion": object.pointer("/metadata/resourceVersion"),
-        "finalizers": finalizers,
+        field: value,
     }});
     tolerate_gone(
         api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))

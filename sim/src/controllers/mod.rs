@@ -199,6 +199,17 @@ pub fn patch_params() -> kube::api::PatchParams {
     }
 }
 
+/// The API resource the catalogue serves as `info` (for controllers that act on any kind).
+pub fn api_resource_of(info: &crate::catalogue::ResourceInfo) -> ApiResource {
+    ApiResource {
+        group: info.group.clone(),
+        version: info.version.clone(),
+        api_version: info.api_version(),
+        kind: info.kind.clone(),
+        plural: info.resource.clone(),
+    }
+}
+
 /// The API resource of a k8s-openapi type.
 pub fn resource_of<K: Resource<DynamicType = ()>>() -> ApiResource {
     ApiResource::erase::<K>(&())

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use serde_json::{Value, json};
 
 use super::store_worker::{self, Outcome, RetryQueue};
@@ -124,14 +124,11 @@ impl Deleter {
     }
 
     fn api(&self, info: &ResourceInfo, namespace: &str) -> Api<DynamicObject> {
-        let resource = ApiResource {
-            group: info.group.clone(),
-            version: info.version.clone(),
-            api_version: info.api_version(),
-            kind: info.kind.clone(),
-            plural: info.resource.clone(),
-        };
-        Api::namespaced_with(self.client.clone(), namespace, &resource)
+        Api::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &super::api_resource_of(info),
+        )
     }
 
     /// `deleteAllContentForGroupVersionResource`: a deletecollection (or each item), then

@@ -117,12 +117,7 @@ pub async fn sync(
     let Some(service) = selecting else {
         // No Service, or one without a selector: nothing of ours should remain.
         for slice in existing {
-            let slice_name = slice.metadata.name.unwrap_or_default();
-            match api.delete(&slice_name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(status)) if status.code == 404 => {}
-                Err(error) => return Err(error),
-            }
+            delete(&api, slice).await?;
         }
         return Ok(());
     };
@@ -173,14 +168,19 @@ pub async fn sync(
         }
     }
     for slice in unused {
-        let slice_name = slice.metadata.name.unwrap_or_default();
-        match api.delete(&slice_name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(error) => return Err(error),
-        }
+        delete(&api, slice).await?;
     }
     Ok(())
+}
+
+/// Deletes a slice no longer wanted (already gone is fine).
+async fn delete(api: &Api<EndpointSlice>, slice: EndpointSlice) -> Result<(), kube::Error> {
+    let name = slice.metadata.name.unwrap_or_default();
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]

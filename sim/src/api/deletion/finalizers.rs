@@ -157,16 +157,10 @@ fn gc_intent(default: DefaultPolicy, requested: Requested, finalizers: &[String]
     (default == DefaultPolicy::OrphanDependents, false)
 }
 
-/// `deletionFinalizersForGarbageCollection`: the object's finalizers once the request's
-/// policy is expressed in them, or `None` when they stay as they are.
-pub fn gc_finalizers(
-    info: &ResourceInfo,
-    requested: Requested,
-    object: &Value,
-) -> Option<Vec<String>> {
-    let current = finalizers_of(object);
-    let (orphan, foreground) = gc_intent(default_policy(info), requested, &current);
-    let mut wanted: Vec<String> = current
+/// `finalizers` with `orphan` and `foregroundDeletion` as asked: the others kept in order,
+/// those two (re)added at the end.
+pub fn with_gc_finalizers(finalizers: &[String], orphan: bool, foreground: bool) -> Vec<String> {
+    let mut wanted: Vec<String> = finalizers
         .iter()
         .filter(|finalizer| *finalizer != ORPHAN && *finalizer != FOREGROUND)
         .cloned()
@@ -177,6 +171,19 @@ pub fn gc_finalizers(
     if foreground {
         wanted.push(FOREGROUND.into());
     }
+    wanted
+}
+
+/// `deletionFinalizersForGarbageCollection`: the object's finalizers once the request's
+/// policy is expressed in them, or `None` when they stay as they are.
+pub fn gc_finalizers(
+    info: &ResourceInfo,
+    requested: Requested,
+    object: &Value,
+) -> Option<Vec<String>> {
+    let current = finalizers_of(object);
+    let (orphan, foreground) = gc_intent(default_policy(info), requested, &current);
+    let wanted = with_gc_finalizers(&current, orphan, foreground);
     let same = {
         let mut a = current.clone();
         let mut b = wanted.clone();

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::finalizers::{FOREGROUND, ORPHAN, finalizers_of, is_deleting, set_finalizers};
+use super::finalizers::{
+    FOREGROUND, ORPHAN, finalizers_of, is_deleting, set_finalizers, with_gc_finalizers,
+};
 use super::{Deleted, MAX_RETRIES, Request, delete_object};
 use crate::api::admit::admit_delete;
 use crate::api::objects::key_for;
@@ -86,18 +88,7 @@ fn wanted_finalizers(request: &Request<'_>, current: &[String]) -> Vec<String> {
         (None, Some(policy)) => policy == super::Propagation::Foreground,
         (None, None) => has(FOREGROUND),
     };
-    let mut wanted: Vec<String> = current
-        .iter()
-        .filter(|f| *f != ORPHAN && *f != FOREGROUND)
-        .cloned()
-        .collect();
-    if orphan {
-        wanted.push(ORPHAN.into());
-    }
-    if foreground {
-        wanted.push(FOREGROUND.into());
-    }
-    wanted
+    with_gc_finalizers(current, orphan, foreground)
 }
 
 /// The namespace storage's own precondition check, in its own words.
