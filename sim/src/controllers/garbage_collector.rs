@@ -56,10 +56,17 @@ fn concerns(object: &Value) -> bool {
 }
 
 fn resync(state: &SharedState, queue: &mut RetryQueue<ObjectKey>) {
-    for info in state.catalogue.all() {
-        let (objects, _) = state.store.list(&info.group, &info.resource, None);
+    // Every served version shows the same stored objects: each resource is listed once.
+    let resources: std::collections::BTreeSet<(String, String)> = state
+        .catalogue
+        .all()
+        .into_iter()
+        .map(|info| (info.group, info.resource))
+        .collect();
+    for (group, resource) in resources {
+        let (objects, _) = state.store.list(&group, &resource, None);
         for object in objects.iter().filter(|object| concerns(object)) {
-            queue.add(key_of(&info.group, &info.resource, object));
+            queue.add(key_of(&group, &resource, object));
         }
     }
 }
